@@ -1,0 +1,62 @@
+"""`Signal`: a versioned wake-up that sync and async waiters in any thread can wait on.
+
+A waiter reads `version`, checks its condition, then waits for a version change, so
+no notification between the check and the wait is missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+
+class Signal:
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self.version = 0
+        self._futures: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+
+    def notify(self) -> None:
+        with self._cond:
+            self.version += 1
+            futures, self._futures = self._futures, []
+            self._cond.notify_all()
+        for loop, future in futures:
+            try:
+                loop.call_soon_threadsafe(_resolve, future)
+            except RuntimeError:  # that loop is closed: its waiter is gone
+                pass
+
+    def wait_sync(self, seen: int, timeout: float) -> bool:
+        """Block until `version != seen` or `timeout`; True when it changed."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self.version != seen, timeout)
+
+    async def wait(self, seen: int, timeout: float) -> bool:
+        """Await `version != seen` or `timeout`; True when it changed."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        with self._cond:
+            if self.version != seen:
+                return True
+            self._futures.append((loop, future))
+        try:
+            await asyncio.wait_for(future, timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
+        finally:
+            if not future.done():
+                with self._cond:
+                    try:
+                        self._futures.remove((loop, future))
+                    except ValueError:
+                        pass
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+__all__ = ["Signal"]

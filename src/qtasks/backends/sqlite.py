@@ -1,0 +1,536 @@
+"""`sqlite:///path`: the embedded default backend, a file shared by the processes of
+one machine. No server.
+
+Every operation is one function over a `sqlite3.Connection`, written once. The sync
+client runs it directly; async callers run it on one dedicated thread per backend
+(SQLite serialises writers anyway), so the event loop never blocks on the file.
+Waiting polls adaptively (1 ms growing to 50 ms), and in-process waiters are woken at
+once through a `Signal`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import threading
+import time
+import uuid as uuid_mod
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+from qtasks import serialization
+from qtasks._signals import Signal
+from qtasks.backends.base import Backend, Completion, Delivery, TaskRecord
+from qtasks.exc import ConfigError
+
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS qtasks_tasks (
+    ns TEXT NOT NULL,
+    uuid TEXT NOT NULL,
+    queue TEXT NOT NULL,
+    task_name TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    args BLOB NOT NULL,
+    kwargs BLOB NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    result BLOB,
+    traceback TEXT,
+    extra BLOB,
+    eta REAL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    expires_at REAL,
+    PRIMARY KEY (ns, uuid)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS qtasks_tasks_expiry ON qtasks_tasks (expires_at)
+    WHERE expires_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS qtasks_queue (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    ns TEXT NOT NULL,
+    queue TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    uuid TEXT NOT NULL,
+    due REAL NOT NULL,
+    lease_until REAL,
+    token TEXT
+);
+CREATE INDEX IF NOT EXISTS qtasks_queue_order ON qtasks_queue (ns, queue, priority, seq);
+CREATE INDEX IF NOT EXISTS qtasks_queue_uuid ON qtasks_queue (ns, uuid);
+CREATE TABLE IF NOT EXISTS qtasks_workers (
+    ns TEXT NOT NULL,
+    worker_id TEXT NOT NULL,
+    info BLOB NOT NULL,
+    expires_at REAL NOT NULL,
+    PRIMARY KEY (ns, worker_id)
+) WITHOUT ROWID;
+"""
+
+_COLUMNS = (
+    "uuid, queue, task_name, priority, status, args, kwargs, created_at, updated_at, "
+    "result, traceback, extra, eta, attempts"
+)
+
+# In-process wake-ups, per database file, shared by every backend object on it.
+_SIGNALS: dict[str, tuple[Signal, Signal]] = {}
+_SIGNALS_LOCK = threading.Lock()
+
+
+def _signals_for(path: str) -> tuple[Signal, Signal]:
+    with _SIGNALS_LOCK:
+        return _SIGNALS.setdefault(path, (Signal(), Signal()))
+
+
+def path_from_url(url: str) -> str:
+    """`sqlite:///rel.db` -> `rel.db`; `sqlite:////abs.db` -> `/abs.db`."""
+    rest = url.split("://", 1)[1]
+    if rest.startswith("/"):
+        rest = rest[1:]
+    if not rest:
+        raise ConfigError(f"SQLite URL needs a file path: {url!r} (e.g. sqlite:///qtasks.db)")
+    if rest == ":memory:":
+        raise ConfigError("sqlite:///:memory: cannot be shared by workers; use memory://")
+    return os.path.abspath(rest)
+
+
+class _Db:
+    """One connection (per process), guarded by a lock."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._pid = 0
+
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None or self._pid != os.getpid():
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.executescript(_SCHEMA)
+            self._conn, self._pid = conn, os.getpid()
+        return self._conn
+
+    def run(self, op: Callable[..., T], *args: Any) -> T:
+        with self.lock:
+            return op(self.conn(), *args)
+
+    def close(self) -> None:
+        with self.lock:
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+            self._conn = None
+
+
+def _write(conn: sqlite3.Connection, body: Callable[[sqlite3.Connection], T]) -> T:
+    """Run `body` in one write transaction (BEGIN IMMEDIATE avoids upgrade deadlocks)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = body(conn)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return result
+
+
+def _row_to_record(row: Sequence[Any]) -> TaskRecord:
+    return TaskRecord(
+        uuid=row[0],
+        queue=row[1],
+        task_name=row[2],
+        priority=row[3],
+        status=row[4],
+        args=serialization.loads(row[5]),
+        kwargs=serialization.loads(row[6]),
+        created_at=row[7],
+        updated_at=row[8],
+        returning=serialization.loads(row[9]),
+        traceback=row[10],
+        extra=serialization.loads(row[11]) or {},
+        eta=row[12],
+        attempts=row[13],
+    )
+
+
+def _task_params(ns: str, r: TaskRecord, expires_at: float | None) -> tuple[Any, ...]:
+    return (
+        ns,
+        r.uuid,
+        r.queue,
+        r.task_name,
+        r.priority,
+        r.status,
+        serialization.dumps(r.args, what="task args"),
+        serialization.dumps(r.kwargs, what="task kwargs"),
+        r.created_at,
+        r.updated_at,
+        serialization.dumps(r.returning, what="task result") if r.returning is not None else None,
+        r.traceback,
+        serialization.dumps(r.extra, what="task extra fields") if r.extra else None,
+        r.eta,
+        r.attempts,
+        expires_at,
+    )
+
+
+_UPSERT_TASK = (
+    "INSERT OR REPLACE INTO qtasks_tasks (ns, " + _COLUMNS + ", expires_at) "
+    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+_INSERT_QUEUE = (
+    "INSERT INTO qtasks_queue (ns, queue, priority, uuid, due) VALUES (?,?,?,?,?)"
+)
+
+
+def _queue_params(ns: str, r: TaskRecord) -> tuple[Any, ...]:
+    return (ns, r.queue, r.priority, r.uuid, r.eta or 0.0)
+
+
+# --- operations: plain functions over a connection ---------------------------------------
+
+
+def op_enqueue(conn: sqlite3.Connection, ns: str, records: Sequence[TaskRecord]) -> None:
+    # Encode before the transaction so a bad argument fails without touching the file.
+    tasks = [_task_params(ns, r, None) for r in records]
+    queue = [_queue_params(ns, r) for r in records]
+
+    def body(c: sqlite3.Connection) -> None:
+        c.executemany(_UPSERT_TASK, tasks)
+        c.executemany(_INSERT_QUEUE, queue)
+
+    _write(conn, body)
+
+
+def op_get(conn: sqlite3.Connection, ns: str, uuid: str) -> TaskRecord | None:
+    row = conn.execute(
+        f"SELECT {_COLUMNS} FROM qtasks_tasks WHERE ns=? AND uuid=? "
+        "AND (expires_at IS NULL OR expires_at > ?)",
+        (ns, uuid, time.time()),
+    ).fetchone()
+    return _row_to_record(row) if row else None
+
+
+def op_fetch(
+    conn: sqlite3.Connection, ns: str, queue: str, limit: int, lease: float, worker_id: str
+) -> list[Delivery]:
+    now = time.time()
+    token = f"{worker_id}:{uuid_mod.uuid4().hex[:12]}"
+
+    def body(c: sqlite3.Connection) -> list[Delivery]:
+        # A lease that expired makes the entry due again: that is the crash recovery.
+        picked = c.execute(
+            "UPDATE qtasks_queue SET lease_until=?, token=? WHERE seq IN ("
+            " SELECT seq FROM qtasks_queue WHERE ns=? AND queue=?"
+            " AND ((lease_until IS NULL AND due<=?) OR lease_until<?)"
+            " ORDER BY priority, seq LIMIT ?) RETURNING seq, uuid",
+            (now + lease, token, ns, queue, now, now, limit),
+        ).fetchall()
+        if not picked:
+            return []
+        order = {uuid: seq for seq, uuid in picked}
+        marks = ",".join("?" * len(order))
+        rows = c.execute(
+            f"UPDATE qtasks_tasks SET status='process', updated_at=?, attempts=attempts+1 "
+            f"WHERE ns=? AND uuid IN ({marks}) RETURNING {_COLUMNS}",
+            (now, ns, *order),
+        ).fetchall()
+        found = {row[0] for row in rows}
+        lost = [u for u in order if u not in found]
+        if lost:  # queue entries whose record vanished (purged, expired): drop them
+            c.executemany(
+                "DELETE FROM qtasks_queue WHERE ns=? AND uuid=?", [(ns, u) for u in lost]
+            )
+        records = sorted((_row_to_record(r) for r in rows), key=lambda r: (r.priority, order[r.uuid]))
+        return [Delivery(r, token) for r in records]
+
+    return _write(conn, body)
+
+
+def op_complete(conn: sqlite3.Connection, ns: str, completions: Sequence[Completion], ttl: float) -> None:
+    now = time.time()
+    tasks = [_task_params(ns, c.record, now + ttl) for c in completions]
+    followups = [f for c in completions for f in c.followups]
+    follow_tasks = [_task_params(ns, f, None) for f in followups]
+
+    def body(c: sqlite3.Connection) -> None:
+        c.executemany(
+            "DELETE FROM qtasks_queue WHERE ns=? AND uuid=? "
+            "AND (token=? OR lease_until IS NULL OR lease_until<?)",
+            [(ns, x.record.uuid, x.delivery.token, now) for x in completions],
+        )
+        c.executemany(_UPSERT_TASK, tasks)
+        if followups:
+            c.executemany(_UPSERT_TASK, follow_tasks)
+            c.executemany(_INSERT_QUEUE, [_queue_params(ns, f) for f in followups])
+
+    _write(conn, body)
+
+
+def op_extend(conn: sqlite3.Connection, ns: str, deliveries: Sequence[Delivery], lease: float) -> None:
+    until = time.time() + lease
+    _write(
+        conn,
+        lambda c: c.executemany(
+            "UPDATE qtasks_queue SET lease_until=? WHERE ns=? AND uuid=? AND token=?",
+            [(until, ns, d.record.uuid, d.token) for d in deliveries],
+        )
+        and None,
+    )
+
+
+def op_release(conn: sqlite3.Connection, ns: str, deliveries: Sequence[Delivery]) -> None:
+    now = time.time()
+
+    def body(c: sqlite3.Connection) -> None:
+        for d in deliveries:
+            moved = c.execute(
+                "UPDATE qtasks_queue SET lease_until=NULL, token=NULL "
+                "WHERE ns=? AND uuid=? AND token=?",
+                (ns, d.record.uuid, d.token),
+            ).rowcount
+            if moved:
+                c.execute(
+                    "UPDATE qtasks_tasks SET status='new', updated_at=? WHERE ns=? AND uuid=?",
+                    (now, ns, d.record.uuid),
+                )
+
+    _write(conn, body)
+
+
+def op_cancel(conn: sqlite3.Connection, ns: str, uuid: str, reason: str, ttl: float) -> TaskRecord | None:
+    now = time.time()
+
+    def body(c: sqlite3.Connection) -> TaskRecord | None:
+        gone = c.execute(
+            "DELETE FROM qtasks_queue WHERE ns=? AND uuid=? AND lease_until IS NULL",
+            (ns, uuid),
+        ).rowcount
+        if not gone:
+            return None
+        record = op_get(c, ns, uuid)
+        if record is None:
+            return None
+        record.status = "cancel"
+        record.updated_at = now
+        record.extra["cancel_reason"] = reason
+        c.execute(_UPSERT_TASK, _task_params(ns, record, now + ttl))
+        return record
+
+    return _write(conn, body)
+
+
+def op_maintain(conn: sqlite3.Connection, ns: str) -> None:
+    now = time.time()
+
+    def body(c: sqlite3.Connection) -> None:
+        c.execute("DELETE FROM qtasks_tasks WHERE expires_at IS NOT NULL AND expires_at<?", (now,))
+        c.execute("DELETE FROM qtasks_workers WHERE expires_at<?", (now,))
+
+    _write(conn, body)
+
+
+def op_purge(conn: sqlite3.Connection, ns: str) -> None:
+    def body(c: sqlite3.Connection) -> None:
+        for table in ("qtasks_queue", "qtasks_tasks", "qtasks_workers"):
+            c.execute(f"DELETE FROM {table} WHERE ns=?", (ns,))
+
+    _write(conn, body)
+
+
+def op_stats(conn: sqlite3.Connection, ns: str, queue: str) -> dict[str, int]:
+    now = time.time()
+    queued, leased = conn.execute(
+        "SELECT COALESCE(SUM(lease_until IS NULL OR lease_until<?), 0),"
+        " COALESCE(SUM(lease_until>=?), 0) FROM qtasks_queue WHERE ns=? AND queue=?",
+        (now, now, ns, queue),
+    ).fetchone()
+    return {"queued": int(queued), "leased": int(leased)}
+
+
+def op_register_worker(conn: sqlite3.Connection, ns: str, worker_id: str, info: dict[str, Any], ttl: float) -> None:
+    blob = serialization.dumps(info)
+    _write(
+        conn,
+        lambda c: c.execute(
+            "INSERT OR REPLACE INTO qtasks_workers VALUES (?,?,?,?)",
+            (ns, worker_id, blob, time.time() + ttl),
+        )
+        and None,
+    )
+
+
+def op_unregister_worker(conn: sqlite3.Connection, ns: str, worker_id: str) -> None:
+    _write(
+        conn,
+        lambda c: c.execute(
+            "DELETE FROM qtasks_workers WHERE ns=? AND worker_id=?", (ns, worker_id)
+        )
+        and None,
+    )
+
+
+def op_live_workers(conn: sqlite3.Connection, ns: str) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        "SELECT worker_id, info FROM qtasks_workers WHERE ns=? AND expires_at>?",
+        (ns, time.time()),
+    ).fetchall()
+    return [dict(serialization.loads(info), worker_id=wid) for wid, info in rows]
+
+
+_MIN_POLL, _MAX_POLL = 0.001, 0.05
+
+
+class SqliteBackend(Backend):
+    schemes: ClassVar[tuple[str, ...]] = ("sqlite",)
+
+    def __init__(self, url: str, **kwargs: Any) -> None:
+        super().__init__(url, **kwargs)
+        self.path = path_from_url(url)
+        self._db = _Db(self.path)
+        self._queued, self._finished = _signals_for(self.path)
+        self._thread: ThreadPoolExecutor | None = None
+        self._thread_pid = 0
+
+    async def _run(self, op: Callable[..., T], *args: Any) -> T:
+        if self._thread is None or self._thread_pid != os.getpid():
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="qtasks-sqlite")
+            self._thread_pid = os.getpid()
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, self._db.run, op, *args)
+
+    # --- client side --------------------------------------------------------------------
+    async def enqueue(self, records: Sequence[TaskRecord]) -> None:
+        await self._run(op_enqueue, self.namespace, records)
+        self._queued.notify()
+
+    def enqueue_sync(self, records: Sequence[TaskRecord]) -> None:
+        self._db.run(op_enqueue, self.namespace, records)
+        self._queued.notify()
+
+    async def get(self, uuid: str) -> TaskRecord | None:
+        return await self._run(op_get, self.namespace, uuid)
+
+    def get_sync(self, uuid: str) -> TaskRecord | None:
+        return self._db.run(op_get, self.namespace, uuid)
+
+    async def wait_final(self, uuid: str, timeout: float) -> TaskRecord | None:
+        deadline, delay = time.monotonic() + timeout, _MIN_POLL
+        while True:
+            seen = self._finished.version
+            record = await self.get(uuid)
+            if record is None or record.is_final or record.status == "retry":
+                return record
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            if await self._finished.wait(seen, min(delay, remaining)):
+                delay = _MIN_POLL
+            else:
+                delay = min(delay * 1.3, _MAX_POLL)
+
+    def wait_final_sync(self, uuid: str, timeout: float) -> TaskRecord | None:
+        deadline, delay = time.monotonic() + timeout, _MIN_POLL
+        while True:
+            seen = self._finished.version
+            record = self.get_sync(uuid)
+            if record is None or record.is_final or record.status == "retry":
+                return record
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            if self._finished.wait_sync(seen, min(delay, remaining)):
+                delay = _MIN_POLL
+            else:
+                delay = min(delay * 1.3, _MAX_POLL)
+
+    async def cancel(self, uuid: str, reason: str) -> TaskRecord | None:
+        record = await self._run(op_cancel, self.namespace, uuid, reason, self.config.result_ttl)
+        self._finished.notify()
+        return record
+
+    def cancel_sync(self, uuid: str, reason: str) -> TaskRecord | None:
+        record = self._db.run(op_cancel, self.namespace, uuid, reason, self.config.result_ttl)
+        self._finished.notify()
+        return record
+
+    # --- worker side --------------------------------------------------------------------
+    async def fetch(
+        self, queue: str, limit: int, lease: float, worker_id: str, wait: float
+    ) -> list[Delivery]:
+        deadline, delay = time.monotonic() + wait, _MIN_POLL
+        while True:
+            seen = self._queued.version
+            got = await self._run(op_fetch, self.namespace, queue, limit, lease, worker_id)
+            remaining = deadline - time.monotonic()
+            if got or remaining <= 0:
+                return got
+            if await self._queued.wait(seen, min(delay, remaining)):
+                delay = _MIN_POLL
+            else:
+                delay = min(delay * 1.3, _MAX_POLL)
+
+    async def complete(self, completions: Sequence[Completion]) -> None:
+        await self._run(op_complete, self.namespace, completions, self.config.result_ttl)
+        self._finished.notify()
+        if any(c.followups for c in completions):
+            self._queued.notify()
+
+    async def extend(self, deliveries: Sequence[Delivery], lease: float) -> None:
+        if deliveries:
+            await self._run(op_extend, self.namespace, deliveries, lease)
+
+    async def release(self, deliveries: Sequence[Delivery]) -> None:
+        if deliveries:
+            await self._run(op_release, self.namespace, deliveries)
+            self._queued.notify()
+
+    async def maintain(self, queue: str) -> None:
+        await self._run(op_maintain, self.namespace)
+
+    # --- administration -----------------------------------------------------------------
+    async def purge(self) -> None:
+        await self._run(op_purge, self.namespace)
+
+    def purge_sync(self) -> None:
+        self._db.run(op_purge, self.namespace)
+
+    async def stats(self, queue: str = "default") -> dict[str, int]:
+        return await self._run(op_stats, self.namespace, queue)
+
+    async def register_worker(self, worker_id: str, info: dict[str, Any], ttl: float) -> None:
+        await self._run(op_register_worker, self.namespace, worker_id, info, ttl)
+
+    async def unregister_worker(self, worker_id: str) -> None:
+        await self._run(op_unregister_worker, self.namespace, worker_id)
+
+    async def live_workers(self) -> list[dict[str, Any]]:
+        return await self._run(op_live_workers, self.namespace)
+
+    def live_workers_sync(self) -> list[dict[str, Any]]:
+        return self._db.run(op_live_workers, self.namespace)
+
+    async def close(self) -> None:
+        if self._thread is not None and self._thread_pid == os.getpid():
+            await self._run(lambda conn: None)
+            self._thread.shutdown(wait=False)
+        self._thread = None
+        self._db.close()
+
+    def close_sync(self) -> None:
+        if self._thread is not None and self._thread_pid == os.getpid():
+            self._thread.shutdown(wait=True)
+        self._thread = None
+        self._db.close()
+
+
+__all__ = ["SqliteBackend", "path_from_url"]

@@ -1,0 +1,3 @@
+from qtasks.exc import TaskPluginTriggerError
+
+__all__ = ["TaskPluginTriggerError"]

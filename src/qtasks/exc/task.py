@@ -1,0 +1,3 @@
+from qtasks.exc import TaskCancelError
+
+__all__ = ["TaskCancelError"]

@@ -1,0 +1,66 @@
+"""The backend contract fixture: one suite, every backend, real servers.
+
+Each backend gets a fresh namespace per test, so tests never see each other's data.
+Redis runs against the local server (REDIS_URL, default redis://127.0.0.1:6379/15).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from qtasks.backends import Backend, create_backend
+from qtasks.configs import QueueConfig
+from qtasks.logs import Logger
+
+REDIS_URL = os.environ.get("QTASKS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+BACKENDS = ["memory", "sqlite"]  # the Redis backend adds "redis"
+
+
+def backend_url(kind: str, tmp_path: object) -> str:
+    if kind == "memory":
+        return f"memory://contract-{uuid.uuid4().hex[:8]}"
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path}/contract.db"
+    if kind == "redis":
+        return REDIS_URL
+    raise AssertionError(kind)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def make_backend(backend_kind: str, tmp_path: object) -> Callable[..., Backend]:
+    """Build backends of the parametrised kind; same namespace -> same data."""
+    url = backend_url(backend_kind, tmp_path)
+    default_ns = f"contract-{uuid.uuid4().hex[:8]}"
+    made: list[Backend] = []
+
+    def make(namespace: str | None = None, **config: object) -> Backend:
+        cfg = QueueConfig()
+        for key, value in config.items():
+            setattr(cfg, key, value)
+        backend = create_backend(
+            url, namespace=namespace or default_ns, config=cfg, log=Logger("contract")
+        )
+        made.append(backend)
+        return backend
+
+    make.made = made  # type: ignore[attr-defined]
+    return make
+
+
+@pytest.fixture
+async def backend(make_backend: Callable[..., Backend]) -> AsyncIterator[Backend]:
+    b = make_backend()
+    yield b
+    await b.purge()
+    for made in make_backend.made:  # type: ignore[attr-defined]
+        await made.close()
