@@ -1,0 +1,26 @@
+"""qtasks: a task queue for Python with the QTasks API.
+
+`QueueTasks` here is the sync app; `qtasks.asyncio.QueueTasks` is the async one.
+"""
+
+from qtasks.app.sync_app import QueueTasks
+from qtasks.routers import AsyncRouter, SyncRouter
+from qtasks.utils import shared_task
+from qtasks.version import __version__
+
+__all__ = [
+    "AsyncRouter",
+    "Depends",
+    "QueueTasks",
+    "SyncRouter",
+    "__version__",
+    "shared_task",
+]
+
+
+def __getattr__(name: str) -> object:
+    if name == "Depends":  # provided by the depends plugin, imported on first use
+        from qtasks.plugins.depends import Depends
+
+        return Depends
+    raise AttributeError(f"module 'qtasks' has no attribute {name!r}")

@@ -48,6 +48,12 @@ class QueueConfig:
     result_ttl: float = 7 * 24 * 3600.0
     #: Seconds in-flight tasks get to finish on shutdown before they are released.
     shutdown_grace: float = 10.0
+    #: First retry delay in seconds; doubles each attempt (0 = retry at once).
+    retry_backoff: float = 1.0
+    #: Upper bound of the retry delay in seconds.
+    retry_backoff_max: float = 60.0
+    #: Random spread of the retry delay, as a fraction (0.1 = +/-10 %).
+    retry_jitter: float = 0.1
     #: Seconds the global-config status key lives without a refresh.
     global_config_status_ttl: int = 20
     #: Seconds between refreshes of the global-config status key.

@@ -1,0 +1,1 @@
+"""The app core and its sync and async facades."""

@@ -1,0 +1,130 @@
+"""The async app: `from qtasks.asyncio import QueueTasks`. Same engine as the sync
+app; client calls are coroutines."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+from uuid import UUID
+
+from qtasks.app.base import AsyncFlavour, BaseQueueTasks
+from qtasks.app.lifecycle import BackgroundServer, LoopServer, make_server, run_blocking
+from qtasks.schemas.task import Task
+
+
+class QueueTasks(AsyncFlavour, BaseQueueTasks):
+    """A task queue app whose client API is `await`-ed."""
+
+    _running: LoopServer | BackgroundServer | None = None
+
+    async def add_task(
+        self,
+        task_name: str,
+        *args: Any,
+        priority: int | None = None,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> Task | None:
+        """Enqueue `task_name(*args, **kwargs)`. Without `timeout` returns the new Task;
+        with it, waits up to `timeout` seconds for the finished Task (None if not done)."""
+        return await self._add_task_async(
+            task_name, args, kwargs, priority=priority, timeout=timeout
+        )
+
+    async def get(self, uuid: UUID | str) -> Task | None:
+        """The task's current record, or None if unknown or expired."""
+        return await self._get_async(uuid)
+
+    async def wait(self, uuid: UUID | str, timeout: float = 100.0) -> Task | None:
+        """Wait for a task (following retries) to finish; None after `timeout`."""
+        return await self._wait_async(uuid, timeout)
+
+    async def cancel(self, uuid: UUID | str, reason: str = "") -> Task | None:
+        """Cancel a task still in the queue; returns the cancelled Task, or None when it
+        is unknown, already running, or finished."""
+        record = await self.backend.cancel(self._uuid_str(uuid), reason or "cancelled")
+        return self._to_task(record) if record is not None else None
+
+    async def ping(self, server: bool = True) -> bool:
+        """True when a worker of this app is alive (or, with server=False, always)."""
+        if not server:
+            return True
+        return bool(await self.backend.live_workers())
+
+    async def flush_all(self) -> None:
+        """Delete every queued task and stored record of this app."""
+        await self.backend.purge()
+
+    # --- running --------------------------------------------------------------------------
+    def run_forever(
+        self,
+        num_workers: int | None = None,
+        *,
+        queues: list[str] | None = None,
+        concurrency: int | None = None,
+    ) -> None:
+        """Run a worker in this process until SIGINT/SIGTERM (blocks; not a coroutine)."""
+        self._set_state()
+        self.starter = make_server(self, num_workers, queues=queues, concurrency=concurrency)
+        run_blocking(self.starter)
+
+    async def start(
+        self,
+        num_workers: int | None = None,
+        *,
+        queues: list[str] | None = None,
+        concurrency: int | None = None,
+    ) -> None:
+        """Start a worker as a task of the running event loop; returns once fetching."""
+        if self._running is not None:
+            raise RuntimeError(f"App {self.name!r} is already running")
+        self.starter = make_server(self, num_workers, queues=queues, concurrency=concurrency)
+        runner = LoopServer(self.starter)
+        await runner.start()
+        self._running = runner
+
+    def start_in_background(
+        self,
+        num_workers: int | None = None,
+        *,
+        queues: list[str] | None = None,
+        concurrency: int | None = None,
+    ) -> None:
+        """Start a worker on its own thread and loop (for hosts without a loop)."""
+        if self._running is not None:
+            raise RuntimeError(f"App {self.name!r} is already running")
+        self.starter = make_server(self, num_workers, queues=queues, concurrency=concurrency)
+        runner = BackgroundServer(self.starter)
+        runner.start()
+        self._running = runner
+
+    async def stop(self, timeout: float | None = None) -> None:
+        """Stop the worker: running tasks finish (within shutdown_grace)."""
+        runner, self._running = self._running, None
+        if isinstance(runner, LoopServer):
+            await asyncio.wait_for(runner.stop(), timeout)
+        elif isinstance(runner, BackgroundServer):
+            await asyncio.to_thread(runner.stop, timeout)
+        elif self.starter is not None:
+            self.starter.stop()
+
+    @contextlib.asynccontextmanager
+    async def serve(
+        self,
+        num_workers: int | None = None,
+        *,
+        queues: list[str] | None = None,
+        concurrency: int | None = None,
+    ) -> AsyncIterator[QueueTasks]:
+        """`async with app.serve():` runs a worker for the duration of the block
+        (e.g. inside a FastAPI/Starlette lifespan)."""
+        await self.start(num_workers, queues=queues, concurrency=concurrency)
+        try:
+            yield self
+        finally:
+            await self.stop()
+
+
+__all__ = ["QueueTasks"]

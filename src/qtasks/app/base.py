@@ -1,0 +1,313 @@
+"""`BaseQueueTasks`: everything both apps share that does no I/O, plus the client
+operations written once over the backend's sync and async methods.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import uuid as uuid_mod
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+from uuid import UUID
+
+from qtasks import _state
+from qtasks.backends import Backend, TaskRecord, create_backend, resolve_url
+from qtasks.backends.base import DEFAULT_QUEUE
+from qtasks.configs import QueueConfig
+from qtasks.contexts import AsyncContext, BaseContext, SyncContext
+from qtasks.events import AsyncEvents, BaseEvents, SyncEvents
+from qtasks.exc import ConfigError
+from qtasks.logs import Logger
+from qtasks.plugins.base import BasePlugin
+from qtasks.plugins.runner import PluginTable, add_plugin
+from qtasks.registries.build import check_task_name, decorate
+from qtasks.registries.registry import TaskRegistry
+from qtasks.registries.task import AsyncTask, BaseTask, SyncTask
+from qtasks.schemas.task import Task
+from qtasks.schemas.task_exec import TaskExecSchema
+from qtasks.version import __version__
+
+if TYPE_CHECKING:
+    from qtasks.engine.worker import Worker
+    from qtasks.routers import BaseRouter
+
+COMPONENTS = ("worker", "broker", "storage", "global_config", "starter")
+
+
+class BaseQueueTasks:
+    _method: ClassVar[str]
+    _task_class: ClassVar[type[BaseTask[Any]]]
+    _context_class: ClassVar[type[BaseContext]]
+    _events_class: ClassVar[type[BaseEvents]]
+
+    def __init__(
+        self,
+        name: str = "QueueTasks",
+        broker_url: str | None = None,
+        broker: Any = None,
+        worker: Any = None,
+        log: Logger | None = None,
+        config: QueueConfig | None = None,
+        events: BaseEvents | None = None,
+        *,
+        storage: Any = None,
+        storage_url: str | None = None,
+    ) -> None:
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"An app name must be a non-empty string, got {name!r}")
+        self.name = name
+        self.version = __version__
+        self.config = config if config is not None else QueueConfig()
+        self.log = (
+            log.with_subname("QueueTasks")
+            if log is not None
+            else Logger(
+                name, "QueueTasks", self.config.logs_default_level_server, self.config.logs_format
+            )
+        )
+        self.config.subscribe(self._update_configs)
+        self.events: BaseEvents = events if events is not None else self._events_class(self.log)
+        if self.events.log is None:
+            self.events.log = self.log
+        self.tasks: dict[str, TaskExecSchema] = {}
+        self._handles: dict[str, BaseTask[Any]] = {}
+        self.routers: list[BaseRouter] = []
+        self.plugins: PluginTable = {}
+        self._component_plugins: dict[str, PluginTable] = {c: {} for c in COMPONENTS}
+        self.starter: Any = None
+        self.worker: Worker | None = worker
+        self.backend: Backend = self._make_backend(broker or storage, broker_url or storage_url)
+        self._set_state()
+
+    def _make_backend(self, given: Any, url: str | None) -> Backend:
+        if given is not None:
+            backend = given if isinstance(given, Backend) else getattr(given, "backend", None)
+            if not isinstance(backend, Backend):
+                raise ConfigError(
+                    f"broker/storage must be a qtasks Backend or a component with .backend, "
+                    f"got {given!r}"
+                )
+            return backend
+        return create_backend(
+            resolve_url(url, self.config), namespace=self.name, config=self.config, log=self.log
+        )
+
+    # --- global state (the seed's contract) ------------------------------------------------
+    def _set_state(self) -> None:
+        """Make this app the process default for app-less calls."""
+        _state.set_main(self, self.log)
+
+    def _update_configs(self, config: QueueConfig, key: str, value: Any) -> None:
+        if key == "logs_default_level_server":
+            self.log.update_logger(default_level=value)
+
+    # --- compatibility names ------------------------------------------------------------------
+    @property
+    def broker(self) -> Backend:
+        return self.backend
+
+    # --- registration -------------------------------------------------------------------------
+    def task(self, name: Any = None, **options: Any) -> Any:
+        """Register a task: `@app.task`, `@app.task()`, `@app.task("name", retry=3, ...)`."""
+        return decorate(name, options, self.config.task_default_priority, self._register)
+
+    def _register(self, schema: TaskExecSchema) -> BaseTask[Any]:
+        if schema.name in self.tasks:
+            raise ValueError(f"Task with name {schema.name} is already registered!")
+        handle = self._task_class(schema, self)
+        handle.ctx = self._context_class(task_name=schema.name, app=self)
+        self.tasks[schema.name] = schema
+        self._handles[schema.name] = handle
+        return handle
+
+    def include_router(self, router: BaseRouter) -> None:
+        """Attach a router: its tasks become this app's and use this app from now on."""
+        clash = set(router.tasks) & set(self.tasks)
+        if clash:
+            raise ValueError(f"Router tasks already registered in app {self.name!r}: {sorted(clash)}")
+        self.routers.append(router)
+        for task_name, schema in router.tasks.items():
+            self.tasks[task_name] = schema
+            handle = router.handles[task_name]
+            handle._bind(self)
+            handle.ctx = self._context_class(task_name=task_name, app=self)
+            self._handles[task_name] = handle
+        for trigger_name, plugins in router.plugins.items():
+            for plugin in plugins:
+                add_plugin(self.plugins, plugin, [trigger_name])
+
+    def add_plugin(
+        self,
+        plugin: BasePlugin,
+        trigger_names: list[str] | None = None,
+        component: str | None = None,
+    ) -> None:
+        """Register a plugin for the app's triggers, or a component's (`worker`, `broker`,
+        `storage`, `global_config`, `starter`)."""
+        if component is None:
+            add_plugin(self.plugins, plugin, trigger_names)
+            return
+        if component not in self._component_plugins:
+            raise KeyError(f"Unable to get component {component!r}; known: {', '.join(COMPONENTS)}")
+        add_plugin(self._component_plugins[component], plugin, trigger_names)
+
+    def _find_task(self, name: str) -> TaskExecSchema | None:
+        return self.tasks.get(name) or TaskRegistry.get_task(name)
+
+    def _echo_handle(self, schema: TaskExecSchema, record: TaskRecord) -> BaseTask[Any]:
+        handle = self._task_class(schema, self)
+        handle.ctx = self._context_class(task_name=schema.name, task_uuid=record.uuid, app=self)
+        return handle
+
+    # --- client operations: pure parts ---------------------------------------------------------
+    def _new_record(
+        self,
+        task_name: str,
+        args: tuple[Any, ...] | list[Any],
+        kwargs: dict[str, Any],
+        priority: int | None,
+        *,
+        eta: float | None = None,
+        queue: str = DEFAULT_QUEUE,
+    ) -> TaskRecord:
+        check_task_name(task_name)
+        if priority is None:
+            schema = self._find_task(task_name)
+            priority = schema.priority if schema is not None else self.config.task_default_priority
+        if isinstance(priority, bool) or not isinstance(priority, int):
+            raise TypeError(f"priority must be an int, got {priority!r}")
+        now = time.time()
+        return TaskRecord(
+            uuid=str(uuid_mod.uuid4()),
+            task_name=task_name,
+            priority=priority,
+            args=list(args),
+            kwargs=dict(kwargs),
+            status="new",
+            created_at=now,
+            updated_at=now,
+            eta=eta,
+            queue=queue,
+        )
+
+    @staticmethod
+    def _to_task(record: TaskRecord) -> Task:
+        extra = dict(record.extra)
+        retry = extra.pop("retry", None)
+        return Task(
+            status=record.status,
+            uuid=UUID(record.uuid),
+            priority=record.priority,
+            task_name=record.task_name,
+            args=record.args,
+            kwargs=record.kwargs,
+            created_at=datetime.fromtimestamp(record.created_at),
+            updated_at=datetime.fromtimestamp(record.updated_at),
+            returning=record.returning,
+            traceback=record.traceback,
+            retry=int(retry) if retry is not None else None,
+            retry_child_uuid=extra.pop("retry_child_uuid", None),
+            retry_parent_uuid=extra.pop("retry_parent_uuid", None),
+            extra=extra,
+        )
+
+    @staticmethod
+    def _uuid_str(uuid: UUID | str) -> str:
+        if isinstance(uuid, UUID):
+            return str(uuid)
+        try:
+            return str(UUID(str(uuid)))
+        except ValueError:
+            raise ValueError(f"Not a task uuid: {uuid!r}") from None
+
+    @staticmethod
+    def _next_in_chain(record: TaskRecord | None) -> str | None:
+        """The retry attempt to follow while waiting, if `record` handed over to one."""
+        if record is not None and record.status == "retry":
+            child = record.extra.get("retry_child_uuid")
+            return str(child) if child else None
+        return None
+
+    # --- client operations over the backend (sync and async twins) -----------------------------
+    def _add_task_sync(
+        self,
+        task_name: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        *,
+        priority: int | None = None,
+        timeout: float | None = None,
+    ) -> Task | None:
+        record = self._new_record(task_name, args, kwargs, priority)
+        self.backend.enqueue_sync([record])
+        if timeout is not None:
+            return self._wait_sync(record.uuid, timeout)
+        return self._to_task(record)
+
+    async def _add_task_async(
+        self,
+        task_name: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        *,
+        priority: int | None = None,
+        timeout: float | None = None,
+    ) -> Task | None:
+        record = self._new_record(task_name, args, kwargs, priority)
+        await self.backend.enqueue([record])
+        if timeout is not None:
+            return await self._wait_async(record.uuid, timeout)
+        return self._to_task(record)
+
+    def _get_sync(self, uuid: UUID | str) -> Task | None:
+        record = self.backend.get_sync(self._uuid_str(uuid))
+        return self._to_task(record) if record is not None else None
+
+    async def _get_async(self, uuid: UUID | str) -> Task | None:
+        record = await self.backend.get(self._uuid_str(uuid))
+        return self._to_task(record) if record is not None else None
+
+    def _wait_sync(self, uuid: UUID | str, timeout: float) -> Task | None:
+        deadline = time.monotonic() + timeout
+        current: str | None = self._uuid_str(uuid)
+        while current is not None:
+            remaining = max(0.0, deadline - time.monotonic())
+            record = self.backend.wait_final_sync(current, remaining)
+            nxt = self._next_in_chain(record)
+            if nxt is None:
+                return self._to_task(record) if record is not None and record.is_final else None
+            current = nxt
+        return None
+
+    async def _wait_async(self, uuid: UUID | str, timeout: float) -> Task | None:
+        deadline = time.monotonic() + timeout
+        current: str | None = self._uuid_str(uuid)
+        while current is not None:
+            remaining = max(0.0, deadline - time.monotonic())
+            record = await self.backend.wait_final(current, remaining)
+            nxt = self._next_in_chain(record)
+            if nxt is None:
+                return self._to_task(record) if record is not None and record.is_final else None
+            current = nxt
+        return None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__module__}.QueueTasks name={self.name!r} backend={self.backend!r}>"
+
+
+class SyncFlavour:
+    _method = "sync"
+    _task_class = SyncTask
+    _context_class = SyncContext
+    _events_class = SyncEvents
+
+
+class AsyncFlavour:
+    _method = "async"
+    _task_class = AsyncTask
+    _context_class = AsyncContext
+    _events_class = AsyncEvents
+
+
+__all__ = ["AsyncFlavour", "BaseQueueTasks", "SyncFlavour"]

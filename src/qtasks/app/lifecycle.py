@@ -1,0 +1,123 @@
+"""Running an app's server in the three positions of the integration architecture:
+blocking (`run_forever`), in the caller's event loop, or on a background thread.
+
+One `Server` (async) does the work; these helpers only own where it runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import threading
+from typing import TYPE_CHECKING, Any
+
+from qtasks.engine.server import Server
+
+if TYPE_CHECKING:
+    from qtasks.app.base import BaseQueueTasks
+
+#: Seconds to wait for a server to come up before reporting a failure to start.
+START_TIMEOUT = 30.0
+
+
+def run_blocking(server: Server) -> None:
+    """Run until SIGINT/SIGTERM (or `server.stop()`): stop fetching, let running tasks
+    finish within `shutdown_grace`, release the rest. A second signal exits at once."""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        installed = []
+        signals_seen = 0
+
+        def on_signal(signum: int) -> None:
+            nonlocal signals_seen
+            signals_seen += 1
+            if signals_seen > 1:
+                server.log.warning("Second signal: exiting without waiting")
+                raise SystemExit(1)
+            server.log.info(f"Received {signal.Signals(signum).name}: shutting down gracefully")
+            server.stop()
+
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                try:
+                    loop.add_signal_handler(sig, on_signal, sig)
+                    installed.append(sig)
+                except (NotImplementedError, RuntimeError):
+                    pass
+        try:
+            await server.serve()
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+
+    asyncio.run(main())
+
+
+class BackgroundServer:
+    """A server on its own thread and event loop, for sync hosts (Django, scripts)."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._main, name=f"qtasks-{server.app.name}", daemon=True
+        )
+
+    def _main(self) -> None:
+        try:
+            asyncio.run(self.server.serve(self._ready.set))
+        except BaseException as exc:
+            self._error = exc
+            self.server.log.exception("Background server crashed")
+        finally:
+            self._ready.set()
+
+    def start(self) -> None:
+        self._thread.start()
+        if not self._ready.wait(START_TIMEOUT):
+            raise TimeoutError(f"qtasks server did not start within {START_TIMEOUT}s")
+        if self._error is not None:
+            raise RuntimeError("qtasks server failed to start") from self._error
+
+    def stop(self, timeout: float | None = None) -> None:
+        self.server.stop()
+        self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+
+class LoopServer:
+    """A server running as a task of the caller's event loop (FastAPI lifespan...)."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        ready = asyncio.Event()
+        self._task = asyncio.ensure_future(self.server.serve(ready.set))
+        waiter = asyncio.ensure_future(ready.wait())
+        await asyncio.wait({self._task, waiter}, timeout=START_TIMEOUT,
+                           return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        if self._task.done():
+            self._task.result()  # re-raise the start-up failure
+            raise RuntimeError("qtasks server stopped while starting")
+        if not ready.is_set():
+            raise TimeoutError(f"qtasks server did not start within {START_TIMEOUT}s")
+
+    async def stop(self) -> None:
+        self.server.stop()
+        if self._task is not None:
+            await self._task
+
+
+def make_server(app: BaseQueueTasks, num_workers: int | None, **options: Any) -> Server:
+    return Server(app, num_workers=num_workers or 1, **options)
+
+
+__all__ = ["BackgroundServer", "LoopServer", "make_server", "run_blocking"]

@@ -1,0 +1,110 @@
+"""The sync app: `from qtasks import QueueTasks`. Client calls go straight to the
+backend's sync driver (no event loop per call); the worker runs the async engine."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+from uuid import UUID
+
+from qtasks.app.base import BaseQueueTasks, SyncFlavour
+from qtasks.app.lifecycle import BackgroundServer, make_server, run_blocking
+from qtasks.schemas.task import Task
+
+
+class QueueTasks(SyncFlavour, BaseQueueTasks):
+    """A task queue app whose client API is plain (blocking) calls."""
+
+    _background: BackgroundServer | None = None
+
+    def add_task(
+        self,
+        task_name: str,
+        *args: Any,
+        priority: int | None = None,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> Task | None:
+        """Enqueue `task_name(*args, **kwargs)`. Without `timeout` returns the new Task;
+        with it, waits up to `timeout` seconds for the finished Task (None if not done)."""
+        return self._add_task_sync(task_name, args, kwargs, priority=priority, timeout=timeout)
+
+    def get(self, uuid: UUID | str) -> Task | None:
+        """The task's current record, or None if unknown or expired."""
+        return self._get_sync(uuid)
+
+    def wait(self, uuid: UUID | str, timeout: float = 100.0) -> Task | None:
+        """Wait for a task (following retries) to finish; None after `timeout`."""
+        return self._wait_sync(uuid, timeout)
+
+    def cancel(self, uuid: UUID | str, reason: str = "") -> Task | None:
+        """Cancel a task still in the queue; returns the cancelled Task, or None when it
+        is unknown, already running, or finished."""
+        record = self.backend.cancel_sync(self._uuid_str(uuid), reason or "cancelled")
+        return self._to_task(record) if record is not None else None
+
+    def ping(self, server: bool = True) -> bool:
+        """True when a worker of this app is alive (or, with server=False, always)."""
+        if not server:
+            return True
+        return bool(self.backend.live_workers_sync())
+
+    def flush_all(self) -> None:
+        """Delete every queued task and stored record of this app."""
+        self.backend.purge_sync()
+
+    # --- running --------------------------------------------------------------------------
+    def run_forever(
+        self,
+        num_workers: int | None = None,
+        *,
+        queues: list[str] | None = None,
+        concurrency: int | None = None,
+    ) -> None:
+        """Run a worker in this process until SIGINT/SIGTERM."""
+        self._set_state()
+        self.starter = make_server(self, num_workers, queues=queues, concurrency=concurrency)
+        run_blocking(self.starter)
+
+    def start(
+        self,
+        num_workers: int | None = None,
+        *,
+        queues: list[str] | None = None,
+        concurrency: int | None = None,
+    ) -> None:
+        """Start a worker on a background thread; returns once it is fetching."""
+        if self._background is not None and self._background.alive:
+            raise RuntimeError(f"App {self.name!r} is already running")
+        self.starter = make_server(self, num_workers, queues=queues, concurrency=concurrency)
+        self._background = BackgroundServer(self.starter)
+        self._background.start()
+
+    start_in_background = start
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop the background worker: running tasks finish (within shutdown_grace)."""
+        if self._background is not None:
+            self._background.stop(timeout)
+            self._background = None
+        elif self.starter is not None:
+            self.starter.stop()
+
+    @contextlib.contextmanager
+    def serve(
+        self,
+        num_workers: int | None = None,
+        *,
+        queues: list[str] | None = None,
+        concurrency: int | None = None,
+    ) -> Iterator[QueueTasks]:
+        """`with app.serve():` runs a worker for the duration of the block."""
+        self.start(num_workers, queues=queues, concurrency=concurrency)
+        try:
+            yield self
+        finally:
+            self.stop()
+
+
+__all__ = ["QueueTasks"]

@@ -1,0 +1,3 @@
+from qtasks.app.async_app import QueueTasks
+
+__all__ = ["QueueTasks"]

@@ -1,0 +1,81 @@
+"""`self.ctx` of a task: who am I, my app's config and logger, cancel, sleep."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from qtasks.exc import TaskCancelError, TaskPluginTriggerError
+from qtasks.logs import Logger
+
+
+class BaseContext:
+    def __init__(self, **kwargs: Any) -> None:
+        self.task_name: str | None = kwargs.get("task_name")
+        self.task_uuid: str | None = kwargs.get("task_uuid")
+        self.generate_handler = kwargs.get("generate_handler")
+        self._app = kwargs.get("app")
+        self._log: Logger | None = kwargs.get("log")
+        self._metadata: Any = None
+
+    @property
+    def app(self) -> Any:
+        if self._app is None:
+            from qtasks._state import require_app
+
+            return require_app()
+        return self._app
+
+    def get_logger(self, name: str | None = None) -> Logger:
+        subname = name or self.task_name or type(self).__name__
+        self._log = self.app.log.with_subname(subname)
+        return self._log
+
+    def get_config(self) -> Any:
+        return self.app.config
+
+    def get_component(self, name: str) -> Any:
+        return getattr(self.app, name, None)
+
+    def cancel(self, reason: str = "") -> None:
+        raise TaskCancelError(reason or f"{self.task_name}.cancel")
+
+    def plugin_error(self, **kwargs: Any) -> None:
+        raise TaskPluginTriggerError(**kwargs)
+
+    def _require_uuid(self) -> str:
+        if not self.task_uuid:
+            raise ValueError("This context has no task uuid (it is not a running task)")
+        return self.task_uuid
+
+
+class SyncContext(BaseContext):
+    def get_task(self, uuid: Any) -> Any:
+        return self.app._get_sync(uuid)
+
+    def get_metadata(self, cache: bool = True) -> Any:
+        if cache and self._metadata is not None:
+            return self._metadata
+        self._metadata = self.app._get_sync(self._require_uuid())
+        return self._metadata
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+class AsyncContext(BaseContext):
+    async def get_task(self, uuid: Any) -> Any:
+        return await self.app._get_async(uuid)
+
+    async def get_metadata(self, cache: bool = True) -> Any:
+        if cache and self._metadata is not None:
+            return self._metadata
+        self._metadata = await self.app._get_async(self._require_uuid())
+        return self._metadata
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+__all__ = ["AsyncContext", "BaseContext", "SyncContext"]

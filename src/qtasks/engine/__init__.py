@@ -1,0 +1,1 @@
+"""The one async engine: worker loop, executor and server lifecycle."""

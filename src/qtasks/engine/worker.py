@@ -1,0 +1,249 @@
+"""The worker loop: fetch with a lease, run under a concurrency bound, heartbeat,
+acknowledge in batches, release on shutdown.
+
+All background jobs (consumers, heartbeat, acker, upkeep, running tasks) are owned
+by the worker and awaited or cancelled in `run()`; none outlives it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+import uuid as uuid_mod
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from qtasks.backends.base import DEFAULT_QUEUE, Completion, Delivery
+from qtasks.engine.executor import TaskExecutor
+
+if TYPE_CHECKING:
+    from qtasks.app.base import BaseQueueTasks
+
+#: Longest a consumer blocks in one fetch; bounds how fast it notices a stop.
+FETCH_WAIT = 1.0
+
+
+class Worker:
+    def __init__(
+        self,
+        app: BaseQueueTasks,
+        *,
+        queue: str = DEFAULT_QUEUE,
+        concurrency: int | None = None,
+        consumers: int = 1,
+    ) -> None:
+        self.app = app
+        self.backend = app.backend
+        self.config = app.config
+        self.queue = queue
+        self.concurrency = concurrency or app.config.max_tasks_process
+        self.consumers = max(1, consumers)
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid_mod.uuid4().hex[:6]}"
+        self.log = app.log.with_subname("Worker")
+        self._busy = 0  # running + reserved by fetches in flight
+        self._slot_freed = asyncio.Event()
+        self._running: dict[asyncio.Task[None], Delivery] = {}
+        self._unacked: dict[str, Delivery] = {}  # uuid -> delivery still leased
+        self._acks: list[Completion] = []
+        self._ack_ready = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._pool: ThreadPoolExecutor | None = None
+        self.executed = 0
+
+    # --- public --------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Stop fetching; `run()` then drains and returns."""
+        self._stopping.set()
+
+    async def run(self, ready: Callable[[], Any] | None = None) -> None:
+        self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="qtasks-task")
+        executor = TaskExecutor(self.app, self._pool)
+        helpers = [
+            asyncio.ensure_future(self._heartbeat()),
+            asyncio.ensure_future(self._acker()),
+            asyncio.ensure_future(self._upkeep()),
+        ]
+        consumers = [
+            asyncio.ensure_future(self._consume(executor, n)) for n in range(self.consumers)
+        ]
+        await self._register()
+        for n in range(self.consumers):
+            await self.app.events.fire("worker_running", worker=self, number=n)
+        if ready is not None:
+            ready()
+        try:
+            await asyncio.gather(*consumers)
+        finally:
+            for task in consumers:
+                task.cancel()
+            await asyncio.gather(*consumers, return_exceptions=True)
+            await self._drain()
+            for n in range(self.consumers):
+                await self.app.events.fire("worker_stopping", worker=self, number=n)
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+            await self._flush_acks(final=True)
+            await self._unregister()
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # --- consuming -----------------------------------------------------------------------
+    async def _consume(self, executor: TaskExecutor, number: int) -> None:
+        lease = self.config.lease_timeout
+        while not self._stopping.is_set():
+            free = self.concurrency - self._busy
+            if free <= 0:
+                self._slot_freed.clear()
+                await _first(self._slot_freed.wait(), self._stopping.wait())
+                continue
+            self._busy += free
+            try:
+                got = await self._fetch(free, lease)
+            finally:
+                self._busy -= free
+            if self._stopping.is_set() and got:
+                await self.backend.release(got)
+                break
+            for delivery in got:
+                self._busy += 1
+                self._unacked[delivery.record.uuid] = delivery
+                task = asyncio.ensure_future(self._execute(executor, delivery))
+                self._running[task] = delivery
+
+    async def _fetch(self, limit: int, lease: float) -> list[Delivery]:
+        try:
+            return await self.backend.fetch(
+                self.queue, limit, lease, self.worker_id, FETCH_WAIT
+            )
+        except Exception as exc:
+            self.log.error(f"Fetching from {self.backend!r} failed: {exc!r}; retrying")
+            await _first(asyncio.sleep(1.0), self._stopping.wait())
+            return []
+
+    async def _execute(self, executor: TaskExecutor, delivery: Delivery) -> None:
+        current = asyncio.current_task()
+        record = delivery.record
+        events = self.app.events
+        try:
+            schema = self.app._find_task(record.task_name)
+            await events.fire("task_running", worker=self, task_func=schema, task_broker=record)
+            completion = await executor.run(delivery)
+            final = completion.record
+            name = {"success": "task_success", "cancel": "task_cancel"}.get(
+                final.status, "task_error"
+            )
+            await events.fire(name, worker=self, task_func=schema, task_broker=record, model=final)
+            await events.fire(
+                "task_stopping", worker=self, task_func=schema, task_broker=record, model=final
+            )
+            self.executed += 1
+            self._acks.append(completion)
+            self._ack_ready.set()
+        finally:
+            self._busy -= 1
+            self._slot_freed.set()
+            if current is not None:
+                self._running.pop(current, None)
+
+    # --- acknowledging -------------------------------------------------------------------
+    async def _acker(self) -> None:
+        while True:
+            await self._ack_ready.wait()
+            self._ack_ready.clear()
+            await self._flush_acks()
+
+    async def _flush_acks(self, final: bool = False) -> None:
+        delay = 0.1
+        while self._acks:
+            batch, self._acks = self._acks, []
+            try:
+                await self.backend.complete(batch)
+            except Exception as exc:
+                # Nothing is lost: the batch goes back, leases stay extended meanwhile,
+                # and if this process dies the tasks are redelivered.
+                self._acks[:0] = batch
+                self.log.error(f"Storing {len(batch)} results failed: {exc!r}; retrying")
+                if final and delay > 5:
+                    return
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            for completion in batch:
+                self._unacked.pop(completion.delivery.record.uuid, None)
+
+    # --- leases, registration, upkeep --------------------------------------------------------
+    async def _heartbeat(self) -> None:
+        lease = self.config.lease_timeout
+        while True:
+            await asyncio.sleep(lease / 3)
+            try:
+                if self._unacked:
+                    await self.backend.extend(list(self._unacked.values()), lease)
+                await self._register()
+            except Exception as exc:
+                self.log.error(f"Heartbeat failed: {exc!r}")
+
+    async def _upkeep(self) -> None:
+        interval = min(5.0, self.config.lease_timeout / 2)
+        while True:
+            try:
+                await self.backend.maintain(self.queue)
+            except Exception as exc:
+                self.log.error(f"Upkeep failed: {exc!r}")
+            await asyncio.sleep(interval)
+
+    async def _register(self) -> None:
+        info = {
+            "app": self.app.name,
+            "queue": self.queue,
+            "pid": os.getpid(),
+            "concurrency": self.concurrency,
+            "started": time.time(),
+        }
+        try:
+            await self.backend.register_worker(self.worker_id, info, self.config.lease_timeout)
+        except Exception as exc:
+            self.log.error(f"Registering worker failed: {exc!r}")
+
+    async def _unregister(self) -> None:
+        try:
+            await self.backend.unregister_worker(self.worker_id)
+        except Exception as exc:
+            self.log.warning(f"Unregistering worker failed: {exc!r}")
+
+    async def _drain(self) -> None:
+        """Let running tasks finish within the grace period, then release the rest."""
+        if self._running:
+            grace = self.config.shutdown_grace
+            self.log.info(f"Waiting up to {grace}s for {len(self._running)} running task(s)")
+            await asyncio.wait(list(self._running), timeout=grace)
+        leftovers = list(self._running.items())
+        for task, _ in leftovers:
+            task.cancel()
+        await asyncio.gather(*(t for t, _ in leftovers), return_exceptions=True)
+        done = {c.delivery.record.uuid for c in self._acks}
+        to_release = [d for u, d in self._unacked.items() if u not in done]
+        if to_release:
+            self.log.warning(f"Releasing {len(to_release)} unfinished task(s) back to the queue")
+            try:
+                await self.backend.release(to_release)
+            except Exception as exc:
+                self.log.error(f"Release failed ({exc!r}); their leases will expire instead")
+            for d in to_release:
+                self._unacked.pop(d.record.uuid, None)
+
+
+async def _first(*awaitables: Awaitable[Any]) -> None:
+    """Wait until the first awaitable finishes; cancel the others."""
+    tasks = [asyncio.ensure_future(a) for a in awaitables]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
+__all__ = ["Worker"]

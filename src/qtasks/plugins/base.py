@@ -1,0 +1,25 @@
+"""`BasePlugin`: a class of hooks; every method may be sync or async."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class BasePlugin:
+    def __init__(self, name: str | None = None, *args: Any, **kwargs: Any) -> None:
+        self.name = name or type(self).__name__
+        self.plugin_cache: dict[str, Any] = {}
+
+    def trigger(self, name: str, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
+        """Called for each trigger the plugin is registered on. Return a dict to change
+        the keys it names, or None to change nothing."""
+        return None
+
+    def start(self, *args: Any, **kwargs: Any) -> Any:
+        """Called once when the app's worker starts."""
+
+    def stop(self, *args: Any, **kwargs: Any) -> Any:
+        """Called once when the app's worker stops."""
+
+
+__all__ = ["BasePlugin"]

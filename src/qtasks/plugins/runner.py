@@ -1,0 +1,66 @@
+"""Running plugin triggers: isolated, ordered, and changing only what they return."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qtasks._callables import call_maybe_async
+from qtasks.logs import Logger
+from qtasks.plugins.base import BasePlugin
+
+GLOBAL_TRIGGER = "Globals"
+
+PluginTable = dict[str, list[BasePlugin]]
+
+
+def add_plugin(table: PluginTable, plugin: BasePlugin, trigger_names: list[str] | None) -> None:
+    for name in trigger_names or [GLOBAL_TRIGGER]:
+        table.setdefault(name, []).append(plugin)
+
+
+def plugins_for(table: PluginTable, name: str) -> list[BasePlugin]:
+    return [*table.get(name, ()), *table.get(GLOBAL_TRIGGER, ())]
+
+
+def all_plugins(*tables: PluginTable) -> list[BasePlugin]:
+    """Each distinct plugin once, in registration order."""
+    seen: dict[int, BasePlugin] = {}
+    for table in tables:
+        for plugins in table.values():
+            for plugin in plugins:
+                seen.setdefault(id(plugin), plugin)
+    return list(seen.values())
+
+
+async def trigger(
+    table: PluginTable, name: str, log: Logger | None, **kwargs: Any
+) -> dict[str, Any]:
+    """Call every plugin for `name` in order. Each returned dict updates the keyword
+    arguments the next plugin sees; the merged changes are returned. A plugin that
+    raises or returns something other than a dict/None is logged and skipped."""
+    plugins = plugins_for(table, name)
+    if not plugins:
+        return {}
+    changes: dict[str, Any] = {}
+    for plugin in plugins:
+        try:
+            result = await call_maybe_async(plugin.trigger, name, **kwargs)
+        except Exception:
+            if log is not None:
+                log.exception(f"Plugin {plugin.name!r} failed on trigger {name!r}")
+            continue
+        if result is None:
+            continue
+        if not isinstance(result, dict):
+            if log is not None:
+                log.error(
+                    f"Plugin {plugin.name!r} returned {type(result).__name__} on {name!r}; "
+                    "a trigger must return a dict of the keys it changes, or None"
+                )
+            continue
+        changes.update(result)
+        kwargs.update(result)
+    return changes
+
+
+__all__ = ["GLOBAL_TRIGGER", "PluginTable", "add_plugin", "all_plugins", "plugins_for", "trigger"]

@@ -1,0 +1,3 @@
+from qtasks.app.sync_app import QueueTasks
+
+__all__ = ["QueueTasks"]

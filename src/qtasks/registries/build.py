@@ -1,0 +1,99 @@
+"""Turning a decorated function into a `TaskExecSchema` (no I/O, no app)."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any, Literal
+
+from qtasks.schemas.task_exec import TaskExecSchema
+
+#: Options every task decorator accepts (reference §3.1).
+TASK_OPTIONS = (
+    "priority",
+    "echo",
+    "max_time",
+    "retry",
+    "retry_on_exc",
+    "decode",
+    "tags",
+    "description",
+    "generate_handler",
+    "executor",
+    "middlewares_before",
+    "middlewares_after",
+)
+
+
+def check_task_name(name: Any) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"A task name must be a non-empty string, got {name!r}")
+    return name
+
+
+def generating_kind(func: Callable[..., Any]) -> Literal["async", "sync", False]:
+    if inspect.isasyncgenfunction(func):
+        return "async"
+    if inspect.isgeneratorfunction(func):
+        return "sync"
+    return False
+
+
+def build_schema(
+    func: Callable[..., Any], name: str | None, priority: int, options: dict[str, Any]
+) -> TaskExecSchema:
+    if not callable(func):
+        raise TypeError(f"@task needs a function, got {func!r}")
+    extra = {k: v for k, v in options.items() if k not in TASK_OPTIONS}
+    known = {k: v for k, v in options.items() if k in TASK_OPTIONS and k != "priority"}
+    if known.get("retry") is not None and int(known["retry"]) < 0:
+        raise ValueError("retry must be >= 0")
+    if known.get("max_time") is not None and float(known["max_time"]) <= 0:
+        raise ValueError("max_time must be > 0 seconds")
+    return TaskExecSchema(
+        priority=priority,
+        name=check_task_name(name if name is not None else func.__name__),
+        func=func,
+        awaiting=inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func),
+        generating=generating_kind(func),
+        echo=bool(known.get("echo", False)),
+        max_time=known.get("max_time"),
+        retry=known.get("retry"),
+        retry_on_exc=list(known["retry_on_exc"]) if known.get("retry_on_exc") else None,
+        decode=known.get("decode"),
+        tags=list(known["tags"]) if known.get("tags") else None,
+        description=known.get("description"),
+        generate_handler=known.get("generate_handler"),
+        executor=known.get("executor"),
+        middlewares_before=list(known.get("middlewares_before") or []),
+        middlewares_after=list(known.get("middlewares_after") or []),
+        extra=extra,
+    )
+
+
+
+
+
+def decorate(
+    name: Any,
+    options: dict[str, Any],
+    default_priority: int,
+    register: Callable[[TaskExecSchema], Any],
+) -> Any:
+    """Shared body of `@app.task`, `@router.task` and `@shared_task`, bare or called.
+
+    `name` is the decorator's first argument: the function itself when used bare,
+    otherwise the task name (or None).
+    """
+    priority = options.get("priority")
+    prio = default_priority if priority is None else int(priority)
+
+    def wrap(func: Callable[..., Any], task_name: str | None) -> Any:
+        return register(build_schema(func, task_name, prio, options))
+
+    if callable(name) and not isinstance(name, str):
+        return wrap(name, None)
+    if name is not None:
+        check_task_name(name)
+    return lambda func: wrap(func, name)
+__all__ = ["TASK_OPTIONS", "build_schema", "check_task_name", "decorate", "generating_kind"]

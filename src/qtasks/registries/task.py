@@ -1,0 +1,183 @@
+"""`SyncTask` / `AsyncTask`: what `@app.task` returns, and pre-built calls.
+
+A task object knows its options and, when it has one, its app. Without an app (a
+shared task, a router task before `include_router`) it uses `qtasks._state.app_main`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec
+
+
+from qtasks._state import require_app
+from qtasks.schemas.task_exec import TaskExecSchema
+
+if TYPE_CHECKING:
+    from qtasks.schemas.task import Task
+
+P = ParamSpec("P")
+
+
+class BaseTask(Generic[P]):
+    """Options of one task (visible as attributes) plus its app, if bound."""
+
+    def __init__(self, schema: TaskExecSchema, app: Any = None) -> None:
+        self._schema = schema
+        self._app = app
+        self.ctx: Any = None
+
+    # Every decorator option is readable on the task object.
+    task_name = property(lambda self: self._schema.name)
+    name = property(lambda self: self._schema.name)
+    priority = property(lambda self: self._schema.priority)
+    echo = property(lambda self: self._schema.echo)
+    max_time = property(lambda self: self._schema.max_time)
+    retry = property(lambda self: self._schema.retry)
+    retry_on_exc = property(lambda self: self._schema.retry_on_exc)
+    decode = property(lambda self: self._schema.decode)
+    tags = property(lambda self: self._schema.tags)
+    description = property(lambda self: self._schema.description)
+    generate_handler = property(lambda self: self._schema.generate_handler)
+    executor = property(lambda self: self._schema.executor)
+    middlewares_before = property(lambda self: self._schema.middlewares_before)
+    middlewares_after = property(lambda self: self._schema.middlewares_after)
+    extra = property(lambda self: self._schema.extra)
+    func = property(lambda self: self._schema.func)
+    schema = property(lambda self: self._schema)
+
+    @property
+    def app(self) -> Any:
+        return self._app if self._app is not None else require_app()
+
+    def _bind(self, app: Any) -> None:
+        self._app = app
+
+    def _names(self, task_name: str | None) -> str:
+        return task_name or self._schema.name
+
+    def __repr__(self) -> str:
+        bound = getattr(self._app, "name", None)
+        return f"<{type(self).__name__} {self._schema.name!r} app={bound!r}>"
+
+
+class SyncTask(BaseTask[P]):
+    def add_task(
+        self,
+        *args: Any,
+        priority: int | None = None,
+        timeout: float | None = None,
+        task_name: str | None = None,
+        **kwargs: Any,
+    ) -> Task | None:
+        """Enqueue this task; with `timeout`, wait for and return the finished Task."""
+        return self.app._add_task_sync(  # type: ignore[no-any-return]
+            self._names(task_name),
+            args,
+            kwargs,
+            priority=self._schema.priority if priority is None else priority,
+            timeout=timeout,
+        )
+
+    def __call__(
+        self,
+        *args: Any,
+        priority: int | None = None,
+        timeout: float | None = None,
+        task_name: str | None = None,
+        **kwargs: Any,
+    ) -> SyncTaskCls:
+        """A pre-built call: `task(1, 2).add_task()`."""
+        return SyncTaskCls(task_name or self._schema.name, priority, timeout, args, kwargs)._bind(
+            self
+        )
+
+
+class AsyncTask(BaseTask[P]):
+    async def add_task(
+        self,
+        *args: Any,
+        priority: int | None = None,
+        timeout: float | None = None,
+        task_name: str | None = None,
+        **kwargs: Any,
+    ) -> Task | None:
+        """Enqueue this task; with `timeout`, wait for and return the finished Task."""
+        return await self.app._add_task_async(  # type: ignore[no-any-return]
+            self._names(task_name),
+            args,
+            kwargs,
+            priority=self._schema.priority if priority is None else priority,
+            timeout=timeout,
+        )
+
+    def __call__(
+        self,
+        *args: Any,
+        priority: int | None = None,
+        timeout: float | None = None,
+        task_name: str | None = None,
+        **kwargs: Any,
+    ) -> AsyncTaskCls:
+        return AsyncTaskCls(task_name or self._schema.name, priority, timeout, args, kwargs)._bind(
+            self
+        )
+
+
+@dataclasses.dataclass
+class BaseTaskCls:
+    """A call prepared but not sent: `.add_task()` sends it."""
+
+    task_name: str | None = None
+    priority: int | None = None
+    timeout: float | None = None
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    _task_deco: Any = dataclasses.field(default=None, repr=False)
+
+    def _bind(self, deco: Any) -> Any:
+        self._task_deco = deco
+        return self
+
+    def bind(self, deco: Any) -> Any:
+        return self._bind(deco)
+
+    def _deco(self) -> Any:
+        if self._task_deco is None:
+            raise RuntimeError("This call is not bound to a task; use task(...) to build it")
+        return self._task_deco
+
+
+class SyncTaskCls(BaseTaskCls):
+    def add_task(self, timeout: float | None = None) -> Task | None:
+        return self._deco().add_task(  # type: ignore[no-any-return]
+            *self.args,
+            task_name=self.task_name,
+            priority=self.priority,
+            timeout=self.timeout if timeout is None else timeout,
+            **self.kwargs,
+        )
+
+
+class AsyncTaskCls(BaseTaskCls):
+    async def add_task(self, timeout: float | None = None) -> Task | None:
+        return await self._deco().add_task(  # type: ignore[no-any-return]
+            *self.args,
+            task_name=self.task_name,
+            priority=self.priority,
+            timeout=self.timeout if timeout is None else timeout,
+            **self.kwargs,
+        )
+
+
+TaskFactory = Callable[[TaskExecSchema, Any], BaseTask[Any]]
+
+__all__ = [
+    "AsyncTask",
+    "AsyncTaskCls",
+    "BaseTask",
+    "BaseTaskCls",
+    "SyncTask",
+    "SyncTaskCls",
+]

@@ -1,0 +1,57 @@
+"""Routers: tasks declared in one module and attached to an app later.
+
+A router task has no app until `app.include_router(router)` binds it; used before
+that, it falls back to `qtasks._state.app_main`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from qtasks.plugins.base import BasePlugin
+from qtasks.plugins.runner import PluginTable, add_plugin
+from qtasks.registries.build import decorate
+from qtasks.registries.task import AsyncTask, BaseTask, SyncTask
+from qtasks.schemas.task_exec import TaskExecSchema
+
+
+class BaseRouter:
+    _task_class: type[BaseTask[Any]] = SyncTask
+
+    def __init__(self) -> None:
+        self.tasks: dict[str, TaskExecSchema] = {}
+        self.handles: dict[str, BaseTask[Any]] = {}
+        self.plugins: PluginTable = {}
+
+    def task(self, name: Any = None, **options: Any) -> Any:
+        """`@router.task`, bare or called, with the options of `@app.task`."""
+        return decorate(name, options, 0, self._register)
+
+    def _register(self, schema: TaskExecSchema) -> BaseTask[Any]:
+        if schema.name in self.tasks:
+            raise ValueError(f"Task with name {schema.name} is already registered!")
+        handle = self._task_class(schema)
+        self.tasks[schema.name] = schema
+        self.handles[schema.name] = handle
+        return handle
+
+    def add_plugin(self, plugin: BasePlugin, trigger_names: list[str] | None = None) -> None:
+        add_plugin(self.plugins, plugin, trigger_names)
+
+
+class SyncRouter(BaseRouter):
+    """Tasks for a sync app: `add_task` on its tasks is a plain call."""
+
+    _task_class = SyncTask
+
+
+class AsyncRouter(BaseRouter):
+    """Tasks for an async app: `add_task` on its tasks is a coroutine."""
+
+    _task_class = AsyncTask
+
+
+RouterTaskFactory = Callable[[TaskExecSchema], BaseTask[Any]]
+
+__all__ = ["AsyncRouter", "BaseRouter", "SyncRouter"]

@@ -1,0 +1,35 @@
+"""App-less helpers: `get_app()` and `@shared_task`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qtasks import _state
+from qtasks.registries.build import decorate
+from qtasks.registries.registry import TaskRegistry
+from qtasks.registries.task import AsyncTask, BaseTask, SyncTask
+from qtasks.schemas.task_exec import TaskExecSchema
+
+
+def get_app() -> Any:
+    """The process's default app (`qtasks._state.app_main`), or None."""
+    return _state.app_main
+
+
+def shared_task(name: Any = None, *, awaiting: bool | None = None, **options: Any) -> Any:
+    """A task usable by any app: the worker of whichever app runs it finds it by name.
+
+    Returns a `SyncTask`, or an `AsyncTask` when `awaiting=True` (or, when `awaiting`
+    is not given, when the function is a coroutine function).
+    """
+
+    def register(schema: TaskExecSchema) -> BaseTask[Any]:
+        is_async = schema.awaiting if awaiting is None else awaiting
+        handle: BaseTask[Any] = AsyncTask(schema) if is_async else SyncTask(schema)
+        TaskRegistry.register_schema(schema, handle)
+        return handle
+
+    return decorate(name, options, 0, register)
+
+
+__all__ = ["get_app", "shared_task"]
