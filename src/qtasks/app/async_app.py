@@ -9,13 +9,21 @@ from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID
 
-from qtasks.app.base import AsyncFlavour, BaseQueueTasks
+from qtasks.app.base import BaseQueueTasks
 from qtasks.app.lifecycle import BackgroundServer, LoopServer, make_server, run_blocking
+from qtasks.contexts import AsyncContext
+from qtasks.events import AsyncEvents
+from qtasks.registries.task import AsyncTask
 from qtasks.schemas.task import Task
 
 
-class QueueTasks(AsyncFlavour, BaseQueueTasks):
+class QueueTasks(BaseQueueTasks):
     """A task queue app whose client API is `await`-ed."""
+
+    _method = "async"
+    _task_class = AsyncTask
+    _context_class = AsyncContext
+    _events_class = AsyncEvents
 
     _running: LoopServer | BackgroundServer | None = None
 

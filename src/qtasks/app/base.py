@@ -4,7 +4,6 @@ operations written once over the backend's sync and async methods.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 import uuid as uuid_mod
 from datetime import datetime
@@ -15,15 +14,15 @@ from qtasks import _state
 from qtasks.backends import Backend, TaskRecord, create_backend, resolve_url
 from qtasks.backends.base import DEFAULT_QUEUE
 from qtasks.configs import QueueConfig
-from qtasks.contexts import AsyncContext, BaseContext, SyncContext
-from qtasks.events import AsyncEvents, BaseEvents, SyncEvents
+from qtasks.contexts import BaseContext
+from qtasks.events import BaseEvents
 from qtasks.exc import ConfigError
 from qtasks.logs import Logger
 from qtasks.plugins.base import BasePlugin
 from qtasks.plugins.runner import PluginTable, add_plugin
 from qtasks.registries.build import check_task_name, decorate
 from qtasks.registries.registry import TaskRegistry
-from qtasks.registries.task import AsyncTask, BaseTask, SyncTask
+from qtasks.registries.task import BaseTask
 from qtasks.schemas.task import Task
 from qtasks.schemas.task_exec import TaskExecSchema
 from qtasks.version import __version__
@@ -125,7 +124,9 @@ class BaseQueueTasks:
         """Attach a router: its tasks become this app's and use this app from now on."""
         clash = set(router.tasks) & set(self.tasks)
         if clash:
-            raise ValueError(f"Router tasks already registered in app {self.name!r}: {sorted(clash)}")
+            raise ValueError(
+                f"Router tasks already registered in app {self.name!r}: {sorted(clash)}"
+            )
         self.routers.append(router)
         for task_name, schema in router.tasks.items():
             self.tasks[task_name] = schema
@@ -296,18 +297,4 @@ class BaseQueueTasks:
         return f"<{type(self).__module__}.QueueTasks name={self.name!r} backend={self.backend!r}>"
 
 
-class SyncFlavour:
-    _method = "sync"
-    _task_class = SyncTask
-    _context_class = SyncContext
-    _events_class = SyncEvents
-
-
-class AsyncFlavour:
-    _method = "async"
-    _task_class = AsyncTask
-    _context_class = AsyncContext
-    _events_class = AsyncEvents
-
-
-__all__ = ["AsyncFlavour", "BaseQueueTasks", "SyncFlavour"]
+__all__ = ["BaseQueueTasks"]

@@ -7,6 +7,7 @@ One `Server` (async) does the work; these helpers only own where it runs.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import threading
 from typing import TYPE_CHECKING, Any
@@ -22,19 +23,22 @@ START_TIMEOUT = 30.0
 
 def run_blocking(server: Server) -> None:
     """Run until SIGINT/SIGTERM (or `server.stop()`): stop fetching, let running tasks
-    finish within `shutdown_grace`, release the rest. A second signal exits at once."""
+    finish within `shutdown_grace`, release the rest. A second Ctrl+C exits at once
+    (a repeated SIGTERM does not: process managers often send it to the whole group)."""
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
         installed = []
-        signals_seen = 0
+        seen: list[int] = []
 
         def on_signal(signum: int) -> None:
-            nonlocal signals_seen
-            signals_seen += 1
-            if signals_seen > 1:
-                server.log.warning("Second signal: exiting without waiting")
-                raise SystemExit(1)
+            if signum == signal.SIGINT and signal.SIGINT in seen:
+                server.log.warning("Second Ctrl+C: exiting without waiting for running tasks")
+                os._exit(130)
+            first = not seen
+            seen.append(signum)
+            if not first:
+                return
             server.log.info(f"Received {signal.Signals(signum).name}: shutting down gracefully")
             server.stop()
 
@@ -101,8 +105,9 @@ class LoopServer:
         ready = asyncio.Event()
         self._task = asyncio.ensure_future(self.server.serve(ready.set))
         waiter = asyncio.ensure_future(ready.wait())
-        await asyncio.wait({self._task, waiter}, timeout=START_TIMEOUT,
-                           return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(
+            {self._task, waiter}, timeout=START_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+        )
         waiter.cancel()
         if self._task.done():
             self._task.result()  # re-raise the start-up failure

@@ -8,13 +8,21 @@ from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
-from qtasks.app.base import BaseQueueTasks, SyncFlavour
+from qtasks.app.base import BaseQueueTasks
 from qtasks.app.lifecycle import BackgroundServer, make_server, run_blocking
+from qtasks.contexts import SyncContext
+from qtasks.events import SyncEvents
+from qtasks.registries.task import SyncTask
 from qtasks.schemas.task import Task
 
 
-class QueueTasks(SyncFlavour, BaseQueueTasks):
+class QueueTasks(BaseQueueTasks):
     """A task queue app whose client API is plain (blocking) calls."""
+
+    _method = "sync"
+    _task_class = SyncTask
+    _context_class = SyncContext
+    _events_class = SyncEvents
 
     _background: BackgroundServer | None = None
 

@@ -7,7 +7,7 @@ A third-party backend registers a `Backend` subclass under the entry-point group
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from qtasks.backends.base import DEFAULT_QUEUE, Backend, Completion, Delivery, TaskRecord
 from qtasks.exc import ConfigError, MissingDriverError
@@ -42,7 +42,7 @@ def backend_class(url: str) -> type[Backend]:
                 importlib.import_module(driver)
             except ImportError as exc:
                 raise MissingDriverError(
-                    f"The {scheme}:// backend needs its driver: pip install \"qtasks[{extra}]\""
+                    f'The {scheme}:// backend needs its driver: pip install "qtasks[{extra}]"'
                 ) from exc
         cls: type[Backend] = getattr(importlib.import_module(module_name), cls_name)
         return cls
@@ -77,6 +77,3 @@ __all__ = [
     "resolve_url",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    raise AttributeError(f"module 'qtasks.backends' has no attribute {name!r}")

@@ -181,19 +181,19 @@ class Backend(ABC):
         self._call(self.enqueue, records)
 
     def get_sync(self, uuid: str) -> TaskRecord | None:
-        return self._call(self.get, uuid)  # type: ignore[no-any-return]
+        return self._call(self.get, uuid)
 
     def wait_final_sync(self, uuid: str, timeout: float) -> TaskRecord | None:
-        return self._call(self.wait_final, uuid, timeout)  # type: ignore[no-any-return]
+        return self._call(self.wait_final, uuid, timeout)
 
     def cancel_sync(self, uuid: str, reason: str) -> TaskRecord | None:
-        return self._call(self.cancel, uuid, reason)  # type: ignore[no-any-return]
+        return self._call(self.cancel, uuid, reason)
 
     def purge_sync(self) -> None:
         self._call(self.purge)
 
     def live_workers_sync(self) -> list[dict[str, Any]]:
-        return self._call(self.live_workers)  # type: ignore[no-any-return]
+        return self._call(self.live_workers)
 
     def close_sync(self) -> None:
         if self._portal is not None:

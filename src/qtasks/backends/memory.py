@@ -274,7 +274,7 @@ class MemoryBackend(Backend):
         with s.lock:
             for table in (s.records, s.ready, s.delayed, s.leases, s.workers):
                 for key in [k for k in table if k[0] == ns]:
-                    del table[key]  # type: ignore[attr-defined]
+                    del table[key]
 
     async def stats(self, queue: str = "default") -> dict[str, int]:
         s, ns = self._store, self.namespace

@@ -187,9 +187,7 @@ _UPSERT_TASK = (
     "INSERT OR REPLACE INTO qtasks_tasks (ns, " + _COLUMNS + ", expires_at) "
     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
-_INSERT_QUEUE = (
-    "INSERT INTO qtasks_queue (ns, queue, priority, uuid, due) VALUES (?,?,?,?,?)"
-)
+_INSERT_QUEUE = "INSERT INTO qtasks_queue (ns, queue, priority, uuid, due) VALUES (?,?,?,?,?)"
 
 
 def _queue_params(ns: str, r: TaskRecord) -> tuple[Any, ...]:
@@ -247,16 +245,18 @@ def op_fetch(
         found = {row[0] for row in rows}
         lost = [u for u in order if u not in found]
         if lost:  # queue entries whose record vanished (purged, expired): drop them
-            c.executemany(
-                "DELETE FROM qtasks_queue WHERE ns=? AND uuid=?", [(ns, u) for u in lost]
-            )
-        records = sorted((_row_to_record(r) for r in rows), key=lambda r: (r.priority, order[r.uuid]))
+            c.executemany("DELETE FROM qtasks_queue WHERE ns=? AND uuid=?", [(ns, u) for u in lost])
+        records = sorted(
+            (_row_to_record(r) for r in rows), key=lambda r: (r.priority, order[r.uuid])
+        )
         return [Delivery(r, token) for r in records]
 
     return _write(conn, body)
 
 
-def op_complete(conn: sqlite3.Connection, ns: str, completions: Sequence[Completion], ttl: float) -> None:
+def op_complete(
+    conn: sqlite3.Connection, ns: str, completions: Sequence[Completion], ttl: float
+) -> None:
     now = time.time()
     tasks = [_task_params(ns, c.record, now + ttl) for c in completions]
     followups = [f for c in completions for f in c.followups]
@@ -276,15 +276,19 @@ def op_complete(conn: sqlite3.Connection, ns: str, completions: Sequence[Complet
     _write(conn, body)
 
 
-def op_extend(conn: sqlite3.Connection, ns: str, deliveries: Sequence[Delivery], lease: float) -> None:
+def op_extend(
+    conn: sqlite3.Connection, ns: str, deliveries: Sequence[Delivery], lease: float
+) -> None:
     until = time.time() + lease
     _write(
         conn,
-        lambda c: c.executemany(
-            "UPDATE qtasks_queue SET lease_until=? WHERE ns=? AND uuid=? AND token=?",
-            [(until, ns, d.record.uuid, d.token) for d in deliveries],
-        )
-        and None,
+        lambda c: (
+            c.executemany(
+                "UPDATE qtasks_queue SET lease_until=? WHERE ns=? AND uuid=? AND token=?",
+                [(until, ns, d.record.uuid, d.token) for d in deliveries],
+            )
+            and None
+        ),
     )
 
 
@@ -307,7 +311,9 @@ def op_release(conn: sqlite3.Connection, ns: str, deliveries: Sequence[Delivery]
     _write(conn, body)
 
 
-def op_cancel(conn: sqlite3.Connection, ns: str, uuid: str, reason: str, ttl: float) -> TaskRecord | None:
+def op_cancel(
+    conn: sqlite3.Connection, ns: str, uuid: str, reason: str, ttl: float
+) -> TaskRecord | None:
     now = time.time()
 
     def body(c: sqlite3.Connection) -> TaskRecord | None:
@@ -357,25 +363,29 @@ def op_stats(conn: sqlite3.Connection, ns: str, queue: str) -> dict[str, int]:
     return {"queued": int(queued), "leased": int(leased)}
 
 
-def op_register_worker(conn: sqlite3.Connection, ns: str, worker_id: str, info: dict[str, Any], ttl: float) -> None:
+def op_register_worker(
+    conn: sqlite3.Connection, ns: str, worker_id: str, info: dict[str, Any], ttl: float
+) -> None:
     blob = serialization.dumps(info)
     _write(
         conn,
-        lambda c: c.execute(
-            "INSERT OR REPLACE INTO qtasks_workers VALUES (?,?,?,?)",
-            (ns, worker_id, blob, time.time() + ttl),
-        )
-        and None,
+        lambda c: (
+            c.execute(
+                "INSERT OR REPLACE INTO qtasks_workers VALUES (?,?,?,?)",
+                (ns, worker_id, blob, time.time() + ttl),
+            )
+            and None
+        ),
     )
 
 
 def op_unregister_worker(conn: sqlite3.Connection, ns: str, worker_id: str) -> None:
     _write(
         conn,
-        lambda c: c.execute(
-            "DELETE FROM qtasks_workers WHERE ns=? AND worker_id=?", (ns, worker_id)
-        )
-        and None,
+        lambda c: (
+            c.execute("DELETE FROM qtasks_workers WHERE ns=? AND worker_id=?", (ns, worker_id))
+            and None
+        ),
     )
 
 

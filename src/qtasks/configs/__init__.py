@@ -11,7 +11,7 @@ __all__ = ["AsyncRedisGlobalConfig", "QueueConfig", "SyncRedisGlobalConfig"]
 
 def __getattr__(name: str) -> Any:
     if name in ("AsyncRedisGlobalConfig", "SyncRedisGlobalConfig"):
-        from qtasks.backends import redis_names
+        import importlib
 
-        return getattr(redis_names, name)
+        return getattr(importlib.import_module("qtasks.backends.redis_names"), name)
     raise AttributeError(f"module 'qtasks.configs' has no attribute {name!r}")

@@ -115,9 +115,7 @@ class Worker:
 
     async def _fetch(self, limit: int, lease: float) -> list[Delivery]:
         try:
-            return await self.backend.fetch(
-                self.queue, limit, lease, self.worker_id, FETCH_WAIT
-            )
+            return await self.backend.fetch(self.queue, limit, lease, self.worker_id, FETCH_WAIT)
         except Exception as exc:
             self.log.error(f"Fetching from {self.backend!r} failed: {exc!r}; retrying")
             await _first(asyncio.sleep(1.0), self._stopping.wait())

@@ -71,9 +71,6 @@ def build_schema(
     )
 
 
-
-
-
 def decorate(
     name: Any,
     options: dict[str, Any],
@@ -96,4 +93,6 @@ def decorate(
     if name is not None:
         check_task_name(name)
     return lambda func: wrap(func, name)
+
+
 __all__ = ["TASK_OPTIONS", "build_schema", "check_task_name", "decorate", "generating_kind"]

@@ -10,7 +10,6 @@ import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec
 
-
 from qtasks._state import require_app
 from qtasks.schemas.task_exec import TaskExecSchema
 
@@ -72,7 +71,7 @@ class SyncTask(BaseTask[P]):
         **kwargs: Any,
     ) -> Task | None:
         """Enqueue this task; with `timeout`, wait for and return the finished Task."""
-        return self.app._add_task_sync(  # type: ignore[no-any-return]
+        return self.app._add_task_sync(
             self._names(task_name),
             args,
             kwargs,
@@ -104,7 +103,7 @@ class AsyncTask(BaseTask[P]):
         **kwargs: Any,
     ) -> Task | None:
         """Enqueue this task; with `timeout`, wait for and return the finished Task."""
-        return await self.app._add_task_async(  # type: ignore[no-any-return]
+        return await self.app._add_task_async(
             self._names(task_name),
             args,
             kwargs,
@@ -151,7 +150,7 @@ class BaseTaskCls:
 
 class SyncTaskCls(BaseTaskCls):
     def add_task(self, timeout: float | None = None) -> Task | None:
-        return self._deco().add_task(  # type: ignore[no-any-return]
+        return self._deco().add_task(
             *self.args,
             task_name=self.task_name,
             priority=self.priority,
@@ -162,7 +161,7 @@ class SyncTaskCls(BaseTaskCls):
 
 class AsyncTaskCls(BaseTaskCls):
     async def add_task(self, timeout: float | None = None) -> Task | None:
-        return await self._deco().add_task(  # type: ignore[no-any-return]
+        return await self._deco().add_task(
             *self.args,
             task_name=self.task_name,
             priority=self.priority,

@@ -1,0 +1,120 @@
+"""Testing helpers for users' own test suites: `SyncTestCase`, `AsyncTestCase`.
+
+`settings(TestConfig(...))` keeps the components a test wants real; a disabled
+broker/storage becomes an in-memory backend (so tasks still run, no server), a
+disabled worker means `start()` runs nothing, disabled plugins are removed.
+"""
+
+from __future__ import annotations
+
+import uuid as uuid_mod
+from typing import Any
+from uuid import UUID
+
+from qtasks.backends.memory import MemoryBackend
+from qtasks.schemas.task import Task
+from qtasks.schemas.test import TestConfig
+
+
+class BaseTestCase:
+    __test__ = False  # not collected by pytest itself
+
+    def __init__(self, app: Any, name: str | None = None) -> None:
+        self.app = app
+        self.name = name or type(self).__name__
+        self.config = app.config
+        self.test_config = TestConfig()
+        self._original_backend = app.backend
+
+    def settings(self, test_config: TestConfig | None = None, awaiting: bool = False) -> None:
+        """Apply `test_config` to the app (in place). `awaiting` is accepted for
+        compatibility: the in-memory backend serves sync and async apps alike."""
+        self.test_config = test_config or TestConfig()
+        tc, app = self.test_config, self.app
+        if tc.broker or tc.storage or tc.global_config:
+            app.backend = self._original_backend
+        else:
+            app.backend = MemoryBackend(
+                f"memory://test-{uuid_mod.uuid4().hex}",
+                namespace=app.name,
+                config=app.config,
+                log=app.log,
+            )
+        if not tc.plugins:
+            app.plugins.clear()
+            for table in app._component_plugins.values():
+                table.clear()
+
+    def restore(self) -> None:
+        """Put the app's original backend back."""
+        self.app.backend = self._original_backend
+
+    def _worker_enabled(self) -> bool:
+        if not self.test_config.worker:
+            self.app.log.warning(f"[{self.name}] the worker is disabled in TestConfig")
+            return False
+        return True
+
+
+class SyncTestCase(BaseTestCase):
+    """For sync apps (`qtasks.QueueTasks`)."""
+
+    def add_task(
+        self,
+        task_name: str,
+        *args: Any,
+        priority: int | None = None,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> Task | None:
+        return self.app.add_task(task_name, *args, priority=priority, timeout=timeout, **kwargs)
+
+    def get(self, uuid: UUID | str) -> Task | None:
+        return self.app.get(uuid)
+
+    def start(self, num_workers: int | None = None, **options: Any) -> None:
+        """Run the worker in this thread until stopped (blocks)."""
+        if self._worker_enabled():
+            self.app.run_forever(num_workers, **options)
+
+    def start_in_background(self, num_workers: int | None = None, **options: Any) -> None:
+        if self._worker_enabled():
+            self.app.start(num_workers, **options)
+
+    def stop(self) -> None:
+        self.app.stop()
+
+
+class AsyncTestCase(BaseTestCase):
+    """For async apps (`qtasks.asyncio.QueueTasks`)."""
+
+    async def add_task(
+        self,
+        task_name: str,
+        *args: Any,
+        priority: int | None = None,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> Task | None:
+        return await self.app.add_task(
+            task_name, *args, priority=priority, timeout=timeout, **kwargs
+        )
+
+    async def get(self, uuid: UUID | str) -> Task | None:
+        return await self.app.get(uuid)
+
+    async def start(self, num_workers: int | None = None, **options: Any) -> None:
+        """Start the worker in the running event loop."""
+        if self._worker_enabled():
+            await self.app.start(num_workers, **options)
+
+    def start_in_background(self, num_workers: int | None = None, **options: Any) -> None:
+        """Start the worker on its own thread and loop."""
+        if self._worker_enabled():
+            self.app.start_in_background(num_workers, **options)
+
+    async def stop(self) -> None:
+        await self.app.stop()
+
+
+__all__ = ["AsyncTestCase", "BaseTestCase", "SyncTestCase"]
