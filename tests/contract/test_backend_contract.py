@@ -286,3 +286,19 @@ async def test_purge_removes_everything(backend: Backend) -> None:
     await backend.purge()
     assert await backend.get(r.uuid) is None
     assert await backend.fetch("default", 1, 30, "w", 0) == []
+
+
+async def test_cancelled_fetch_loses_nothing(backend: Backend) -> None:
+    for _ in range(5):
+        waiting = asyncio.create_task(backend.fetch("default", 10, 30, "w", 5.0))
+        await asyncio.sleep(0.02)
+        await backend.enqueue([record("t")])
+        await asyncio.sleep(0)
+        waiting.cancel()
+        got = await asyncio.gather(waiting, return_exceptions=True)
+        if isinstance(got[0], list):  # the fetch won the race: it owns the task
+            await backend.complete([Completion(d, finished(d.record)) for d in got[0]])
+    leftovers = await backend.fetch("default", 10, 30, "w2", 0)
+    stats = await backend.stats()
+    assert stats["leased"] == len(leftovers)
+    assert stats["queued"] == 0

@@ -130,7 +130,11 @@ class Backend(ABC):
     ) -> list[Delivery]:
         """Lease up to `limit` due tasks (lowest priority value first, FIFO within a
         priority), mark them `process`, and return them. When none is due, wait up to
-        `wait` seconds for one before returning an empty list."""
+        `wait` seconds for one before returning an empty list.
+
+        Must be cancel-safe: a worker cancels a waiting fetch when it stops, and a
+        cancellation must not leave tasks leased to nobody (release them, or only
+        take them in a step that cannot be interrupted)."""
 
     @abstractmethod
     async def complete(self, completions: Sequence[Completion]) -> None:
@@ -201,8 +205,12 @@ class Backend(ABC):
             self._portal.stop()
             self._portal = None
 
+    def describe(self) -> str:
+        """Where the data lives, for logs (no credentials)."""
+        return redact(self.url)
+
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({redact(self.url)!r}, namespace={self.namespace!r})"
+        return f"{type(self).__name__}({self.describe()!r}, namespace={self.namespace!r})"
 
 
 def redact(url: str) -> str:

@@ -403,6 +403,9 @@ _MIN_POLL, _MAX_POLL = 0.001, 0.05
 class SqliteBackend(Backend):
     schemes: ClassVar[tuple[str, ...]] = ("sqlite",)
 
+    def describe(self) -> str:
+        return f"sqlite:///{self.path}"
+
     def __init__(self, url: str, **kwargs: Any) -> None:
         super().__init__(url, **kwargs)
         self.path = path_from_url(url)
@@ -480,7 +483,7 @@ class SqliteBackend(Backend):
         deadline, delay = time.monotonic() + wait, _MIN_POLL
         while True:
             seen = self._queued.version
-            got = await self._run(op_fetch, self.namespace, queue, limit, lease, worker_id)
+            got = await self._fetch_once(queue, limit, lease, worker_id)
             remaining = deadline - time.monotonic()
             if got or remaining <= 0:
                 return got
@@ -488,6 +491,22 @@ class SqliteBackend(Backend):
                 delay = _MIN_POLL
             else:
                 delay = min(delay * 1.3, _MAX_POLL)
+
+    async def _fetch_once(
+        self, queue: str, limit: int, lease: float, worker_id: str
+    ) -> list[Delivery]:
+        # The query runs on a thread and cannot be interrupted: if our caller is
+        # cancelled meanwhile, give back whatever the query leased.
+        step = asyncio.ensure_future(
+            self._run(op_fetch, self.namespace, queue, limit, lease, worker_id)
+        )
+        try:
+            return await asyncio.shield(step)
+        except asyncio.CancelledError:
+            got = await step
+            if got:
+                await self.release(got)
+            raise
 
     async def complete(self, completions: Sequence[Completion]) -> None:
         await self._run(op_complete, self.namespace, completions, self.config.result_ttl)

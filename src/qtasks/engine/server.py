@@ -10,7 +10,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from qtasks._callables import call_maybe_async
-from qtasks.backends.base import DEFAULT_QUEUE, redact
+from qtasks.backends.base import DEFAULT_QUEUE
 from qtasks.engine.worker import Worker
 from qtasks.plugins.runner import all_plugins
 
@@ -65,7 +65,7 @@ class Server:
         ]
         app.worker = self.workers[0]
         self.log.info(
-            f"Starting app {app.name!r} ({app._method}) on {redact(app.backend.url)} "
+            f"Starting app {app.name!r} ({app._method}) on {app.backend.describe()} "
             f"queues={','.join(self.queues)} concurrency={self.concurrency} "
             f"tasks={len(app.tasks)}"
         )

@@ -114,8 +114,20 @@ class Worker:
                 self._running[task] = delivery
 
     async def _fetch(self, limit: int, lease: float) -> list[Delivery]:
+        fetch = asyncio.ensure_future(
+            self.backend.fetch(self.queue, limit, lease, self.worker_id, FETCH_WAIT)
+        )
+        stop = asyncio.ensure_future(self._stopping.wait())
         try:
-            return await self.backend.fetch(self.queue, limit, lease, self.worker_id, FETCH_WAIT)
+            await asyncio.wait({fetch, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        if not fetch.done():  # stopping: backends' fetch is cancel-safe
+            fetch.cancel()
+            await asyncio.gather(fetch, return_exceptions=True)
+            return []
+        try:
+            return fetch.result()
         except Exception as exc:
             self.log.error(f"Fetching from {self.backend!r} failed: {exc!r}; retrying")
             await _first(asyncio.sleep(1.0), self._stopping.wait())
