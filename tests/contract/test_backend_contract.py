@@ -195,11 +195,24 @@ async def test_cancel_queued_task(backend: Backend) -> None:
     assert await backend.fetch("default", 1, 30, "w", 0) == []
 
 
-async def test_cancel_running_task_is_refused(backend: Backend) -> None:
+async def test_cancel_running_task_leaves_a_request(backend: Backend) -> None:
+    r = record("t")
+    other = record("t")
+    await backend.enqueue([r, other])
+    await backend.fetch("default", 2, 30, "w", 0)
+    assert await backend.cancel_requests([r.uuid, other.uuid]) == {}
+    requested = await backend.cancel(r.uuid, "late")
+    assert requested is not None and requested.status == "process"
+    assert await backend.cancel_requests([r.uuid, other.uuid]) == {r.uuid: "late"}
+
+
+async def test_cancel_finished_or_unknown_is_none(backend: Backend) -> None:
     r = record("t")
     await backend.enqueue([r])
-    await backend.fetch("default", 1, 30, "w", 0)
-    assert await backend.cancel(r.uuid, "late") is None
+    (d,) = await backend.fetch("default", 1, 30, "w", 0)
+    await backend.complete([Completion(d, finished(d.record, 1))])
+    assert await backend.cancel(r.uuid, "too late") is None
+    assert await backend.cancel(str(uuid.uuid4()), "who") is None
 
 
 async def test_followups_enqueued_with_completion(backend: Backend) -> None:

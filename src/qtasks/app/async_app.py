@@ -11,7 +11,6 @@ from uuid import UUID
 
 from qtasks.app.base import BaseQueueTasks
 from qtasks.app.lifecycle import BackgroundServer, LoopServer, make_server, run_blocking
-from qtasks.contexts import AsyncContext
 from qtasks.events import AsyncEvents
 from qtasks.registries.task import AsyncTask
 from qtasks.schemas.task import Task
@@ -22,7 +21,6 @@ class QueueTasks(BaseQueueTasks):
 
     _method = "async"
     _task_class = AsyncTask
-    _context_class = AsyncContext
     _events_class = AsyncEvents
 
     _running: LoopServer | BackgroundServer | None = None
@@ -50,8 +48,10 @@ class QueueTasks(BaseQueueTasks):
         return await self._wait_async(uuid, timeout)
 
     async def cancel(self, uuid: UUID | str, reason: str = "") -> Task | None:
-        """Cancel a task still in the queue; returns the cancelled Task, or None when it
-        is unknown, already running, or finished."""
+        """Cancel a task. A queued task ends at once (status `cancel`); a running async
+        task is cancelled at its next await by its worker (within about 0.25 s). Returns
+        the task as it stands (`cancel`, or still `process` for a running one), or None
+        when it is unknown or already finished."""
         record = await self.backend.cancel(self._uuid_str(uuid), reason or "cancelled")
         return self._to_task(record) if record is not None else None
 

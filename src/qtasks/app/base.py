@@ -14,15 +14,15 @@ from qtasks import _state
 from qtasks.backends import Backend, TaskRecord, create_backend, resolve_url
 from qtasks.backends.base import DEFAULT_QUEUE
 from qtasks.configs import QueueConfig
-from qtasks.contexts import BaseContext
+from qtasks.contexts import AsyncContext, BaseContext, SyncContext
 from qtasks.events import BaseEvents
 from qtasks.exc import ConfigError
 from qtasks.logs import Logger
 from qtasks.plugins.base import BasePlugin
-from qtasks.plugins.runner import PluginTable, add_plugin
+from qtasks.plugins.runner import PluginTable, add_plugin, trigger, trigger_sync
 from qtasks.registries.build import check_task_name, decorate
 from qtasks.registries.registry import TaskRegistry
-from qtasks.registries.task import BaseTask
+from qtasks.registries.task import AsyncTask, BaseTask, SyncTask
 from qtasks.schemas.task import Task
 from qtasks.schemas.task_exec import TaskExecSchema
 from qtasks.version import __version__
@@ -37,7 +37,6 @@ COMPONENTS = ("worker", "broker", "storage", "global_config", "starter")
 class BaseQueueTasks:
     _method: ClassVar[str]
     _task_class: ClassVar[type[BaseTask[Any]]]
-    _context_class: ClassVar[type[BaseContext]]
     _events_class: ClassVar[type[BaseEvents]]
 
     def __init__(
@@ -73,6 +72,8 @@ class BaseQueueTasks:
         self._handles: dict[str, BaseTask[Any]] = {}
         self.routers: list[BaseRouter] = []
         self.plugins: PluginTable = {}
+        self.middlewares_before: list[Any] = []
+        self.middlewares_after: list[Any] = []
         self._component_plugins: dict[str, PluginTable] = {c: {} for c in COMPONENTS}
         self.starter: Any = None
         self.worker: Worker | None = worker
@@ -115,7 +116,7 @@ class BaseQueueTasks:
         if schema.name in self.tasks:
             raise ValueError(f"Task with name {schema.name} is already registered!")
         handle = self._task_class(schema, self)
-        handle.ctx = self._context_class(task_name=schema.name, app=self)
+        handle.ctx = self._context_for(schema)
         self.tasks[schema.name] = schema
         self._handles[schema.name] = handle
         return handle
@@ -132,7 +133,7 @@ class BaseQueueTasks:
             self.tasks[task_name] = schema
             handle = router.handles[task_name]
             handle._bind(self)
-            handle.ctx = self._context_class(task_name=task_name, app=self)
+            handle.ctx = self._context_for(schema)
             self._handles[task_name] = handle
         for trigger_name, plugins in router.plugins.items():
             for plugin in plugins:
@@ -153,13 +154,30 @@ class BaseQueueTasks:
             raise KeyError(f"Unable to get component {component!r}; known: {', '.join(COMPONENTS)}")
         add_plugin(self._component_plugins[component], plugin, trigger_names)
 
+    def add_middleware(self, middleware: Any, position: str = "before") -> None:
+        """Run `middleware` (a `TaskMiddleware` subclass) around every task of this app,
+        after the task's own middlewares of the same position."""
+        if not (isinstance(middleware, type) and callable(middleware)):
+            raise TypeError(f"add_middleware() takes a middleware class, got {middleware!r}")
+        if position not in ("before", "after"):
+            raise ValueError(f"position must be 'before' or 'after', got {position!r}")
+        target = self.middlewares_before if position == "before" else self.middlewares_after
+        target.append(middleware)
+
     def _find_task(self, name: str) -> TaskExecSchema | None:
         return self.tasks.get(name) or TaskRegistry.get_task(name)
 
     def _echo_handle(self, schema: TaskExecSchema, record: TaskRecord) -> BaseTask[Any]:
-        handle = self._task_class(schema, self)
-        handle.ctx = self._context_class(task_name=schema.name, task_uuid=record.uuid, app=self)
+        """The `self` of an echo task: async methods for async functions, plain ones for
+        sync functions (which run in a thread and cannot await), whatever the app."""
+        handle: BaseTask[Any] = (AsyncTask if schema.awaiting else SyncTask)(schema, self)
+        handle.ctx = self._context_for(schema, record.uuid)
         return handle
+
+    def _context_for(self, schema: TaskExecSchema, uuid: str | None = None) -> BaseContext:
+        """A task's `ctx`: async methods when the function is async, else plain ones."""
+        context_class = AsyncContext if schema.awaiting else SyncContext
+        return context_class(task_name=schema.name, task_uuid=uuid, app=self)
 
     # --- client operations: pure parts ---------------------------------------------------------
     def _new_record(
@@ -240,8 +258,37 @@ class BaseQueueTasks:
         priority: int | None = None,
         timeout: float | None = None,
     ) -> Task | None:
+        if self.plugins:
+            changes = trigger_sync(
+                self.plugins,
+                "qtasks_add_task_before_broker",
+                self.log,
+                qtasks=self,
+                broker=self.backend,
+                task_name=task_name,
+                priority=priority,
+                args=args,
+                kw=kwargs,
+            )
+            task_name, priority, args, kwargs, extra = _apply_add_changes(
+                changes, task_name, priority, args, kwargs
+            )
         record = self._new_record(task_name, args, kwargs, priority)
+        if self.plugins and extra:
+            record.extra.update(extra)
         self.backend.enqueue_sync([record])
+        if self.plugins:
+            trigger_sync(
+                self.plugins,
+                "qtasks_add_task_after_broker",
+                self.log,
+                qtasks=self,
+                broker=self.backend,
+                task_name=task_name,
+                priority=record.priority,
+                args=args,
+                kwargs=kwargs,
+            )
         if timeout is not None:
             return self._wait_sync(record.uuid, timeout)
         return self._to_task(record)
@@ -255,19 +302,60 @@ class BaseQueueTasks:
         priority: int | None = None,
         timeout: float | None = None,
     ) -> Task | None:
+        if self.plugins:
+            changes = await trigger(
+                self.plugins,
+                "qtasks_add_task_before_broker",
+                self.log,
+                qtasks=self,
+                broker=self.backend,
+                task_name=task_name,
+                priority=priority,
+                args=args,
+                kw=kwargs,
+            )
+            task_name, priority, args, kwargs, extra = _apply_add_changes(
+                changes, task_name, priority, args, kwargs
+            )
         record = self._new_record(task_name, args, kwargs, priority)
+        if self.plugins and extra:
+            record.extra.update(extra)
         await self.backend.enqueue([record])
+        if self.plugins:
+            await trigger(
+                self.plugins,
+                "qtasks_add_task_after_broker",
+                self.log,
+                qtasks=self,
+                broker=self.backend,
+                task_name=task_name,
+                priority=record.priority,
+                args=args,
+                kwargs=kwargs,
+            )
         if timeout is not None:
             return await self._wait_async(record.uuid, timeout)
         return self._to_task(record)
 
     def _get_sync(self, uuid: UUID | str) -> Task | None:
         record = self.backend.get_sync(self._uuid_str(uuid))
-        return self._to_task(record) if record is not None else None
+        task = self._to_task(record) if record is not None else None
+        if self.plugins:
+            changes = trigger_sync(
+                self.plugins, "qtasks_get", self.log, qtasks=self, broker=self.backend, task=task
+            )
+            task = changes.get("task", task)
+        return task
 
     async def _get_async(self, uuid: UUID | str) -> Task | None:
         record = await self.backend.get(self._uuid_str(uuid))
-        return self._to_task(record) if record is not None else None
+        task = self._to_task(record) if record is not None else None
+        if self.plugins:
+            changes = await trigger(
+                self.plugins, "qtasks_get", self.log, qtasks=self, broker=self.backend, task=task
+            )
+            task = changes.get("task", task)
+        return task
 
     def _wait_sync(self, uuid: UUID | str, timeout: float) -> Task | None:
         deadline = time.monotonic() + timeout
@@ -295,6 +383,23 @@ class BaseQueueTasks:
 
     def __repr__(self) -> str:
         return f"<{type(self).__module__}.QueueTasks name={self.name!r} backend={self.backend!r}>"
+
+
+def _apply_add_changes(
+    changes: dict[str, Any],
+    task_name: str,
+    priority: int | None,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> tuple[str, int | None, tuple[Any, ...], dict[str, Any], dict[str, Any]]:
+    """What a `qtasks_add_task_before_broker` plugin changed; untouched keys stay."""
+    return (
+        changes.get("task_name", task_name),
+        changes.get("priority", priority),
+        tuple(changes["args"]) if changes.get("args") is not None else args,
+        dict(changes["kw"]) if changes.get("kw") is not None else kwargs,
+        dict(changes.get("extra") or {}),
+    )
 
 
 __all__ = ["BaseQueueTasks"]

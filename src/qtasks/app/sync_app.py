@@ -10,7 +10,6 @@ from uuid import UUID
 
 from qtasks.app.base import BaseQueueTasks
 from qtasks.app.lifecycle import BackgroundServer, make_server, run_blocking
-from qtasks.contexts import SyncContext
 from qtasks.events import SyncEvents
 from qtasks.registries.task import SyncTask
 from qtasks.schemas.task import Task
@@ -21,7 +20,6 @@ class QueueTasks(BaseQueueTasks):
 
     _method = "sync"
     _task_class = SyncTask
-    _context_class = SyncContext
     _events_class = SyncEvents
 
     _background: BackgroundServer | None = None
@@ -47,8 +45,10 @@ class QueueTasks(BaseQueueTasks):
         return self._wait_sync(uuid, timeout)
 
     def cancel(self, uuid: UUID | str, reason: str = "") -> Task | None:
-        """Cancel a task still in the queue; returns the cancelled Task, or None when it
-        is unknown, already running, or finished."""
+        """Cancel a task. A queued task ends at once (status `cancel`); a running async
+        task is cancelled at its next await by its worker (within about 0.25 s). Returns
+        the task as it stands (`cancel`, or still `process` for a running one), or None
+        when it is unknown or already finished."""
         record = self.backend.cancel_sync(self._uuid_str(uuid), reason or "cancelled")
         return self._to_task(record) if record is not None else None
 

@@ -119,9 +119,15 @@ class Backend(ABC):
             delay = min(delay * 1.5, 0.05)
 
     async def cancel(self, uuid: str, reason: str) -> TaskRecord | None:
-        """Cancel a task still waiting in the queue. Returns the cancelled record, or
-        None when it is not queued (unknown, running or finished)."""
-        raise NotImplementedError(f"{type(self).__name__} cannot cancel queued tasks")
+        """Cancel a task. A queued one ends now (status `cancel`, extra `cancel_reason`);
+        for a running one, record the request (extra `cancel_requested` = reason) for its
+        worker to act on, and return the record still in `process`. None when the task
+        is unknown or already final."""
+        raise NotImplementedError(f"{type(self).__name__} cannot cancel tasks")
+
+    async def cancel_requests(self, uuids: Sequence[str]) -> dict[str, str]:
+        """Of these running tasks, those whose cancellation was requested: uuid -> reason."""
+        return {}
 
     # --- worker side ----------------------------------------------------------------------
     @abstractmethod

@@ -185,8 +185,11 @@ class MemoryBackend(Backend):
         s = self._store
         with s.lock:
             record = s.records.get((self.namespace, uuid))
-            if record is None or record.status != "new":
+            if record is None or record.is_final or record.status == "retry":
                 return None
+            if record.status == "process":
+                record.extra["cancel_requested"] = reason
+                return _copy(record)
             record.status = "cancel"
             record.updated_at = time.time()
             record.extra["cancel_reason"] = reason
@@ -224,6 +227,15 @@ class MemoryBackend(Backend):
 
     async def cancel(self, uuid: str, reason: str) -> TaskRecord | None:
         return self._cancel(uuid, reason)
+
+    async def cancel_requests(self, uuids: Sequence[str]) -> dict[str, str]:
+        s, ns, out = self._store, self.namespace, {}
+        with s.lock:
+            for uuid in uuids:
+                record = s.records.get((ns, uuid))
+                if record is not None and "cancel_requested" in record.extra:
+                    out[uuid] = str(record.extra["cancel_requested"])
+        return out
 
     async def fetch(
         self, queue: str, limit: int, lease: float, worker_id: str, wait: float

@@ -317,15 +317,20 @@ def op_cancel(
     now = time.time()
 
     def body(c: sqlite3.Connection) -> TaskRecord | None:
+        record = op_get(c, ns, uuid)
+        if record is None or record.is_final or record.status == "retry":
+            return None
         gone = c.execute(
             "DELETE FROM qtasks_queue WHERE ns=? AND uuid=? AND lease_until IS NULL",
             (ns, uuid),
         ).rowcount
-        if not gone:
-            return None
-        record = op_get(c, ns, uuid)
-        if record is None:
-            return None
+        if not gone:  # running: leave a request for its worker
+            record.extra["cancel_requested"] = reason
+            c.execute(
+                "UPDATE qtasks_tasks SET extra=? WHERE ns=? AND uuid=?",
+                (serialization.dumps(record.extra), ns, uuid),
+            )
+            return record
         record.status = "cancel"
         record.updated_at = now
         record.extra["cancel_reason"] = reason
@@ -333,6 +338,21 @@ def op_cancel(
         return record
 
     return _write(conn, body)
+
+
+def op_cancel_requests(conn: sqlite3.Connection, ns: str, uuids: Sequence[str]) -> dict[str, str]:
+    marks = ",".join("?" * len(uuids))
+    rows = conn.execute(
+        f"SELECT uuid, extra FROM qtasks_tasks WHERE ns=? AND uuid IN ({marks}) "
+        "AND extra IS NOT NULL",
+        (ns, *uuids),
+    ).fetchall()
+    out = {}
+    for uuid, extra in rows:
+        reason = serialization.loads(extra).get("cancel_requested")
+        if reason is not None:
+            out[uuid] = str(reason)
+    return out
 
 
 def op_maintain(conn: sqlite3.Connection, ns: str) -> None:
@@ -475,6 +495,11 @@ class SqliteBackend(Backend):
         record = self._db.run(op_cancel, self.namespace, uuid, reason, self.config.result_ttl)
         self._finished.notify()
         return record
+
+    async def cancel_requests(self, uuids: Sequence[str]) -> dict[str, str]:
+        if not uuids:
+            return {}
+        return await self._run(op_cancel_requests, self.namespace, uuids)
 
     # --- worker side --------------------------------------------------------------------
     async def fetch(

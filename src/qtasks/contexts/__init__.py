@@ -4,20 +4,43 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
 
 from qtasks.exc import TaskCancelError, TaskPluginTriggerError
 from qtasks.logs import Logger
+
+if TYPE_CHECKING:
+    from qtasks.backends.base import TaskRecord
+
+#: The record of the task running in this context (set by the executor), so a task's
+#: `ctx` knows its uuid even without echo.
+current_record: ContextVar[TaskRecord | None] = ContextVar("qtasks_current_record", default=None)
 
 
 class BaseContext:
     def __init__(self, **kwargs: Any) -> None:
         self.task_name: str | None = kwargs.get("task_name")
-        self.task_uuid: str | None = kwargs.get("task_uuid")
+        self._task_uuid: str | None = kwargs.get("task_uuid")
         self.generate_handler = kwargs.get("generate_handler")
         self._app = kwargs.get("app")
         self._log: Logger | None = kwargs.get("log")
         self._metadata: Any = None
+
+    @property
+    def task_uuid(self) -> str | None:
+        """This task's uuid: given for echo tasks, else the running task's if it is
+        this one (contextvars reach sync tasks' threads too)."""
+        if self._task_uuid is not None:
+            return self._task_uuid
+        record = current_record.get()
+        if record is not None and (self.task_name is None or record.task_name == self.task_name):
+            return record.uuid
+        return None
+
+    @task_uuid.setter
+    def task_uuid(self, value: str | None) -> None:
+        self._task_uuid = value
 
     @property
     def app(self) -> Any:
@@ -55,10 +78,12 @@ class SyncContext(BaseContext):
         return self.app._get_sync(uuid)
 
     def get_metadata(self, cache: bool = True) -> Any:
-        if cache and self._metadata is not None:
-            return self._metadata
-        self._metadata = self.app._get_sync(self._require_uuid())
-        return self._metadata
+        uuid = self._require_uuid()
+        if cache and self._metadata is not None and self._metadata[0] == uuid:
+            return self._metadata[1]
+        task = self.app._get_sync(uuid)
+        self._metadata = (uuid, task)
+        return task
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
@@ -69,13 +94,15 @@ class AsyncContext(BaseContext):
         return await self.app._get_async(uuid)
 
     async def get_metadata(self, cache: bool = True) -> Any:
-        if cache and self._metadata is not None:
-            return self._metadata
-        self._metadata = await self.app._get_async(self._require_uuid())
-        return self._metadata
+        uuid = self._require_uuid()
+        if cache and self._metadata is not None and self._metadata[0] == uuid:
+            return self._metadata[1]
+        task = await self.app._get_async(uuid)
+        self._metadata = (uuid, task)
+        return task
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
 
 
-__all__ = ["AsyncContext", "BaseContext", "SyncContext"]
+__all__ = ["AsyncContext", "BaseContext", "SyncContext", "current_record"]

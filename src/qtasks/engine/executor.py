@@ -1,9 +1,11 @@
-"""Running one task: the user function, its time limit, its result encoding.
+"""Running one task: middlewares, argument plugins, the user function under its time
+limit, result plugins and encoding.
 
-Async functions run on the loop; sync functions (and sync generators) run in the
-worker's bounded thread pool with the caller's contextvars, so they never block
-the loop. The executor never raises for a task's own failure: every outcome
-becomes a `Completion`.
+`TaskExecutor` is created per execution and is the object middlewares and
+`task_executor_*` plugins receive; a task's `executor=` option names a subclass. Async
+functions run on the loop; sync functions (and sync generators) run in the worker's
+bounded thread pool with the caller's contextvars, so they never block the loop.
+`execute()` raises the task's own exception; the worker turns it into a record.
 """
 
 from __future__ import annotations
@@ -11,129 +13,231 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-from concurrent.futures import ThreadPoolExecutor
+import inspect
+from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
 from qtasks import serialization
 from qtasks._callables import call_maybe_async
-from qtasks.backends.base import Completion, Delivery
-from qtasks.engine import outcome
-from qtasks.exc import SerializationError, TaskNotRegisteredError
-from qtasks.schemas.task_exec import TaskExecSchema
+from qtasks.backends.base import TaskRecord
+from qtasks.contexts import current_record
+from qtasks.exc import SerializationError
+from qtasks.logs import Logger
+from qtasks.plugins.runner import PluginTable, has_plugins, trigger
+from qtasks.schemas.argmeta import ArgMeta
+from qtasks.schemas.task_exec import TaskExecSchema, TaskPrioritySchema
 
 if TYPE_CHECKING:
     from qtasks.app.base import BaseQueueTasks
 
 
 class TaskExecutor:
-    def __init__(self, app: BaseQueueTasks, pool: ThreadPoolExecutor) -> None:
+    """One execution of one task. Override the steps in a subclass and pass it as
+    `@app.task(executor=MyExecutor)`; keep the constructor's keyword arguments."""
+
+    def __init__(
+        self,
+        task_func: TaskExecSchema,
+        task_broker: TaskRecord,
+        log: Logger | None = None,
+        plugins: PluginTable | None = None,
+        *,
+        app: BaseQueueTasks | None = None,
+        pool: Executor | None = None,
+        middlewares_before: list[Any] | None = None,
+        middlewares_after: list[Any] | None = None,
+    ) -> None:
+        self.task_func = task_func
+        self.record = task_broker
         self.app = app
         self.pool = pool
-        self.log = app.log.with_subname("Executor")
+        self.log = log or (app.log.with_subname(type(self).__name__) if app else Logger("qtasks"))
+        self.plugins: PluginTable = plugins if plugins is not None else {}
+        self.echo = task_func.echo
+        self._args: list[Any] = list(task_broker.args)
+        self._kwargs: dict[str, Any] = dict(task_broker.kwargs)
+        self._result: Any = None
+        self.middlewares_before = middlewares_before or []
+        self.middlewares_after = middlewares_after or []
 
-    async def run(self, delivery: Delivery) -> Completion:
-        record = delivery.record
-        schema = self.app._find_task(record.task_name)
+    @property
+    def task_broker(self) -> TaskPrioritySchema:
+        """The running task in the original's shape (priority, uuid, name, args...)."""
+        r = self.record
+        return TaskPrioritySchema(
+            priority=r.priority,
+            uuid=r.uuid,
+            name=r.task_name,
+            args=list(r.args),
+            kwargs=dict(r.kwargs),
+            created_at=r.created_at,
+            updated_at=r.updated_at,
+        )
+
+    # --- the steps ------------------------------------------------------------------------
+    async def execute(self, decode: bool = True) -> Any:
+        token = current_record.set(self.record)
         try:
-            if schema is None:
-                raise TaskNotRegisteredError(
-                    f"Task {record.task_name!r} is not registered in app {self.app.name!r} "
-                    "(it is enqueued by name; define it in the worker's app)"
-                )
-            value = await self._call(schema, delivery)
-            value = await self._encode(schema, value)
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:  # the task's own failure: stored, never raised
-            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-                raise
-            return self._failed(schema, delivery, exc)
-        return Completion(delivery, outcome.success(record, value))
+            await self.execute_middlewares_before()
+            await self.before_execute()
+            if self.task_func.generating:
+                self._result = await self._limited(self.run_task_gen())
+            else:
+                self._result = await self._limited(self.run_task())
+            await self.after_execute()
+            await self.execute_middlewares_after()
+            if decode:
+                self._result = await self.decode()
+            return self._result
+        finally:
+            current_record.reset(token)
 
-    def _failed(
-        self, schema: TaskExecSchema | None, delivery: Delivery, exc: BaseException
-    ) -> Completion:
-        record = delivery.record
-        if schema is not None and outcome.should_retry(schema, record, exc):
-            cfg = self.app.config
-            attempt = int(schema.retry or 0) - outcome.retries_left(schema, record)
-            delay = outcome.retry_delay(
-                attempt,
-                float(schema.extra.get("retry_backoff", cfg.retry_backoff)),
-                float(schema.extra.get("retry_backoff_max", cfg.retry_backoff_max)),
-                float(schema.extra.get("retry_jitter", cfg.retry_jitter)),
+    async def execute_middlewares_before(self) -> None:
+        await self._middlewares(self.middlewares_before, "middlewares_before")
+
+    async def execute_middlewares_after(self) -> None:
+        await self._middlewares(self.middlewares_after, "middlewares_after")
+
+    async def _middlewares(self, classes: list[Any], label: str) -> None:
+        if not classes:
+            return
+        await self._trigger("task_executor_middlewares_execute", **{label: classes})
+        for cls in classes:
+            # A middleware may change the executor's args/kwargs/result in place.
+            await call_maybe_async(cls(self))
+
+    async def before_execute(self) -> None:
+        if self.echo and self.app is not None:
+            self._args.insert(0, self.app._echo_handle(self.task_func, self.record))
+        if self.plugins:
+            changes = await self._trigger(
+                "task_executor_args_replace",
+                args=self._args,
+                kw=self._kwargs,
+                args_info=self.args_info(),
             )
-            failed, child = outcome.retry_records(schema, record, exc, delay)
-            self.log.warning(
-                f"Task {record.task_name} ({record.uuid}) failed: {exc!r}; "
-                f"retrying as {child.uuid} in {delay:.2f}s"
-            )
-            return Completion(delivery, failed, [child])
-        final = outcome.failure(record, exc)
-        if final.status == "error":
-            self.log.error(f"Task {record.task_name} ({record.uuid}) failed: {exc!r}")
-        return Completion(delivery, final)
+            if "args" in changes and changes["args"] is not None:
+                self._args = list(changes["args"])
+            if "kw" in changes and changes["kw"] is not None:
+                self._kwargs = dict(changes["kw"])
+            await self._trigger("task_executor_before_execute")
 
-    async def _call(self, schema: TaskExecSchema, delivery: Delivery) -> Any:
-        args, kwargs = self._arguments(schema, delivery)
-        run = self._invoke(schema, args, kwargs)
-        if schema.max_time:
-            try:
-                return await asyncio.wait_for(run, schema.max_time)
-            except asyncio.TimeoutError:
-                raise TimeoutError(
-                    f"Time limit exceeded for task {schema.name}: {schema.max_time} seconds"
-                ) from None
-        return await run
-
-    def _arguments(
-        self, schema: TaskExecSchema, delivery: Delivery
-    ) -> tuple[list[Any], dict[str, Any]]:
-        args = list(delivery.record.args)
-        kwargs = dict(delivery.record.kwargs)
-        if schema.echo:
-            args.insert(0, self.app._echo_handle(schema, delivery.record))
-        return args, kwargs
-
-    async def _invoke(self, schema: TaskExecSchema, args: list[Any], kwargs: dict[str, Any]) -> Any:
-        func = schema.func
-        if schema.generating == "async":
-            items = [item async for item in func(*args, **kwargs)]
-            return await self._handle_items(schema, items)
-        if schema.generating == "sync":
-            items = await self._in_thread(lambda: list(func(*args, **kwargs)))
-            return await self._handle_items(schema, items)
+    async def run_task(self) -> Any:
+        func, schema = self.task_func.func, self.task_func
         if schema.awaiting:
-            return await func(*args, **kwargs)
-        result = await self._in_thread(functools.partial(func, *args, **kwargs))
-        if asyncio.iscoroutine(result):  # a sync wrapper that returned a coroutine
-            result = await result
-        return result
+            result = await func(*self._args, **self._kwargs)
+        else:
+            result = await self._in_thread(functools.partial(func, *self._args, **self._kwargs))
+            if inspect.isawaitable(result):  # a sync wrapper that returned a coroutine
+                result = await result
+        changes = await self._trigger("task_executor_run_task", result=result)
+        return changes.get("result", result)
 
-    async def _handle_items(self, schema: TaskExecSchema, items: list[Any]) -> list[Any]:
-        handler = schema.generate_handler
-        if handler is None:
-            return items
-        return [await call_maybe_async(handler, item) for item in items]
+    async def run_task_gen(self) -> list[Any]:
+        func, handler = self.task_func.func, self.task_func.generate_handler
+        if self.task_func.generating == "async":
+            items = [item async for item in func(*self._args, **self._kwargs)]
+        else:
+            items = await self._in_thread(lambda: list(func(*self._args, **self._kwargs)))
+        if handler is not None:
+            items = [await call_maybe_async(handler, item) for item in items]
+        changes = await self._trigger("task_executor_run_task_gen", results=items)
+        return list(changes.get("results", items))
+
+    async def after_execute(self) -> None:
+        if self.plugins:
+            await self._trigger("task_executor_after_execute")
+            changes = await self._trigger(
+                "task_executor_after_execute_result_replace", result=self._result
+            )
+            self._result = changes.get("result", self._result)
+
+    async def decode(self) -> Any:
+        """Turn the result into what is stored: the task's `decode=` (or the config's
+        `task_default_decode`), then a check that it is JSON."""
+        value = self._result
+        decoder = self.task_func.decode
+        if decoder is None and self.app is not None:
+            decoder = self.app.config.task_default_decode
+        if decoder is not None:
+            value = await call_maybe_async(decoder, value)
+        changes = await self._trigger("task_executor_decode", result=value)
+        value = changes.get("result", value)
+        try:
+            serialization.dumps(value, what="the result")
+        except SerializationError as exc:
+            hint = f" (after decode={decoder!r})" if decoder is not None else ""
+            raise SerializationError(
+                f"Task {self.task_func.name} returned {type(value).__name__}{hint}, which "
+                f"cannot be stored as JSON: {exc.__cause__ or exc}"
+            ) from exc
+        return value
+
+    # --- helpers --------------------------------------------------------------------------
+    async def _limited(self, run: Any) -> Any:
+        max_time = self.task_func.max_time
+        if not max_time:
+            return await run
+        try:
+            return await asyncio.wait_for(run, max_time)
+        except asyncio.TimeoutError:
+            raise TimeoutError(
+                f"Time limit exceeded for task {self.task_func.name}: {max_time} seconds"
+            ) from None
 
     async def _in_thread(self, call: Any) -> Any:
         loop = asyncio.get_running_loop()
         context = contextvars.copy_context()
         return await loop.run_in_executor(self.pool, context.run, call)
 
-    async def _encode(self, schema: TaskExecSchema, value: Any) -> Any:
-        decode = schema.decode or self.app.config.task_default_decode
-        if decode is not None:
-            value = await call_maybe_async(decode, value)
+    async def _trigger(self, name: str, **kwargs: Any) -> dict[str, Any]:
+        if not has_plugins(self.plugins, name):
+            return {}
+        return await trigger(self.plugins, name, self.log, task_executor=self, **kwargs)
+
+    def args_info(self) -> list[ArgMeta]:
+        """Each argument with the parameter it binds to, for argument plugins."""
         try:
-            serialization.dumps(value, what="the result")
-        except SerializationError as exc:
-            hint = f" (after decode={decode!r})" if decode is not None else ""
-            raise SerializationError(
-                f"Task {schema.name} returned {type(value).__name__}{hint}, which cannot be "
-                f"stored as JSON: {exc.__cause__ or exc}"
-            ) from exc
-        return value
+            signature = inspect.signature(self.task_func.func)
+            hints = _type_hints(self.task_func.func)
+        except (TypeError, ValueError):
+            return []
+        params = list(signature.parameters.values())
+        positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        info = []
+        for index, value in enumerate(self._args):
+            param = positional[index] if index < len(positional) else None
+            name = param.name if param else f"arg{index}"
+            annotation = hints.get(name, param.annotation if param else None)
+            info.append(
+                ArgMeta(
+                    name, value, _origin(annotation), annotation, annotation, False, index=index
+                )
+            )
+        for key, value in self._kwargs.items():
+            annotation = hints.get(key)
+            info.append(
+                ArgMeta(key, value, _origin(annotation), annotation, annotation, True, key=key)
+            )
+        return info
 
 
-__all__ = ["TaskExecutor"]
+def _type_hints(func: Any) -> dict[str, Any]:
+    import typing
+
+    try:
+        return typing.get_type_hints(func, include_extras=True)
+    except Exception:
+        return dict(getattr(func, "__annotations__", {}))
+
+
+def _origin(annotation: Any) -> Any:
+    import typing
+
+    return typing.get_origin(annotation) or annotation
+
+
+AsyncTaskExecutor = TaskExecutor
+SyncTaskExecutor = TaskExecutor
+
+__all__ = ["AsyncTaskExecutor", "SyncTaskExecutor", "TaskExecutor"]

@@ -17,13 +17,18 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from qtasks.backends.base import DEFAULT_QUEUE, Completion, Delivery
-from qtasks.engine.executor import TaskExecutor
+from qtasks.engine.task_run import run_delivery
+from qtasks.plugins.builtin import injectors_for
+from qtasks.plugins.runner import PluginTable, has_plugins, trigger
+from qtasks.schemas.task_exec import TaskExecSchema
 
 if TYPE_CHECKING:
     from qtasks.app.base import BaseQueueTasks
 
 #: Longest a consumer blocks in one fetch; bounds how fast it notices a stop.
 FETCH_WAIT = 1.0
+#: Seconds between checks for `app.cancel()` requests while tasks run.
+CANCEL_CHECK_INTERVAL = 0.25
 
 
 class Worker:
@@ -50,8 +55,35 @@ class Worker:
         self._acks: list[Completion] = []
         self._ack_ready = asyncio.Event()
         self._stopping = asyncio.Event()
-        self._pool: ThreadPoolExecutor | None = None
+        self.pool: ThreadPoolExecutor | None = None
+        self.plugins: PluginTable = app._component_plugins["worker"]
+        self._by_uuid: dict[str, asyncio.Task[None]] = {}
+        self._cancel_reasons: dict[str, str] = {}
+        self._executor_plugins: dict[str, PluginTable] = {}
         self.executed = 0
+
+    @property
+    def name(self) -> str:
+        return self.app.name
+
+    def executor_plugins(self, schema: TaskExecSchema) -> PluginTable:
+        """The worker's plugins plus the built-in argument injectors this task needs
+        (Pydantic models, Depends, State), worked out once per task."""
+        table = self._executor_plugins.get(schema.name)
+        if table is None:
+            injectors = injectors_for(schema)
+            if not injectors:
+                table = self.plugins
+            else:
+                table = {k: list(v) for k, v in self.plugins.items()}
+                for trigger_name, plugin in injectors:
+                    table.setdefault(trigger_name, []).insert(0, plugin)
+            self._executor_plugins[schema.name] = table
+        return table
+
+    def cancel_reason(self, uuid: str) -> str | None:
+        """Why a running task was cancelled through `app.cancel()`, if it was."""
+        return self._cancel_reasons.get(uuid)
 
     # --- public --------------------------------------------------------------------------
     def stop(self) -> None:
@@ -59,16 +91,16 @@ class Worker:
         self._stopping.set()
 
     async def run(self, ready: Callable[[], Any] | None = None) -> None:
-        self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="qtasks-task")
-        executor = TaskExecutor(self.app, self._pool)
+        self.pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="qtasks-task")
+        if has_plugins(self.plugins, "worker_start"):
+            await trigger(self.plugins, "worker_start", self.log, worker=self)
         helpers = [
             asyncio.ensure_future(self._heartbeat()),
             asyncio.ensure_future(self._acker()),
             asyncio.ensure_future(self._upkeep()),
+            asyncio.ensure_future(self._watch_cancels()),
         ]
-        consumers = [
-            asyncio.ensure_future(self._consume(executor, n)) for n in range(self.consumers)
-        ]
+        consumers = [asyncio.ensure_future(self._consume(n)) for n in range(self.consumers)]
         await self._register()
         for n in range(self.consumers):
             await self.app.events.fire("worker_running", worker=self, number=n)
@@ -88,10 +120,12 @@ class Worker:
             await asyncio.gather(*helpers, return_exceptions=True)
             await self._flush_acks(final=True)
             await self._unregister()
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            if has_plugins(self.plugins, "worker_stop"):
+                await trigger(self.plugins, "worker_stop", self.log, worker=self)
+            self.pool.shutdown(wait=False, cancel_futures=True)
 
     # --- consuming -----------------------------------------------------------------------
-    async def _consume(self, executor: TaskExecutor, number: int) -> None:
+    async def _consume(self, number: int) -> None:
         lease = self.config.lease_timeout
         while not self._stopping.is_set():
             free = self.concurrency - self._busy
@@ -110,8 +144,9 @@ class Worker:
             for delivery in got:
                 self._busy += 1
                 self._unacked[delivery.record.uuid] = delivery
-                task = asyncio.ensure_future(self._execute(executor, delivery))
+                task = asyncio.ensure_future(self._execute(delivery))
                 self._running[task] = delivery
+                self._by_uuid[delivery.record.uuid] = task
 
     async def _fetch(self, limit: int, lease: float) -> list[Delivery]:
         fetch = asyncio.ensure_future(
@@ -133,28 +168,19 @@ class Worker:
             await _first(asyncio.sleep(1.0), self._stopping.wait())
             return []
 
-    async def _execute(self, executor: TaskExecutor, delivery: Delivery) -> None:
+    async def _execute(self, delivery: Delivery) -> None:
         current = asyncio.current_task()
-        record = delivery.record
-        events = self.app.events
+        uuid = delivery.record.uuid
         try:
-            schema = self.app._find_task(record.task_name)
-            await events.fire("task_running", worker=self, task_func=schema, task_broker=record)
-            completion = await executor.run(delivery)
-            final = completion.record
-            name = {"success": "task_success", "cancel": "task_cancel"}.get(
-                final.status, "task_error"
-            )
-            await events.fire(name, worker=self, task_func=schema, task_broker=record, model=final)
-            await events.fire(
-                "task_stopping", worker=self, task_func=schema, task_broker=record, model=final
-            )
+            completion = await run_delivery(self, delivery)
             self.executed += 1
             self._acks.append(completion)
             self._ack_ready.set()
         finally:
             self._busy -= 1
             self._slot_freed.set()
+            self._by_uuid.pop(uuid, None)
+            self._cancel_reasons.pop(uuid, None)
             if current is not None:
                 self._running.pop(current, None)
 
@@ -195,6 +221,23 @@ class Worker:
                 await self._register()
             except Exception as exc:
                 self.log.error(f"Heartbeat failed: {exc!r}")
+
+    async def _watch_cancels(self) -> None:
+        """Cancel running tasks that `app.cancel()` asked to stop (any process)."""
+        while True:
+            await asyncio.sleep(CANCEL_CHECK_INTERVAL)
+            if not self._by_uuid:
+                continue
+            try:
+                requests = await self.backend.cancel_requests(list(self._by_uuid))
+            except Exception as exc:
+                self.log.error(f"Checking cancel requests failed: {exc!r}")
+                continue
+            for uuid, reason in requests.items():
+                task = self._by_uuid.get(uuid)
+                if task is not None and uuid not in self._cancel_reasons:
+                    self._cancel_reasons[uuid] = reason
+                    task.cancel()
 
     async def _upkeep(self) -> None:
         interval = min(5.0, self.config.lease_timeout / 2)

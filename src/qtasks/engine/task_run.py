@@ -1,0 +1,212 @@
+"""One delivery from lease to final record: the worker-side flow around the executor.
+
+Order: `worker_execute_before` -> event `task_running` -> `worker_run_task_before` ->
+executor (middlewares, arguments, function, result) -> outcome (success / error / cancel /
+retry, with `worker_task_error_retry`) -> `task_executor_task_close` (always) -> event
+`task_success|task_error|task_cancel` -> event `task_stopping` ->
+`worker_remove_finished_task` -> `worker_execute_after`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from typing import TYPE_CHECKING, Any
+
+from qtasks.backends.base import Completion, Delivery, TaskRecord
+from qtasks.engine import outcome
+from qtasks.engine.executor import TaskExecutor
+from qtasks.exc import TaskCancelError, TaskNotRegisteredError, TaskPluginTriggerError
+from qtasks.plugins.runner import has_plugins, trigger
+from qtasks.schemas.task_exec import TaskExecSchema
+
+if TYPE_CHECKING:
+    from qtasks.engine.worker import Worker
+
+_EVENT_FOR_STATUS = {"success": "task_success", "cancel": "task_cancel"}
+
+
+async def run_delivery(worker: Worker, delivery: Delivery) -> Completion:
+    app, record = worker.app, delivery.record
+    plugins = worker.plugins
+    schema = app._find_task(record.task_name)
+    if has_plugins(plugins, "worker_execute_before"):
+        changes = await trigger(
+            plugins,
+            "worker_execute_before",
+            worker.log,
+            worker=worker,
+            task_broker=record,
+            task_func=schema,
+            model=record,
+        )
+        record = _merge_record(record, changes.get("model"))
+    await app.events.fire("task_running", worker=worker, task_func=schema, task_broker=record)
+    if has_plugins(plugins, "worker_run_task_before"):
+        changes = await trigger(
+            plugins,
+            "worker_run_task_before",
+            worker.log,
+            worker=worker,
+            task_func=schema,
+            task_broker=record,
+        )
+        schema = changes.get("task_func", schema)
+    executor: TaskExecutor | None = None
+    try:
+        if schema is None:
+            raise TaskNotRegisteredError(
+                f"Task {record.task_name!r} is not registered in app {app.name!r} "
+                "(it was enqueued by name; define it in the worker's app)"
+            )
+        executor = _make_executor(worker, schema, record)
+        try:
+            value = await executor.execute()
+        except TaskPluginTriggerError as exc:
+            value = await _plugin_error_result(worker, executor, schema, exc)
+        completion = Completion(delivery, outcome.success(record, value))
+    except asyncio.CancelledError:
+        reason = worker.cancel_reason(record.uuid)
+        if reason is None:
+            raise  # shutdown: the worker releases the lease
+        completion = Completion(delivery, outcome.failure(record, TaskCancelError(reason)))
+    except Exception as exc:
+        completion = await _failed(worker, schema, delivery, record, exc)
+    finally:
+        if executor is not None and has_plugins(executor.plugins, "task_executor_task_close"):
+            await trigger(
+                executor.plugins,
+                "task_executor_task_close",
+                worker.log,
+                task_executor=executor,
+                task_func=schema,
+                task_broker=record,
+            )
+    return await _finish(worker, schema, record, completion)
+
+
+def _make_executor(worker: Worker, schema: TaskExecSchema, record: TaskRecord) -> TaskExecutor:
+    cls: type[TaskExecutor] = schema.executor or TaskExecutor
+    return cls(
+        schema,
+        record,
+        plugins=worker.executor_plugins(schema),
+        app=worker.app,
+        pool=worker.pool,
+        middlewares_before=[*schema.middlewares_before, *worker.app.middlewares_before],
+        middlewares_after=[*schema.middlewares_after, *worker.app.middlewares_after],
+    )
+
+
+async def _plugin_error_result(
+    worker: Worker, executor: TaskExecutor, schema: TaskExecSchema, exc: TaskPluginTriggerError
+) -> Any:
+    """`ctx.plugin_error(**kw)`: a plugin may answer with a result; else it is an error."""
+    if has_plugins(executor.plugins, "task_executor_run_task_trigger_error"):
+        changes = await trigger(
+            executor.plugins,
+            "task_executor_run_task_trigger_error",
+            worker.log,
+            task_executor=executor,
+            task_func=schema,
+            task_broker=executor.record,
+            e=exc,
+        )
+        if "result" in changes:
+            executor._result = changes["result"]
+            return await executor.decode()
+    raise exc
+
+
+async def _failed(
+    worker: Worker,
+    schema: TaskExecSchema | None,
+    delivery: Delivery,
+    record: TaskRecord,
+    exc: BaseException,
+) -> Completion:
+    if schema is not None and outcome.should_retry(schema, record, exc):
+        cfg = worker.config
+        attempt = int(schema.retry or 0) - outcome.retries_left(schema, record)
+        delay = outcome.retry_delay(
+            attempt,
+            float(schema.extra.get("retry_backoff", cfg.retry_backoff)),
+            float(schema.extra.get("retry_backoff_max", cfg.retry_backoff_max)),
+            float(schema.extra.get("retry_jitter", cfg.retry_jitter)),
+        )
+        failed, child = outcome.retry_records(schema, record, exc, delay)
+        if has_plugins(worker.plugins, "worker_task_error_retry"):
+            changes = await trigger(
+                worker.plugins,
+                "worker_task_error_retry",
+                worker.log,
+                broker=worker.backend,
+                task_func=schema,
+                task_broker=record,
+                trace=failed.traceback,
+                model=failed,
+            )
+            failed = _merge_record(failed, changes.get("model"))
+        worker.log.warning(
+            f"Task {record.task_name} ({record.uuid}) failed: {exc!r}; "
+            f"retry {attempt + 1}/{schema.retry} as {child.uuid} in {delay:.2f}s"
+        )
+        return Completion(delivery, failed, [child])
+    final = outcome.failure(record, exc)
+    if final.status == "error":
+        worker.log.error(f"Task {record.task_name} ({record.uuid}) failed: {exc!r}")
+    return Completion(delivery, final)
+
+
+async def _finish(
+    worker: Worker, schema: TaskExecSchema | None, record: TaskRecord, completion: Completion
+) -> Completion:
+    final = completion.record
+    events = worker.app.events
+    event = _EVENT_FOR_STATUS.get(final.status, "task_error")
+    await events.fire(event, worker=worker, task_func=schema, task_broker=record, model=final)
+    await events.fire(
+        "task_stopping", worker=worker, task_func=schema, task_broker=record, model=final
+    )
+    plugins = worker.plugins
+    if has_plugins(plugins, "worker_remove_finished_task"):
+        changes = await trigger(
+            plugins,
+            "worker_remove_finished_task",
+            worker.log,
+            worker=worker,
+            broker=worker.backend,
+            task_func=schema,
+            task_broker=record,
+            model=final,
+        )
+        completion.record = _merge_record(final, changes.get("model"))
+    if has_plugins(plugins, "worker_execute_after"):
+        await trigger(
+            plugins,
+            "worker_execute_after",
+            worker.log,
+            task_func=schema,
+            task_broker=record,
+            model=completion.record,
+        )
+    return completion
+
+
+def _merge_record(record: TaskRecord, model: Any) -> TaskRecord:
+    """A plugin's `model` may be a TaskRecord or a dict of fields/extra fields to set."""
+    if model is None or model is record:
+        return record
+    if isinstance(model, TaskRecord):
+        return model
+    if isinstance(model, dict):
+        names = {f.name for f in dataclasses.fields(TaskRecord)}
+        known = {k: v for k, v in model.items() if k in names and k != "extra"}
+        extra = dict(record.extra, **model.get("extra", {}))
+        extra.update({k: v for k, v in model.items() if k not in names})
+        return dataclasses.replace(record, **known, extra=extra, updated_at=time.time())
+    return record
+
+
+__all__ = ["run_delivery"]
