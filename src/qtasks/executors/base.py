@@ -1,0 +1,3 @@
+from qtasks.engine.executor import TaskExecutor as BaseTaskExecutor
+
+__all__ = ["BaseTaskExecutor"]

@@ -1,0 +1,3 @@
+from qtasks.middlewares import BaseMiddleware
+
+__all__ = ["BaseMiddleware"]
