@@ -4,6 +4,7 @@ context, generators, retries, time limits, cancel, result encoding."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import time
 from typing import Any
@@ -123,7 +124,7 @@ async def test_retry_until_success_follows_the_chain(h: Any) -> None:
         done = await h.call(app.wait, first.uuid, LIMIT)
         assert done is not None and done.status == "success" and done.returning == "finally"
         assert len(calls) == 3
-        gaps = [b - a for a, b in zip(calls, calls[1:])]
+        gaps = [b - a for a, b in itertools.pairwise(calls)]
         assert gaps[0] >= 0.04 and gaps[1] >= 0.09  # 0.05 then 0.1: exponential backoff
         original = await h.call(app.get, first.uuid)
         assert original.status == "retry" and original.retry == 3
