@@ -52,18 +52,15 @@ class QueueTasks(BaseQueueTasks):
         task is cancelled at its next await by its worker (within about 0.25 s). Returns
         the task as it stands (`cancel`, or still `process` for a running one), or None
         when it is unknown or already finished."""
-        record = await self.backend.cancel(self._uuid_str(uuid), reason or "cancelled")
-        return self._to_task(record) if record is not None else None
+        return await self._run_async(self._cancel_flow(uuid, reason))
 
     async def ping(self, server: bool = True) -> bool:
         """True when a worker of this app is alive (or, with server=False, always)."""
-        if not server:
-            return True
-        return bool(await self.backend.live_workers())
+        return await self._run_async(self._ping_flow(server))
 
     async def flush_all(self) -> None:
         """Delete every queued task and stored record of this app."""
-        await self.backend.purge()
+        await self._run_async(self._flush_flow())
 
     # --- running --------------------------------------------------------------------------
     def run_forever(

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from qtasks import _state
+from qtasks.app.flows import Call, Flow, drive_async, drive_sync, fire
 from qtasks.backends import Backend, TaskRecord, create_backend, resolve_url
 from qtasks.backends.base import DEFAULT_QUEUE
 from qtasks.configs import QueueConfig
@@ -19,7 +20,7 @@ from qtasks.events import BaseEvents
 from qtasks.exc import ConfigError
 from qtasks.logs import Logger
 from qtasks.plugins.base import BasePlugin
-from qtasks.plugins.runner import PluginTable, add_plugin, trigger, trigger_sync
+from qtasks.plugins.runner import PluginTable, add_plugin
 from qtasks.registries.build import check_task_name, decorate
 from qtasks.registries.registry import TaskRegistry
 from qtasks.registries.task import AsyncTask, BaseTask, SyncTask
@@ -248,7 +249,123 @@ class BaseQueueTasks:
             return str(child) if child else None
         return None
 
-    # --- client operations over the backend (sync and async twins) -----------------------------
+    # --- client operations: one flow each, driven sync or async (see flows.py) -------------------
+    def _add_flow(
+        self,
+        task_name: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        priority: int | None,
+        timeout: float | None,
+    ) -> Flow:
+        changes = yield from fire(
+            self.plugins,
+            "qtasks_add_task_before_broker",
+            qtasks=self,
+            broker=self.backend,
+            task_name=task_name,
+            priority=priority,
+            args=args,
+            kw=kwargs,
+        )
+        task_name, priority, args, kwargs, extra = _apply_add_changes(
+            changes, task_name, priority, args, kwargs
+        )
+        record = self._new_record(task_name, args, kwargs, priority)
+        record.extra.update(extra)
+        broker_plugins = self._component_plugins["broker"]
+        changes = yield from fire(
+            broker_plugins,
+            "broker_add_before",
+            broker=self.backend,
+            storage=self.backend,
+            model=record,
+        )
+        record = changes.get("model") or record
+        yield from fire(
+            self._component_plugins["storage"],
+            "storage_add",
+            storage=self.backend,
+            uuid=record.uuid,
+            task_status=record,
+        )
+        yield Call("enqueue", ([record],))
+        yield from fire(
+            broker_plugins,
+            "broker_add_after",
+            broker=self.backend,
+            storage=self.backend,
+            model=record,
+        )
+        yield from fire(
+            self.plugins,
+            "qtasks_add_task_after_broker",
+            qtasks=self,
+            broker=self.backend,
+            task_name=task_name,
+            priority=record.priority,
+            args=args,
+            kwargs=kwargs,
+        )
+        if timeout is None:
+            return self._to_task(record)
+        return (yield from self._wait_flow(record.uuid, timeout))
+
+    def _get_flow(self, uuid: UUID | str) -> Flow:
+        record = yield Call("get", (self._uuid_str(uuid),))
+        changes = yield from fire(
+            self._component_plugins["storage"], "storage_get", storage=self.backend, result=record
+        )
+        record = changes.get("result", record)
+        task = self._to_task(record) if record is not None else None
+        changes = yield from fire(
+            self._component_plugins["broker"], "broker_get", broker=self.backend, task=task
+        )
+        task = changes.get("task", task)
+        changes = yield from fire(
+            self.plugins, "qtasks_get", qtasks=self, broker=self.backend, task=task
+        )
+        return changes.get("task", task)
+
+    def _wait_flow(self, uuid: UUID | str, timeout: float) -> Flow:
+        """Wait for the final state, following retries to the last attempt."""
+        deadline = time.monotonic() + timeout
+        current: str | None = self._uuid_str(uuid)
+        while current is not None:
+            remaining = max(0.0, deadline - time.monotonic())
+            record = yield Call("wait_final", (current, remaining))
+            nxt = self._next_in_chain(record)
+            if nxt is None:
+                return self._to_task(record) if record is not None and record.is_final else None
+            current = nxt
+        return None
+
+    def _cancel_flow(self, uuid: UUID | str, reason: str) -> Flow:
+        record = yield Call("cancel", (self._uuid_str(uuid), reason or "cancelled"))
+        return self._to_task(record) if record is not None else None
+
+    def _ping_flow(self, server: bool) -> Flow:
+        yield from fire(self.plugins, "qtasks_ping", qtasks=self, global_config=self.backend)
+        if not server:
+            return True
+        workers = yield Call("live_workers", ())
+        return bool(workers)
+
+    def _flush_flow(self) -> Flow:
+        yield from fire(self.plugins, "qtasks_flush_all", qtasks=self, broker=self.backend)
+        yield from fire(self._component_plugins["broker"], "broker_flush_all", broker=self.backend)
+        yield from fire(
+            self._component_plugins["storage"], "storage_flush_all", storage=self.backend
+        )
+        yield Call("purge", ())
+
+    def _run_sync(self, flow: Flow) -> Any:
+        return drive_sync(flow, self.backend, self.log)
+
+    async def _run_async(self, flow: Flow) -> Any:
+        return await drive_async(flow, self.backend, self.log)
+
+    # Names the task objects, contexts and results call (both apps have all of them).
     def _add_task_sync(
         self,
         task_name: str,
@@ -258,40 +375,7 @@ class BaseQueueTasks:
         priority: int | None = None,
         timeout: float | None = None,
     ) -> Task | None:
-        if self.plugins:
-            changes = trigger_sync(
-                self.plugins,
-                "qtasks_add_task_before_broker",
-                self.log,
-                qtasks=self,
-                broker=self.backend,
-                task_name=task_name,
-                priority=priority,
-                args=args,
-                kw=kwargs,
-            )
-            task_name, priority, args, kwargs, extra = _apply_add_changes(
-                changes, task_name, priority, args, kwargs
-            )
-        record = self._new_record(task_name, args, kwargs, priority)
-        if self.plugins and extra:
-            record.extra.update(extra)
-        self.backend.enqueue_sync([record])
-        if self.plugins:
-            trigger_sync(
-                self.plugins,
-                "qtasks_add_task_after_broker",
-                self.log,
-                qtasks=self,
-                broker=self.backend,
-                task_name=task_name,
-                priority=record.priority,
-                args=args,
-                kwargs=kwargs,
-            )
-        if timeout is not None:
-            return self._wait_sync(record.uuid, timeout)
-        return self._to_task(record)
+        return self._run_sync(self._add_flow(task_name, args, kwargs, priority, timeout))
 
     async def _add_task_async(
         self,
@@ -302,84 +386,20 @@ class BaseQueueTasks:
         priority: int | None = None,
         timeout: float | None = None,
     ) -> Task | None:
-        if self.plugins:
-            changes = await trigger(
-                self.plugins,
-                "qtasks_add_task_before_broker",
-                self.log,
-                qtasks=self,
-                broker=self.backend,
-                task_name=task_name,
-                priority=priority,
-                args=args,
-                kw=kwargs,
-            )
-            task_name, priority, args, kwargs, extra = _apply_add_changes(
-                changes, task_name, priority, args, kwargs
-            )
-        record = self._new_record(task_name, args, kwargs, priority)
-        if self.plugins and extra:
-            record.extra.update(extra)
-        await self.backend.enqueue([record])
-        if self.plugins:
-            await trigger(
-                self.plugins,
-                "qtasks_add_task_after_broker",
-                self.log,
-                qtasks=self,
-                broker=self.backend,
-                task_name=task_name,
-                priority=record.priority,
-                args=args,
-                kwargs=kwargs,
-            )
-        if timeout is not None:
-            return await self._wait_async(record.uuid, timeout)
-        return self._to_task(record)
+        flow = self._add_flow(task_name, args, kwargs, priority, timeout)
+        return await self._run_async(flow)
 
     def _get_sync(self, uuid: UUID | str) -> Task | None:
-        record = self.backend.get_sync(self._uuid_str(uuid))
-        task = self._to_task(record) if record is not None else None
-        if self.plugins:
-            changes = trigger_sync(
-                self.plugins, "qtasks_get", self.log, qtasks=self, broker=self.backend, task=task
-            )
-            task = changes.get("task", task)
-        return task
+        return self._run_sync(self._get_flow(uuid))
 
     async def _get_async(self, uuid: UUID | str) -> Task | None:
-        record = await self.backend.get(self._uuid_str(uuid))
-        task = self._to_task(record) if record is not None else None
-        if self.plugins:
-            changes = await trigger(
-                self.plugins, "qtasks_get", self.log, qtasks=self, broker=self.backend, task=task
-            )
-            task = changes.get("task", task)
-        return task
+        return await self._run_async(self._get_flow(uuid))
 
     def _wait_sync(self, uuid: UUID | str, timeout: float) -> Task | None:
-        deadline = time.monotonic() + timeout
-        current: str | None = self._uuid_str(uuid)
-        while current is not None:
-            remaining = max(0.0, deadline - time.monotonic())
-            record = self.backend.wait_final_sync(current, remaining)
-            nxt = self._next_in_chain(record)
-            if nxt is None:
-                return self._to_task(record) if record is not None and record.is_final else None
-            current = nxt
-        return None
+        return self._run_sync(self._wait_flow(uuid, timeout))
 
     async def _wait_async(self, uuid: UUID | str, timeout: float) -> Task | None:
-        deadline = time.monotonic() + timeout
-        current: str | None = self._uuid_str(uuid)
-        while current is not None:
-            remaining = max(0.0, deadline - time.monotonic())
-            record = await self.backend.wait_final(current, remaining)
-            nxt = self._next_in_chain(record)
-            if nxt is None:
-                return self._to_task(record) if record is not None and record.is_final else None
-            current = nxt
-        return None
+        return await self._run_async(self._wait_flow(uuid, timeout))
 
     def __repr__(self) -> str:
         return f"<{type(self).__module__}.QueueTasks name={self.name!r} backend={self.backend!r}>"

@@ -49,18 +49,15 @@ class QueueTasks(BaseQueueTasks):
         task is cancelled at its next await by its worker (within about 0.25 s). Returns
         the task as it stands (`cancel`, or still `process` for a running one), or None
         when it is unknown or already finished."""
-        record = self.backend.cancel_sync(self._uuid_str(uuid), reason or "cancelled")
-        return self._to_task(record) if record is not None else None
+        return self._run_sync(self._cancel_flow(uuid, reason))
 
     def ping(self, server: bool = True) -> bool:
         """True when a worker of this app is alive (or, with server=False, always)."""
-        if not server:
-            return True
-        return bool(self.backend.live_workers_sync())
+        return self._run_sync(self._ping_flow(server))
 
     def flush_all(self) -> None:
         """Delete every queued task and stored record of this app."""
-        self.backend.purge_sync()
+        self._run_sync(self._flush_flow())
 
     # --- running --------------------------------------------------------------------------
     def run_forever(
