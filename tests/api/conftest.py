@@ -21,7 +21,6 @@ import pytest
 
 import qtasks
 import qtasks.asyncio
-import qtasks.engine.worker
 from qtasks import _state
 from qtasks.configs import QueueConfig
 from qtasks.registries.registry import TaskRegistry
@@ -68,13 +67,6 @@ def _isolate_globals(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_state, "log_main", _state.log_main)
     monkeypatch.setattr(TaskRegistry, "_tasks", dict(TaskRegistry._tasks))
     monkeypatch.setattr(TaskRegistry, "_handles", dict(TaskRegistry._handles))
-
-
-@pytest.fixture(autouse=True)
-def _fast_stop(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A worker notices stop() only when its current fetch returns (FETCH_WAIT, 1 s);
-    a short fetch keeps the many start/stop cycles of this suite fast."""
-    monkeypatch.setattr(qtasks.engine.worker, "FETCH_WAIT", 0.05)
 
 
 class Harness:

@@ -261,3 +261,23 @@ async def test_fastapi_lifespan_with_test_client(h: Any) -> None:
     assert all(b["status"] == "success" for b in bodies)
     stored = await h.call(qapp.get, bodies[0]["uuid"])
     assert stored.returning == 10
+
+
+async def test_repeated_start_stop_never_strands_a_task(h: Any) -> None:
+    """Stopping interrupts a fetch in flight; nothing it leased may be stranded until the
+    (default, 30 s) lease expires: every task finishes well within LIMIT."""
+    app = h.app()
+
+    @app.task
+    async def ident(i: int) -> int:
+        return i
+
+    queued = []
+    for round_ in range(20):
+        await h.start(app)
+        queued += [await h.call(ident.add_task, round_ * 10 + i) for i in range(8)]
+        await h.stop(app)
+    async with h.serving(app):
+        results = [await h.call(app.wait, t.uuid, LIMIT) for t in queued]
+    assert [r.status for r in results] == ["success"] * len(queued)
+    assert [r.returning for r in results] == [t.args[0] for t in queued]
