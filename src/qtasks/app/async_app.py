@@ -107,6 +107,7 @@ class QueueTasks(BaseQueueTasks):
 
     async def stop(self, timeout: float | None = None) -> None:
         """Stop the worker: running tasks finish (within shutdown_grace)."""
+        await self._run_async(self._stop_flow())
         runner, self._running = self._running, None
         if isinstance(runner, LoopServer):
             await asyncio.wait_for(runner.stop(), timeout)

@@ -359,6 +359,9 @@ class BaseQueueTasks:
         )
         yield Call("purge", ())
 
+    def _stop_flow(self) -> Flow:
+        yield from fire(self.plugins, "qtasks_stop", qtasks=self, starter=self.starter)
+
     def _run_sync(self, flow: Flow) -> Any:
         return drive_sync(flow, self.backend, self.log)
 

@@ -90,6 +90,7 @@ class QueueTasks(BaseQueueTasks):
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop the background worker: running tasks finish (within shutdown_grace)."""
+        self._run_sync(self._stop_flow())
         if self._background is not None:
             self._background.stop(timeout)
             self._background = None

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from qtasks._callables import call_maybe_async
 from qtasks.backends.base import DEFAULT_QUEUE
 from qtasks.engine.worker import Worker
-from qtasks.plugins.runner import all_plugins
+from qtasks.plugins.runner import all_plugins, has_plugins, trigger
 
 if TYPE_CHECKING:
     from qtasks.app.base import BaseQueueTasks
@@ -76,6 +76,7 @@ class Server:
                 await call_maybe_async(plugin.start, app=app)
             except Exception:
                 self.log.exception(f"Plugin {plugin.name!r} failed to start")
+        await self._lifecycle("start")
         pending = len(self.workers)
 
         def one_ready() -> None:
@@ -89,6 +90,7 @@ class Server:
         try:
             await asyncio.gather(*(w.run(one_ready) for w in self.workers))
         finally:
+            await self._lifecycle("stop")
             for plugin in plugins:
                 try:
                     await call_maybe_async(plugin.stop, app=app)
@@ -98,6 +100,23 @@ class Server:
             await app.backend.close()
             executed = sum(w.executed for w in self.workers)
             self.log.info(f"Stopped app {app.name!r} after {executed} task(s)")
+
+    async def _lifecycle(self, phase: str) -> None:
+        """`starter_*`, `broker_*`, `storage_*`, `global_config_*` start/stop triggers
+        (the worker fires its own)."""
+        app, tables, log = self.app, self.app._component_plugins, self.log
+        backend = app.backend
+        steps: list[tuple[str, str, dict[str, Any]]] = [
+            ("starter", f"starter_{phase}", {"starter": self}),
+            ("broker", f"broker_{phase}", {"broker": backend}),
+            ("storage", f"storage_{phase}", {"storage": backend}),
+            ("global_config", f"global_config_{phase}", {"global_config": backend}),
+        ]
+        if phase == "start":
+            steps[1][2]["worker"] = app.worker
+        for component, name, kwargs in steps:
+            if has_plugins(tables[component], name):
+                await trigger(tables[component], name, log, **kwargs)
 
 
 __all__ = ["Server"]

@@ -81,6 +81,76 @@ class Worker:
             self._executor_plugins[schema.name] = table
         return table
 
+    # --- component triggers around fetch and ack (only when someone listens) -------------------
+    @property
+    def _hooks_fetch(self) -> bool:
+        tables = self.app._component_plugins
+        return bool(tables["broker"] or tables["storage"] or self.plugins)
+
+    @property
+    def _hooks_finish(self) -> bool:
+        tables = self.app._component_plugins
+        return bool(tables["broker"] or tables["storage"])
+
+    async def _on_fetched(self, got: list[Delivery]) -> None:
+        tables, log = self.app._component_plugins, self.log
+        broker, storage = tables["broker"], tables["storage"]
+        for d in got:
+            r = d.record
+            task_kw = dict(
+                task_name=r.task_name,
+                uuid=r.uuid,
+                priority=r.priority,
+                args=r.args,
+                kw=r.kwargs,
+                created_at=r.created_at,
+            )
+            if has_plugins(broker, "broker_add_worker"):
+                await trigger(
+                    broker, "broker_add_worker", log, broker=self.backend, worker=self, **task_kw
+                )
+            if has_plugins(self.plugins, "worker_add"):
+                await trigger(self.plugins, "worker_add", log, worker=self, **task_kw)
+            update = {"status": "process", "uuid": r.uuid}
+            if has_plugins(broker, "broker_update"):
+                await trigger(broker, "broker_update", log, broker=self.backend, kw=update)
+            if has_plugins(storage, "storage_update"):
+                await trigger(storage, "storage_update", log, storage=self.backend, kw=update)
+            if has_plugins(storage, "storage_add_process"):
+                await trigger(
+                    storage,
+                    "storage_add_process",
+                    log,
+                    storage=self.backend,
+                    task_data=r,
+                    priority=r.priority,
+                )
+
+    async def _on_finished(self, completion: Completion) -> None:
+        tables, log = self.app._component_plugins, self.log
+        record = completion.delivery.record
+        if has_plugins(tables["broker"], "broker_remove_finished_task"):
+            changes = await trigger(
+                tables["broker"],
+                "broker_remove_finished_task",
+                log,
+                broker=self.backend,
+                storage=self.backend,
+                model=completion.record,
+            )
+            model = changes.get("model")
+            if isinstance(model, type(completion.record)):
+                completion.record = model
+        if has_plugins(tables["storage"], "storage_remove_finished_task"):
+            await trigger(
+                tables["storage"],
+                "storage_remove_finished_task",
+                log,
+                storage=self.backend,
+                task_broker=record,
+                model=completion.record,
+            )
+
     def cancel_reason(self, uuid: str) -> str | None:
         """Why a running task was cancelled through `app.cancel()`, if it was."""
         return self._cancel_reasons.get(uuid)
@@ -127,6 +197,11 @@ class Worker:
     # --- consuming -----------------------------------------------------------------------
     async def _consume(self, number: int) -> None:
         lease = self.config.lease_timeout
+        broker_plugins = self.app._component_plugins["broker"]
+        if has_plugins(broker_plugins, "broker_listen_start"):
+            await trigger(
+                broker_plugins, "broker_listen_start", self.log, broker=self.backend, worker=self
+            )
         while not self._stopping.is_set():
             free = self.concurrency - self._busy
             if free <= 0:
@@ -141,6 +216,8 @@ class Worker:
             if self._stopping.is_set() and got:
                 await self.backend.release(got)
                 break
+            if got and self._hooks_fetch:
+                await self._on_fetched(got)
             for delivery in got:
                 self._busy += 1
                 self._unacked[delivery.record.uuid] = delivery
@@ -173,6 +250,8 @@ class Worker:
         uuid = delivery.record.uuid
         try:
             completion = await run_delivery(self, delivery)
+            if self._hooks_finish:
+                await self._on_finished(completion)
             self.executed += 1
             self._acks.append(completion)
             self._ack_ready.set()
@@ -243,10 +322,34 @@ class Worker:
         interval = min(5.0, self.config.lease_timeout / 2)
         while True:
             try:
+                await self._fire_upkeep()
                 await self.backend.maintain(self.queue)
             except Exception as exc:
                 self.log.error(f"Upkeep failed: {exc!r}")
             await asyncio.sleep(interval)
+
+    async def _fire_upkeep(self) -> None:
+        tables, log = self.app._component_plugins, self.log
+        if has_plugins(tables["broker"], "broker_running_older_tasks"):
+            await trigger(
+                tables["broker"],
+                "broker_running_older_tasks",
+                log,
+                broker=self.backend,
+                worker=self,
+            )
+        if has_plugins(tables["storage"], "storage_running_older_tasks"):
+            await trigger(
+                tables["storage"],
+                "storage_running_older_tasks",
+                log,
+                storage=self.backend,
+                worker=self,
+            )
+        if has_plugins(tables["storage"], "storage_delete_finished_tasks"):
+            await trigger(
+                tables["storage"], "storage_delete_finished_tasks", log, storage=self.backend
+            )
 
     async def _register(self) -> None:
         info = {
