@@ -281,3 +281,60 @@ async def test_repeated_start_stop_never_strands_a_task(h: Any) -> None:
         results = [await h.call(app.wait, t.uuid, LIMIT) for t in queued]
     assert [r.status for r in results] == ["success"] * len(queued)
     assert [r.returning for r in results] == [t.args[0] for t in queued]
+
+
+async def test_run_forever_blocks_until_stop(h: Any, helpers: Any) -> None:
+    """The standalone position (what the CLI runs), here on a thread of this process."""
+    app = h.app()
+
+    @app.task
+    def pid_of_worker() -> str:
+        return threading.current_thread().name
+
+    finished = threading.Event()
+
+    def serve() -> None:
+        try:
+            app.run_forever(concurrency=2)  # not a coroutine, in both facades
+        finally:
+            finished.set()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        await helpers.eventually(lambda: h.call(app.ping), what="the worker to register")
+        assert app.worker.concurrency == 2
+        done = await h.call(pid_of_worker.add_task, timeout=LIMIT)
+        assert done.status == "success"
+        assert not finished.is_set()
+    finally:
+        await h.stop(app)  # app.stop() reaches a run_forever() of another thread
+    await helpers.wait_thread_event(finished)
+    thread.join(LIMIT)
+    assert not thread.is_alive()
+
+
+async def test_sync_test_case_start_blocks_until_stop(url: str, helpers: Any) -> None:
+    from qtasks.schemas.test import TestConfig
+    from qtasks.tests import SyncTestCase
+
+    app = qtasks.QueueTasks(f"tc-start-{time.monotonic_ns()}", broker_url=url)
+
+    @app.task
+    def one() -> int:
+        return 1
+
+    case = SyncTestCase(app)
+    case.settings(TestConfig.full())
+    thread = threading.Thread(target=case.start, daemon=True)
+    thread.start()
+    try:
+        await helpers.eventually(
+            lambda: anyio.to_thread.run_sync(app.ping), what="the worker to register"
+        )
+        done = await anyio.to_thread.run_sync(lambda: case.add_task("one", timeout=LIMIT))
+        assert done.returning == 1
+    finally:
+        case.stop()
+    thread.join(LIMIT)
+    assert not thread.is_alive()

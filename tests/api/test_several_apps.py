@@ -143,3 +143,24 @@ async def test_two_apps_configs_loggers_plugins_are_independent(h: Any) -> None:
     assert conc_one.priority == 11 and conc_two.priority == 0
     assert (await h.call(one.add_task, "unknown_here")).priority == 11
     assert (await h.call(two.add_task, "unknown_here")).priority == 0
+
+
+async def test_flush_all_empties_only_its_own_app(h: Any) -> None:
+    one = h.app(h.name("f1"))
+    two = h.app(h.name("f2"))
+
+    @two.task
+    def kept() -> str:
+        return "kept"
+
+    gone = [await h.call(one.add_task, "anything", i) for i in range(3)]
+    stays = await h.call(two.add_task, "kept")
+    await h.call(one.flush_all)
+    for task in gone:
+        assert await h.call(one.get, task.uuid) is None
+    assert (await h.call(two.get, stays.uuid)).status == "new"
+    async with h.serving(one, two):
+        done = await h.call(two.wait, stays.uuid, LIMIT)
+        # nothing of app one is left to run
+        assert one.worker.executed == 0
+    assert done.returning == "kept"

@@ -308,3 +308,12 @@ async def test_task_wait_result_uses_the_default_app(h: Any) -> None:
         else:
             done = queued.wait_result(timeout=LIMIT)
     assert done is not None and done.status == "success" and done.returning == 81
+
+
+async def test_wait_and_ping_edges(h: Any) -> None:
+    app = h.app()
+    t0 = time.monotonic()
+    assert await h.call(app.wait, uuid_mod.uuid4(), LIMIT) is None  # unknown: no waiting
+    assert time.monotonic() - t0 < 1.0
+    assert await h.call(app.ping) is False  # no worker
+    assert await h.call(app.ping, server=False) is True
