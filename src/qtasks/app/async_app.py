@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from qtasks.app.base import BaseQueueTasks
+from qtasks.app.base import BaseQueueTasks, eta_from
 from qtasks.app.lifecycle import BackgroundServer, LoopServer, make_server, run_blocking
 from qtasks.events import AsyncEvents
 from qtasks.registries.task import AsyncTask
@@ -38,6 +39,38 @@ class QueueTasks(BaseQueueTasks):
         return await self._add_task_async(
             task_name, args, kwargs, priority=priority, timeout=timeout
         )
+
+    async def enqueue(
+        self,
+        task_name: str,
+        args: tuple[Any, ...] | list[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+        *,
+        priority: int | None = None,
+        delay: float | None = None,
+        eta: datetime | float | None = None,
+        queue: str | None = None,
+        timeout: float | None = None,
+    ) -> Task | None:
+        """Enqueue with every option, leaving all keyword names to the task: `args` and
+        `kwargs` are passed as they are; `delay` (seconds) or `eta` (datetime or epoch)
+        holds the task back until then; `queue` routes it (default: the task's
+        `queue=` option, else "default")."""
+        flow = self._add_flow(
+            task_name,
+            tuple(args),
+            dict(kwargs or {}),
+            priority,
+            timeout,
+            eta_from(delay, eta),
+            queue,
+        )
+        return await self._run_async(flow)
+
+    async def add_tasks(self, calls: Iterable[Any]) -> list[Task]:
+        """Enqueue many tasks in one round trip: pre-built calls (`task(1, 2)`) or
+        `(task_name, args, kwargs)` tuples. Returns the new Tasks, in order."""
+        return await self._run_async(self._add_many_flow(calls))
 
     async def get(self, uuid: UUID | str) -> Task | None:
         """The task's current record, or None if unknown or expired."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid as uuid_mod
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
@@ -23,7 +24,7 @@ from qtasks.plugins.base import BasePlugin
 from qtasks.plugins.runner import PluginTable, add_plugin
 from qtasks.registries.build import check_task_name, decorate
 from qtasks.registries.registry import TaskRegistry
-from qtasks.registries.task import AsyncTask, BaseTask, SyncTask
+from qtasks.registries.task import AsyncTask, BaseTask, BaseTaskCls, SyncTask
 from qtasks.schemas.task import Task
 from qtasks.schemas.task_exec import TaskExecSchema
 from qtasks.version import __version__
@@ -189,12 +190,16 @@ class BaseQueueTasks:
         priority: int | None,
         *,
         eta: float | None = None,
-        queue: str = DEFAULT_QUEUE,
+        queue: str | None = None,
     ) -> TaskRecord:
         check_task_name(task_name)
+        schema = self._find_task(task_name)
         if priority is None:
-            schema = self._find_task(task_name)
             priority = schema.priority if schema is not None else self.config.task_default_priority
+        if queue is None:
+            queue = (
+                schema.extra.get("queue", DEFAULT_QUEUE) if schema is not None else DEFAULT_QUEUE
+            )
         if isinstance(priority, bool) or not isinstance(priority, int):
             raise TypeError(f"priority must be an int, got {priority!r}")
         now = time.time()
@@ -257,7 +262,39 @@ class BaseQueueTasks:
         kwargs: dict[str, Any],
         priority: int | None,
         timeout: float | None,
+        eta: float | None = None,
+        queue: str | None = None,
     ) -> Flow:
+        record = yield from self._record_flow(task_name, args, kwargs, priority, eta, queue)
+        yield Call("enqueue", ([record],))
+        yield from self._after_add_flow(record)
+        if timeout is None:
+            return self._to_task(record)
+        return (yield from self._wait_flow(record.uuid, timeout))
+
+    def _add_many_flow(self, calls: Iterable[Any]) -> Flow:
+        """Many tasks in one backend round trip (`app.add_tasks`)."""
+        records = []
+        for call in calls:
+            task_name, args, kwargs, priority = _normalise_call(call)
+            record = yield from self._record_flow(task_name, args, kwargs, priority, None, None)
+            records.append(record)
+        if records:
+            yield Call("enqueue", (records,))
+        for record in records:
+            yield from self._after_add_flow(record)
+        return [self._to_task(r) for r in records]
+
+    def _record_flow(
+        self,
+        task_name: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        priority: int | None,
+        eta: float | None,
+        queue: str | None,
+    ) -> Flow:
+        """The record to enqueue, after the plugins that may change it."""
         changes = yield from fire(
             self.plugins,
             "qtasks_add_task_before_broker",
@@ -271,11 +308,10 @@ class BaseQueueTasks:
         task_name, priority, args, kwargs, extra = _apply_add_changes(
             changes, task_name, priority, args, kwargs
         )
-        record = self._new_record(task_name, args, kwargs, priority)
+        record = self._new_record(task_name, args, kwargs, priority, eta=eta, queue=queue)
         record.extra.update(extra)
-        broker_plugins = self._component_plugins["broker"]
         changes = yield from fire(
-            broker_plugins,
+            self._component_plugins["broker"],
             "broker_add_before",
             broker=self.backend,
             storage=self.backend,
@@ -289,9 +325,11 @@ class BaseQueueTasks:
             uuid=record.uuid,
             task_status=record,
         )
-        yield Call("enqueue", ([record],))
+        return record
+
+    def _after_add_flow(self, record: TaskRecord) -> Flow:
         yield from fire(
-            broker_plugins,
+            self._component_plugins["broker"],
             "broker_add_after",
             broker=self.backend,
             storage=self.backend,
@@ -302,14 +340,11 @@ class BaseQueueTasks:
             "qtasks_add_task_after_broker",
             qtasks=self,
             broker=self.backend,
-            task_name=task_name,
+            task_name=record.task_name,
             priority=record.priority,
-            args=args,
-            kwargs=kwargs,
+            args=tuple(record.args),
+            kwargs=record.kwargs,
         )
-        if timeout is None:
-            return self._to_task(record)
-        return (yield from self._wait_flow(record.uuid, timeout))
 
     def _get_flow(self, uuid: UUID | str) -> Flow:
         record = yield Call("get", (self._uuid_str(uuid),))
@@ -406,6 +441,40 @@ class BaseQueueTasks:
 
     def __repr__(self) -> str:
         return f"<{type(self).__module__}.QueueTasks name={self.name!r} backend={self.backend!r}>"
+
+
+def _normalise_call(call: Any) -> tuple[str, tuple[Any, ...], dict[str, Any], int | None]:
+    """A batch entry: a pre-built call `task(...)`, or `(name, args[, kwargs])`."""
+    if isinstance(call, BaseTaskCls):
+        name = call.task_name
+        if name is None:
+            raise ValueError(f"{call!r} has no task name")
+        return name, tuple(call.args), dict(call.kwargs), call.priority
+    if isinstance(call, (tuple, list)) and 1 <= len(call) <= 3 and isinstance(call[0], str):
+        args = tuple(call[1]) if len(call) > 1 else ()
+        kwargs = dict(call[2]) if len(call) > 2 else {}
+        return call[0], args, kwargs, None
+    raise TypeError(
+        f"add_tasks() takes pre-built calls like task(1, 2) or (name, args, kwargs) tuples, "
+        f"got {call!r}"
+    )
+
+
+def eta_from(delay: float | None, eta: Any) -> float | None:
+    """Epoch seconds to run at, from `delay` seconds or `eta` (datetime or epoch)."""
+    if delay is not None and eta is not None:
+        raise ValueError("give delay or eta, not both")
+    if delay is not None:
+        if delay < 0:
+            raise ValueError("delay must be >= 0 seconds")
+        return time.time() + float(delay)
+    if eta is None:
+        return None
+    if isinstance(eta, datetime):
+        return eta.timestamp()
+    if isinstance(eta, (int, float)) and not isinstance(eta, bool):
+        return float(eta)
+    raise TypeError(f"eta must be a datetime or epoch seconds, got {eta!r}")
 
 
 def _apply_add_changes(

@@ -62,6 +62,31 @@ class BaseTask(Generic[P]):
 
 
 class SyncTask(BaseTask[P]):
+    def enqueue(
+        self,
+        args: tuple[Any, ...] | list[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+        *,
+        priority: int | None = None,
+        delay: float | None = None,
+        eta: Any = None,
+        queue: str | None = None,
+        timeout: float | None = None,
+    ) -> Task | None:
+        """Like `app.enqueue(self.task_name, ...)`: every option, no reserved kwargs."""
+        from qtasks.app.base import eta_from
+
+        flow = self.app._add_flow(
+            self._schema.name,
+            tuple(args),
+            dict(kwargs or {}),
+            self._schema.priority if priority is None else priority,
+            timeout,
+            eta_from(delay, eta),
+            queue,
+        )
+        return self.app._run_sync(flow)
+
     def add_task(
         self,
         *args: Any,
@@ -94,6 +119,31 @@ class SyncTask(BaseTask[P]):
 
 
 class AsyncTask(BaseTask[P]):
+    async def enqueue(
+        self,
+        args: tuple[Any, ...] | list[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+        *,
+        priority: int | None = None,
+        delay: float | None = None,
+        eta: Any = None,
+        queue: str | None = None,
+        timeout: float | None = None,
+    ) -> Task | None:
+        """Like `app.enqueue(self.task_name, ...)`: every option, no reserved kwargs."""
+        from qtasks.app.base import eta_from
+
+        flow = self.app._add_flow(
+            self._schema.name,
+            tuple(args),
+            dict(kwargs or {}),
+            self._schema.priority if priority is None else priority,
+            timeout,
+            eta_from(delay, eta),
+            queue,
+        )
+        return await self.app._run_async(flow)
+
     async def add_task(
         self,
         *args: Any,
