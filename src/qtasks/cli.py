@@ -16,6 +16,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -133,15 +134,35 @@ def _run(app: Any, args: argparse.Namespace) -> int:
     options = {"queues": queues, "concurrency": args.concurrency}
     if args.processes <= 1:
         app.run_forever(args.num_workers, **options)
+        _exit_if_threads_linger(0)
         return 0
     return _run_processes(app, args.processes, args.num_workers, options)
+
+
+def _run_child(app: Any, num_workers: int | None, options: dict[str, Any]) -> None:
+    app.run_forever(num_workers, **options)
+    _exit_if_threads_linger(0)
+
+
+def _exit_if_threads_linger(code: int) -> None:
+    """After the worker stopped, leave at once if task threads are still blocked in
+    user code: their tasks were already released back to the queue, and the normal
+    interpreter exit would join those threads (wait for the sync function to return)."""
+    if any(t.name.startswith("qtasks-task") and t.is_alive() for t in threading.enumerate()):
+        logging.shutdown()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
 
 
 def _run_processes(app: Any, count: int, num_workers: int | None, options: dict[str, Any]) -> int:
     """Fork `count` workers; forward SIGINT/SIGTERM to them and wait."""
     ctx = multiprocessing.get_context("fork")
     children = [
-        ctx.Process(target=app.run_forever, args=(num_workers,), kwargs=options, daemon=False)
+        ctx.Process(target=_run_child, args=(app, num_workers, options), daemon=False)
         for _ in range(count)
     ]
     for child in children:

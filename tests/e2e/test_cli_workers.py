@@ -356,3 +356,31 @@ def test_processes_two_runs_two_worker_processes(
     parent.signal(signal.SIGTERM)
     assert parent.wait() == 0
     assert client.backend.live_workers_sync() == []  # both children unregistered
+
+
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_sigterm_with_a_sync_task_past_the_grace_exits_promptly(
+    start_worker: Callable[..., WorkerProcess],
+    client: QueueTasks,
+    workdir: Path,
+    processes: str,
+) -> None:
+    """A sync task still blocked after shutdown_grace is released to the queue and the
+    process exits at once (it must not wait for the blocked thread); another worker
+    then runs the task."""
+    grace = {"QTASKS_SHUTDOWN_GRACE": "0.3"}
+    first = start_worker("-A", "e2e_app:app", "run", "--processes", processes, env=grace)
+    task = client.add_task("crashy", "grace")
+    wait_until(lambda: runs(workdir, "grace"), what="the first execution")
+    t_term = time.monotonic()
+    first.signal(signal.SIGTERM)
+    assert first.wait() == 0
+    assert time.monotonic() - t_term < 5.0  # not the 60 s the task would block
+    assert client.get(task.uuid).status == "new"  # released, not lost
+    assert "Releasing 1 unfinished task" in first.log()
+    second = start_worker("-A", "e2e_app:app", "run")
+    done = client.wait(task.uuid, LIMIT)
+    assert done is not None and done.status == "success" and done.returning == 2
+    assert len(runs(workdir, "grace")) == 2
+    second.signal(signal.SIGTERM)
+    assert second.wait() == 0
