@@ -164,3 +164,30 @@ async def test_flush_all_empties_only_its_own_app(h: Any) -> None:
         # nothing of app one is left to run
         assert one.worker.executed == 0
     assert done.returning == "kept"
+
+
+async def test_sync_client_and_async_worker_meet_by_name(url: str) -> None:
+    """The infrastructure position: one facade enqueues by name, the other runs it."""
+    import time
+
+    import anyio
+
+    import qtasks
+    import qtasks.asyncio
+
+    name = f"cross-{time.monotonic_ns()}"
+    worker_app = qtasks.asyncio.QueueTasks(name, broker_url=url)
+    client = qtasks.QueueTasks(name, broker_url=url)
+
+    @worker_app.task
+    async def shout(text: str) -> str:
+        return text.upper()
+
+    async with worker_app.serve():
+        done = await anyio.to_thread.run_sync(lambda: client.add_task("shout", "hi", timeout=LIMIT))
+        back = await worker_app.add_task("shout", "ho", timeout=LIMIT)
+    assert done.status == "success" and done.returning == "HI"
+    assert back.returning == "HO"
+    assert client.get(back.uuid).returning == "HO"
+    client.backend.close_sync()
+    await worker_app.backend.close()

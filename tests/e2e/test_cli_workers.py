@@ -277,15 +277,16 @@ def test_options_after_subcommand_and_warning_level(
     assert "debug-marker" not in log
 
 
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_sigterm_lets_the_in_flight_task_finish_and_exits_zero(
-    start_worker: Callable[..., WorkerProcess], client: QueueTasks, workdir: Path
+    start_worker: Callable[..., WorkerProcess], client: QueueTasks, workdir: Path, signum: int
 ) -> None:
     worker = start_worker("-A", "e2e_app:app", "run")
     worker.wait_for_log("Starting app")
     task = client.add_task("slow", "term", 1.5)
     wait_until(lambda: runs(workdir, "term"), what="the task to start")
     t_term = time.monotonic()
-    worker.signal(signal.SIGTERM)
+    worker.signal(signum)
     assert worker.wait() == 0
     assert time.monotonic() - t_term >= 1.0  # it waited for the task
     done = client.get(task.uuid)
@@ -293,7 +294,7 @@ def test_sigterm_lets_the_in_flight_task_finish_and_exits_zero(
     assert done.returning == worker.pid
     assert len(runs(workdir, "term")) == 1
     log = worker.log()
-    assert "Received SIGTERM" in log and "Stopped app" in log
+    assert f"Received {signal.Signals(signum).name}" in log and "Stopped app" in log
 
 
 def test_sigkill_mid_task_is_redelivered_after_the_lease(
