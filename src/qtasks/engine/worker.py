@@ -53,6 +53,7 @@ class Worker:
         self._running: dict[asyncio.Task[None], Delivery] = {}
         self._unacked: dict[str, Delivery] = {}  # uuid -> delivery still leased
         self._acks: list[Completion] = []
+        self._acking: list[Completion] = []  # the batch `complete()` is storing now
         self._ack_ready = asyncio.Event()
         self._stopping = asyncio.Event()
         self.pool: ThreadPoolExecutor | None = None
@@ -274,8 +275,12 @@ class Worker:
         delay = 0.1
         while self._acks:
             batch, self._acks = self._acks, []
+            self._acking = batch
             try:
                 await self.backend.complete(batch)
+            except asyncio.CancelledError:
+                self._acks[:0] = batch  # maybe not stored: the final flush stores it
+                raise
             except Exception as exc:
                 # Nothing is lost: the batch goes back, leases stay extended meanwhile,
                 # and if this process dies the tasks are redelivered.
@@ -286,6 +291,8 @@ class Worker:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue
+            finally:
+                self._acking = []
             for completion in batch:
                 self._unacked.pop(completion.delivery.record.uuid, None)
 
@@ -380,7 +387,8 @@ class Worker:
         for task, _ in leftovers:
             task.cancel()
         await asyncio.gather(*(t for t, _ in leftovers), return_exceptions=True)
-        done = {c.delivery.record.uuid for c in self._acks}
+        # finished tasks (results queued or being stored right now) are not released
+        done = {c.delivery.record.uuid for c in (*self._acks, *self._acking)}
         to_release = [d for u, d in self._unacked.items() if u not in done]
         if to_release:
             self.log.warning(f"Releasing {len(to_release)} unfinished task(s) back to the queue")
