@@ -131,16 +131,24 @@ class Harness:
 
     async def close(self) -> None:
         for app in self.apps:
-            with contextlib.suppress(Exception):
-                await self.stop(app)
-            backend = app.backend
-            with contextlib.suppress(Exception):
-                if self.kind != "memory":
-                    await backend.purge()
-            with contextlib.suppress(Exception):
-                await backend.close()
-            with contextlib.suppress(Exception):
-                backend.close_sync()
+            await close_app(app, purge=self.kind != "memory")
+
+
+async def close_app(app: Any, *, purge: bool) -> None:
+    """Stop the app's worker if running, delete its data on shared servers, disconnect."""
+    with contextlib.suppress(Exception):
+        if app._method == "async":
+            await app.stop()
+        else:
+            app.stop()
+    backend = app.backend
+    if purge:
+        with contextlib.suppress(Exception):
+            await backend.purge()
+    with contextlib.suppress(Exception):
+        await backend.close()
+    with contextlib.suppress(Exception):
+        backend.close_sync()
 
 
 @pytest.fixture
@@ -148,6 +156,20 @@ async def h(facade: str, url: str, backend_kind: str) -> AsyncIterator[Harness]:
     harness = Harness(facade, url, backend_kind)
     yield harness
     await harness.close()
+
+
+@pytest.fixture
+async def adopt(backend_kind: str) -> AsyncIterator[Callable[[Any], Any]]:
+    """`adopt(app)` for apps a test builds itself: cleaned up like the harness's."""
+    apps: list[Any] = []
+
+    def _adopt(app: Any) -> Any:
+        apps.append(app)
+        return app
+
+    yield _adopt
+    for app in apps:
+        await close_app(app, purge=backend_kind != "memory")
 
 
 # --- small helpers shared by the tests ------------------------------------------------------

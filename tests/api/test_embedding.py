@@ -81,8 +81,8 @@ async def test_serve_context_manager(h: Any) -> None:
     assert (await h.call(app.get, queued.uuid)).status == "new"
 
 
-async def test_async_app_on_a_background_thread(url: str) -> None:
-    app = qtasks.asyncio.QueueTasks(f"bg-{time.monotonic_ns()}", broker_url=url)
+async def test_async_app_on_a_background_thread(url: str, adopt: Any) -> None:
+    app = adopt(qtasks.asyncio.QueueTasks(f"bg-{time.monotonic_ns()}", broker_url=url))
     loop_threads: list[str] = []
 
     @app.task
@@ -156,10 +156,10 @@ async def test_stop_releases_a_task_that_outlives_the_grace(h: Any, helpers: Any
     assert len(runs) == 2
 
 
-async def test_sync_and_async_apps_started_in_one_process(url: str) -> None:
+async def test_sync_and_async_apps_started_in_one_process(url: str, adopt: Any) -> None:
     stamp = time.monotonic_ns()
-    sync_app = qtasks.QueueTasks(f"s-{stamp}", broker_url=url)
-    async_app = qtasks.asyncio.QueueTasks(f"a-{stamp}", broker_url=url)
+    sync_app = adopt(qtasks.QueueTasks(f"s-{stamp}", broker_url=url))
+    async_app = adopt(qtasks.asyncio.QueueTasks(f"a-{stamp}", broker_url=url))
 
     @sync_app.task(name="who")
     def who_sync() -> str:
@@ -314,11 +314,11 @@ async def test_run_forever_blocks_until_stop(h: Any, helpers: Any) -> None:
     assert not thread.is_alive()
 
 
-async def test_sync_test_case_start_blocks_until_stop(url: str, helpers: Any) -> None:
+async def test_sync_test_case_start_blocks_until_stop(url: str, helpers: Any, adopt: Any) -> None:
     from qtasks.schemas.test import TestConfig
     from qtasks.tests import SyncTestCase
 
-    app = qtasks.QueueTasks(f"tc-start-{time.monotonic_ns()}", broker_url=url)
+    app = adopt(qtasks.QueueTasks(f"tc-start-{time.monotonic_ns()}", broker_url=url))
 
     @app.task
     def one() -> int:

@@ -166,7 +166,7 @@ async def test_flush_all_empties_only_its_own_app(h: Any) -> None:
     assert done.returning == "kept"
 
 
-async def test_sync_client_and_async_worker_meet_by_name(url: str) -> None:
+async def test_sync_client_and_async_worker_meet_by_name(url: str, adopt: Any) -> None:
     """The infrastructure position: one facade enqueues by name, the other runs it."""
     import time
 
@@ -176,8 +176,8 @@ async def test_sync_client_and_async_worker_meet_by_name(url: str) -> None:
     import qtasks.asyncio
 
     name = f"cross-{time.monotonic_ns()}"
-    worker_app = qtasks.asyncio.QueueTasks(name, broker_url=url)
-    client = qtasks.QueueTasks(name, broker_url=url)
+    worker_app = adopt(qtasks.asyncio.QueueTasks(name, broker_url=url))
+    client = adopt(qtasks.QueueTasks(name, broker_url=url))
 
     @worker_app.task
     async def shout(text: str) -> str:
@@ -189,5 +189,3 @@ async def test_sync_client_and_async_worker_meet_by_name(url: str) -> None:
     assert done.status == "success" and done.returning == "HI"
     assert back.returning == "HO"
     assert client.get(back.uuid).returning == "HO"
-    client.backend.close_sync()
-    await worker_app.backend.close()

@@ -18,7 +18,7 @@ from qtasks.logs import Logger
 
 REDIS_URL = os.environ.get("QTASKS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
-BACKENDS = ["memory", "sqlite"]  # the Redis backend adds "redis"
+BACKENDS = ["memory", "sqlite", "redis"]
 
 
 def backend_url(kind: str, tmp_path: object) -> str:

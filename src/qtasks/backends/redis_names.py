@@ -1,0 +1,196 @@
+"""The original framework's Redis component names, as thin holders of one `RedisBackend`.
+
+`AsyncRedisBroker(url=...)` builds a storage, which builds a global config, and all
+three share one backend (one set of connections), as the original shared one client:
+`QueueTasks(broker=AsyncRedisBroker(url=...))` then uses `broker.backend`. The Sync and
+Async classes differ only in whether the global-config methods are awaited.
+`redis_connect` (a ready client) is accepted for compatibility and not used: the
+backend opens its own connections to `url`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qtasks.backends.redis import RedisBackend
+from qtasks.configs import QueueConfig
+from qtasks.logs import Logger
+
+DEFAULT_REDIS_URL = "redis://localhost:6379/0"
+
+
+class _RedisComponent:
+    def __init__(
+        self,
+        name: str,
+        url: str | None,
+        log: Logger | None,
+        config: QueueConfig | None,
+        events: Any,
+        backend: RedisBackend | None,
+    ) -> None:
+        self.name = name
+        self.config = config if config is not None else QueueConfig()
+        self.log = log if log is not None else Logger(name, type(self).__name__)
+        self.events = events
+        if backend is None:
+            backend = RedisBackend(
+                url or DEFAULT_REDIS_URL, namespace=name, config=self.config, log=self.log
+            )
+        self.backend = backend
+        self.url = backend.url
+
+
+class _GlobalConfig(_RedisComponent):
+    def __init__(
+        self,
+        name: str = "QueueTasks",
+        url: str | None = None,
+        redis_connect: Any = None,
+        config_name: str | None = None,
+        log: Logger | None = None,
+        config: QueueConfig | None = None,
+        events: Any = None,
+        *,
+        backend: RedisBackend | None = None,
+    ) -> None:
+        super().__init__(name, url, log, config, events, backend)
+        self.config_name = f"{name}:{config_name or 'GlobalConfig'}"
+
+
+class AsyncRedisGlobalConfig(_GlobalConfig):
+    """Hashes of settings shared by every process of the app (`gc:{name}` keys)."""
+
+    async def set(self, name: str, key: str, value: Any) -> None:
+        await self.backend.gc_set(name, key, value)
+
+    async def get(self, key: str, name: str) -> str | None:
+        return await self.backend.gc_get(key, name)
+
+    async def get_all(self, key: str) -> dict[str, str]:
+        return await self.backend.gc_get_all(key)
+
+    async def get_match(self, match: str) -> dict[str, dict[str, str]]:
+        return await self.backend.gc_get_match(match)
+
+    async def start(self) -> None:
+        ttl = self.config.global_config_status_ttl
+        await self.backend.gc_set("main", "name", self.name, ttl)
+        await self.backend.gc_set("main", "status", "running", ttl)
+
+    async def stop(self) -> None:
+        await self.backend.close()
+
+
+class SyncRedisGlobalConfig(_GlobalConfig):
+    """Hashes of settings shared by every process of the app (`gc:{name}` keys)."""
+
+    def set(self, name: str, key: str, value: Any) -> None:
+        self.backend.gc_set_sync(name, key, value)
+
+    def get(self, key: str, name: str) -> str | None:
+        return self.backend.gc_get_sync(key, name)
+
+    def get_all(self, key: str) -> dict[str, str]:
+        return self.backend.gc_get_all_sync(key)
+
+    def get_match(self, match: str) -> dict[str, dict[str, str]]:
+        return self.backend.gc_get_match_sync(match)
+
+    def start(self) -> None:
+        ttl = self.config.global_config_status_ttl
+        self.backend.gc_set_sync("main", "name", self.name, ttl)
+        self.backend.gc_set_sync("main", "status", "running", ttl)
+
+    def stop(self) -> None:
+        self.backend.close_sync()
+
+
+class _Storage(_RedisComponent):
+    _global_config_class: type[_GlobalConfig]
+
+    def __init__(
+        self,
+        name: str = "QueueTasks",
+        url: str | None = None,
+        queue_process: str = "task_process",
+        redis_connect: Any = None,
+        global_config: _GlobalConfig | None = None,
+        log: Logger | None = None,
+        config: QueueConfig | None = None,
+        events: Any = None,
+        *,
+        backend: RedisBackend | None = None,
+    ) -> None:
+        if backend is None and global_config is not None:
+            backend = global_config.backend
+        super().__init__(name, url, log, config, events, backend)
+        self.queue_process = f"{name}:{queue_process}"
+        self.global_config = global_config or self._global_config_class(
+            name, config=self.config, log=self.log, events=events, backend=self.backend
+        )
+
+
+class AsyncRedisStorage(_Storage):
+    _global_config_class = AsyncRedisGlobalConfig
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        await self.backend.close()
+
+
+class SyncRedisStorage(_Storage):
+    _global_config_class = SyncRedisGlobalConfig
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        self.backend.close_sync()
+
+
+class _Broker(_RedisComponent):
+    _storage_class: type[_Storage]
+
+    def __init__(
+        self,
+        name: str = "QueueTasks",
+        url: str | None = None,
+        storage: _Storage | None = None,
+        queue_name: str = "task_queue",
+        log: Logger | None = None,
+        config: QueueConfig | None = None,
+        events: Any = None,
+    ) -> None:
+        backend = storage.backend if storage is not None else None
+        super().__init__(name, url, log, config, events, backend)
+        self.queue_name = f"{name}:{queue_name}"
+        self.storage = storage or self._storage_class(
+            name, config=self.config, log=self.log, events=events, backend=self.backend
+        )
+
+
+class AsyncRedisBroker(_Broker):
+    _storage_class = AsyncRedisStorage
+
+    async def stop(self) -> None:
+        await self.backend.close()
+
+
+class SyncRedisBroker(_Broker):
+    _storage_class = SyncRedisStorage
+
+    def stop(self) -> None:
+        self.backend.close_sync()
+
+
+__all__ = [
+    "AsyncRedisBroker",
+    "AsyncRedisGlobalConfig",
+    "AsyncRedisStorage",
+    "SyncRedisBroker",
+    "SyncRedisGlobalConfig",
+    "SyncRedisStorage",
+]

@@ -1,0 +1,256 @@
+"""Redis-specific behaviour beyond the contract suite, on the local server (db 15)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+import uuid
+import warnings
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from qtasks.backends import Completion, Delivery, TaskRecord
+from qtasks.backends import redis as redis_backend
+from qtasks.backends.redis import RedisBackend
+from qtasks.backends.redis_names import (
+    AsyncRedisBroker,
+    AsyncRedisGlobalConfig,
+    SyncRedisBroker,
+    SyncRedisStorage,
+)
+from qtasks.configs import QueueConfig
+from qtasks.exc import BackendUnavailableError
+from qtasks.logs import Logger
+
+URL = os.environ.get("QTASKS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def make(namespace: str | None = None, url: str = URL) -> RedisBackend:
+    ns = namespace or f"rt-{uuid.uuid4().hex[:8]}"
+    return RedisBackend(url, namespace=ns, config=QueueConfig(), log=Logger("redis-test"))
+
+
+def rec(i: int = 0, priority: int = 0) -> TaskRecord:
+    now = time.time()
+    return TaskRecord(str(uuid.uuid4()), "t", priority, [i], {}, "new", now, now)
+
+
+def finish(d: Delivery) -> Completion:
+    r = d.record
+    r.status, r.returning = "success", r.args[0]
+    return Completion(d, r)
+
+
+@pytest.fixture
+async def backend() -> AsyncIterator[RedisBackend]:
+    b = make()
+    yield b
+    await b.purge()
+    await b.close()
+
+
+@pytest.fixture
+def sync_backend() -> Iterator[RedisBackend]:
+    b = make()
+    yield b
+    b.purge_sync()
+    b.close_sync()
+
+
+@pytest.mark.anyio
+async def test_blocked_fetch_wakes_within_milliseconds(backend: RedisBackend) -> None:
+    delays = []
+    for i in range(5):
+        waiting = asyncio.create_task(backend.fetch("default", 1, 30, "w", 5.0))
+        await asyncio.sleep(0.05)
+        start = time.perf_counter()
+        await backend.enqueue([rec(i)])
+        got = await waiting
+        delays.append(time.perf_counter() - start)
+        await backend.complete([finish(d) for d in got])
+    assert sorted(delays)[2] < 0.02, delays  # median; the push is ~2 round trips
+
+
+@pytest.mark.anyio
+async def test_every_waiter_of_a_task_is_woken(backend: RedisBackend) -> None:
+    r = rec(5)
+    await backend.enqueue([r])
+    waiters = [asyncio.create_task(backend.wait_final(r.uuid, 5)) for _ in range(3)]
+    sync_waiter = asyncio.create_task(asyncio.to_thread(backend.wait_final_sync, r.uuid, 5))
+    await asyncio.sleep(0.1)
+    (d,) = await backend.fetch("default", 1, 30, "w", 0)
+    start = time.perf_counter()
+    await backend.complete([finish(d)])
+    results = await asyncio.gather(*waiters, sync_waiter)
+    assert time.perf_counter() - start < 0.5
+    assert [x.returning for x in results if x is not None] == [5, 5, 5, 5]
+
+
+@pytest.mark.anyio
+async def test_wait_final_sees_cancel(backend: RedisBackend) -> None:
+    r = rec()
+    await backend.enqueue([r])
+    waiting = asyncio.create_task(backend.wait_final(r.uuid, 5))
+    await asyncio.sleep(0.05)
+    await backend.cancel(r.uuid, "stop")
+    got = await asyncio.wait_for(waiting, 1)
+    assert got is not None and got.status == "cancel"
+    assert got.extra["cancel_reason"] == "stop"
+
+
+def test_sync_round_trip_against_an_async_worker(sync_backend: RedisBackend) -> None:
+    stop = threading.Event()
+
+    def worker() -> None:
+        async def run() -> None:
+            while not stop.is_set():
+                got = await sync_backend.fetch("default", 10, 30, "w", 0.2)
+                await sync_backend.complete([finish(d) for d in got])
+            await sync_backend.close()
+
+        asyncio.run(run())
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    try:
+        for i in range(20):
+            r = rec(i)
+            sync_backend.enqueue_sync([r])
+            got = sync_backend.wait_final_sync(r.uuid, 5)
+            assert got is not None and got.returning == i
+    finally:
+        stop.set()
+        thread.join()
+
+
+def test_one_backend_across_event_loops(sync_backend: RedisBackend) -> None:
+    async def roundtrip(i: int) -> int:
+        r = rec(i)
+        await sync_backend.enqueue([r])
+        (d,) = await sync_backend.fetch("default", 1, 30, "w", 1)
+        await sync_backend.complete([finish(d)])
+        got = await sync_backend.wait_final(r.uuid, 1)
+        assert got is not None
+        return int(got.returning)
+
+    assert asyncio.run(roundtrip(1)) == 1  # its loop closes without close()
+    assert asyncio.run(roundtrip(2)) == 2
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_forked_child_gets_its_own_connections(sync_backend: RedisBackend) -> None:
+    parent = rec(1)
+    sync_backend.enqueue_sync([parent])  # the parent holds a connection now
+    child = rec(2)
+    with warnings.catch_warnings():  # 3.12+ warns about forking a threaded process
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        code = 1
+        try:
+            sync_backend.enqueue_sync([child])
+            code = 0 if sync_backend.get_sync(parent.uuid) is not None else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert sync_backend.get_sync(child.uuid) is not None  # parent's connection unharmed
+
+
+@pytest.mark.anyio
+async def test_enqueue_is_idempotent_per_uuid(backend: RedisBackend) -> None:
+    r = rec()
+    await backend.enqueue([r])
+    await backend.enqueue([r])  # e.g. a call retried after a lost reply
+    await backend.enqueue([r, rec()])
+    assert (await backend.stats())["queued"] == 2
+
+
+@pytest.mark.anyio
+async def test_extreme_priorities_keep_order(backend: RedisBackend) -> None:
+    prios = [2**40, -(2**40), 0, -1, 1, 2**31 - 1]
+    await backend.enqueue([rec(p, p) for p in prios])
+    got = await backend.fetch("default", 10, 30, "w", 0)
+    assert [d.record.priority for d in got] == sorted(prios)
+
+
+@pytest.mark.anyio
+async def test_cancel_delayed_task(backend: RedisBackend) -> None:
+    r = rec()
+    r.eta = time.time() + 60
+    await backend.enqueue([r])
+    assert (await backend.stats())["delayed"] == 1
+    cancelled = await backend.cancel(r.uuid, "no")
+    assert cancelled is not None and cancelled.status == "cancel"
+    assert (await backend.stats())["queued"] == 0
+
+
+@pytest.mark.anyio
+async def test_cancel_request_survives_a_lost_lease(backend: RedisBackend) -> None:
+    r = rec()
+    await backend.enqueue([r])
+    await backend.fetch("default", 1, 0.2, "dead", 0)
+    await backend.cancel(r.uuid, "please")
+    await asyncio.sleep(0.3)
+    (again,) = await backend.fetch("default", 1, 30, "w", 0)
+    assert again.record.extra["cancel_requested"] == "please"
+
+
+@pytest.mark.anyio
+async def test_purge_leaves_other_namespaces(backend: RedisBackend) -> None:
+    other = make(backend.namespace + "*[x]")  # glob characters must not widen the purge
+    try:
+        kept = rec()
+        await other.enqueue([kept])
+        await backend.enqueue([rec()])
+        await backend.purge()
+        assert await other.get(kept.uuid) is not None
+    finally:
+        await other.purge()
+        await other.close()
+
+
+@pytest.mark.anyio
+async def test_unreachable_server_is_backend_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(redis_backend, "_RETRIES", 1)
+    b = make(url="redis://127.0.0.1:1/0")
+    with pytest.raises(BackendUnavailableError):
+        await b.get("x")
+    with pytest.raises(BackendUnavailableError):
+        b.get_sync("x")
+    await b.close()
+
+
+@pytest.mark.anyio
+async def test_async_names_share_one_backend_and_global_config() -> None:
+    broker = AsyncRedisBroker(name=f"names-{uuid.uuid4().hex[:6]}", url=URL)
+    gc = broker.storage.global_config
+    assert isinstance(gc, AsyncRedisGlobalConfig)
+    assert broker.backend is broker.storage.backend is gc.backend
+    assert broker.queue_name == f"{broker.name}:task_queue"
+    try:
+        await gc.set("limits", "rate", "10")
+        await gc.set("limits", "burst", 3)
+        assert await gc.get("limits", "rate") == "10"
+        assert await gc.get_all("limits") == {"rate": "10", "burst": "3"}
+        assert await gc.get_match("lim*") == {"limits": {"rate": "10", "burst": "3"}}
+        await gc.start()
+        assert await gc.get("main", "status") == "running"
+    finally:
+        await broker.backend.purge()
+        await broker.stop()
+
+
+def test_sync_names_share_a_given_storage() -> None:
+    storage = SyncRedisStorage(name=f"names-{uuid.uuid4().hex[:6]}", url=URL)
+    broker = SyncRedisBroker(name=storage.name, storage=storage)
+    assert broker.backend is storage.backend
+    try:
+        storage.global_config.set("a", "k", "v")
+        assert storage.global_config.get("a", "k") == "v"
+    finally:
+        broker.backend.purge_sync()
+        broker.stop()
