@@ -58,6 +58,15 @@ class BaseQueueTasks:
             raise ConfigError(f"An app name must be a non-empty string, got {name!r}")
         self.name = name
         self.version = __version__
+        if config is None:  # components written for QTasks 1.7 may carry the config
+            config = next(
+                (
+                    c.config
+                    for c in (worker, broker, storage)
+                    if isinstance(getattr(c, "config", None), QueueConfig)
+                ),
+                None,
+            )
         self.config = config if config is not None else QueueConfig()
         self.log = (
             log.with_subname("QueueTasks")
@@ -78,7 +87,7 @@ class BaseQueueTasks:
         self.middlewares_after: list[Any] = []
         self._component_plugins: dict[str, PluginTable] = {c: {} for c in COMPONENTS}
         self.starter: Any = None
-        self.worker: Worker | None = worker
+        self.worker: Worker | None = None
         self.backend: Backend = self._make_backend(broker or storage, broker_url or storage_url)
         self._set_state()
 
@@ -90,6 +99,7 @@ class BaseQueueTasks:
                     f"broker/storage must be a qtasks Backend or a component with .backend, "
                     f"got {given!r}"
                 )
+            backend.config = self.config  # one config per app, read by every component
             return backend
         return create_backend(
             resolve_url(url, self.config), namespace=self.name, config=self.config, log=self.log
@@ -108,6 +118,21 @@ class BaseQueueTasks:
     @property
     def broker(self) -> Backend:
         return self.backend
+
+    @property
+    def global_config(self) -> Any:
+        """Settings shared by every process of the app (`set/get/get_all/get_match`), on
+        backends that keep them (Redis); None elsewhere."""
+        if not hasattr(self.backend, "gc_set"):
+            return None
+        from qtasks.backends import redis_names
+
+        cls = (
+            redis_names.AsyncRedisGlobalConfig
+            if self._method == "async"
+            else redis_names.SyncRedisGlobalConfig
+        )
+        return cls(self.name, config=self.config, log=self.log, backend=self.backend)  # type: ignore[arg-type]
 
     # --- registration -------------------------------------------------------------------------
     def task(self, name: Any = None, **options: Any) -> Any:

@@ -87,9 +87,12 @@ class Server:
 
         if self._stop_requested:
             self._stop_now()
+        status = asyncio.ensure_future(self._publish_status())
         try:
             await asyncio.gather(*(w.run(one_ready) for w in self.workers))
         finally:
+            status.cancel()
+            await asyncio.gather(status, return_exceptions=True)
             await self._lifecycle("stop")
             for plugin in plugins:
                 try:
@@ -100,6 +103,28 @@ class Server:
             await app.backend.close()
             executed = sum(w.executed for w in self.workers)
             self.log.info(f"Stopped app {app.name!r} after {executed} task(s)")
+
+    async def _publish_status(self) -> None:
+        """Where the backend keeps a global config (Redis), keep the app's `main` status
+        there with a TTL while it runs, as QTasks 1.7 did (`app.ping()` itself reads the
+        live-worker registry every backend has)."""
+        backend = self.app.backend
+        gc_set = getattr(backend, "gc_set", None)
+        if gc_set is None:
+            return
+        cfg, tables = self.app.config, self.app._component_plugins
+        if has_plugins(tables["global_config"], "global_config_set_status"):
+            await trigger(
+                tables["global_config"], "global_config_set_status", self.log, global_config=backend
+            )
+        while True:
+            try:
+                ttl = cfg.global_config_status_ttl
+                await gc_set("main", "name", self.app.name, ttl)
+                await gc_set("main", "status", "running", ttl)
+            except Exception as exc:
+                self.log.warning(f"Publishing the app status failed: {exc!r}")
+            await asyncio.sleep(cfg.global_config_status_set_periodic)
 
     async def _lifecycle(self, phase: str) -> None:
         """`starter_*`, `broker_*`, `storage_*`, `global_config_*` start/stop triggers
