@@ -10,10 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from qtasks.plugins.base import BasePlugin
+from qtasks.plugins.depends import DependsPlugin
+from qtasks.plugins.pydantic import PydanticWrapperPlugin
+from qtasks.plugins.states import StatePlugin
 from qtasks.schemas.task_exec import TaskExecSchema
 
-#: Injector classes, in the order they rewrite arguments.
-INJECTORS: list[Any] = []
+#: Injector classes. Each one passes its parameters by name and leaves the others
+#: alone, so their order does not change the arguments a task receives.
+INJECTORS: list[Any] = [PydanticWrapperPlugin, DependsPlugin, StatePlugin]
 
 
 def injectors_for(schema: TaskExecSchema) -> list[tuple[str, BasePlugin]]:

@@ -1,4 +1,5 @@
-"""App-less helpers: `get_app()` and `@shared_task`."""
+"""App-less helpers: `get_app()`, `@shared_task`, and chains (`AsyncTaskUtils`,
+`SyncTaskUtils`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from qtasks.registries.build import decorate
 from qtasks.registries.registry import TaskRegistry
 from qtasks.registries.task import AsyncTask, BaseTask, SyncTask
 from qtasks.schemas.task_exec import TaskExecSchema
+from qtasks.utils.tasks import AsyncTaskUtils, SyncTaskUtils
 
 
 def get_app() -> Any:
@@ -32,4 +34,4 @@ def shared_task(name: Any = None, *, awaiting: bool | None = None, **options: An
     return decorate(name, options, 0, register)
 
 
-__all__ = ["get_app", "shared_task"]
+__all__ = ["AsyncTaskUtils", "SyncTaskUtils", "get_app", "shared_task"]

@@ -1,0 +1,361 @@
+"""What the built-in argument injectors (Pydantic, Depends, State) share: reading a task
+function's parameters once, and failing the one execution an injector cannot prepare.
+
+Nothing here imports pydantic or touches I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import dataclasses
+import functools
+import inspect
+import types
+import typing
+import weakref
+from collections.abc import Callable
+from concurrent.futures import Executor
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from qtasks.plugins.base import BasePlugin
+
+if TYPE_CHECKING:
+    from qtasks.engine.executor import TaskExecutor
+    from qtasks.schemas.task_exec import TaskExecSchema
+
+ARGS_REPLACE = "task_executor_args_replace"
+RESULT_REPLACE = "task_executor_after_execute_result_replace"
+TASK_CLOSE = "task_executor_task_close"
+
+EMPTY: Any = inspect.Parameter.empty
+
+
+@dataclasses.dataclass(frozen=True)
+class Param:
+    """One parameter of a task function, with its annotation resolved."""
+
+    name: str
+    #: Index among the positional parameters, or None (keyword-only, *args, **kwargs).
+    position: int | None
+    #: The annotation with `Annotated[...]` and `Optional[...]` unwrapped.
+    annotation: Any
+    #: `Annotated` metadata, outermost last.
+    metadata: tuple[Any, ...]
+    #: The resolved annotation before unwrapping.
+    raw: Any
+    default: Any
+
+
+_PARAMS: weakref.WeakKeyDictionary[Any, tuple[Param, ...]] = weakref.WeakKeyDictionary()
+
+
+def task_params(func: Callable[..., Any]) -> tuple[Param, ...]:
+    """The named parameters of `func` (not *args/**kwargs), worked out once per function."""
+    try:
+        return _PARAMS[func]
+    except (KeyError, TypeError):
+        pass
+    params = _read_params(func)
+    try:
+        _PARAMS[func] = params
+    except TypeError:  # not weak-referenceable: just don't cache
+        pass
+    return params
+
+
+def return_annotation(func: Callable[..., Any]) -> Any:
+    return resolved_hints(func).get("return", EMPTY)
+
+
+def _read_params(func: Callable[..., Any]) -> tuple[Param, ...]:
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):
+        return ()
+    hints = resolved_hints(func)
+    params = []
+    position = 0
+    for p in signature.parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        index: int | None = None
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            index, position = position, position + 1
+        raw = hints.get(p.name, p.annotation)
+        annotation, metadata = unwrap(raw)
+        params.append(Param(p.name, index, annotation, metadata, raw, p.default))
+    return tuple(params)
+
+
+def resolved_hints(func: Callable[..., Any]) -> dict[str, Any]:
+    """Annotations with strings (``from __future__ import annotations``) evaluated in the
+    function's module, keeping `Annotated` metadata. An annotation that cannot be
+    evaluated stays a string; the others are still resolved."""
+    try:
+        return typing.get_type_hints(func, include_extras=True)
+    except Exception:
+        pass
+    target = inspect.unwrap(func)
+    try:
+        raw = dict(inspect.get_annotations(target))
+    except Exception:
+        return {}
+    namespace = dict(getattr(target, "__globals__", {}))
+    hints = {}
+    for name, annotation in raw.items():
+        if isinstance(annotation, str):
+            try:
+                # The task's own source text, evaluated like typing.get_type_hints does.
+                annotation = eval(annotation, namespace)
+            except Exception:
+                pass
+        hints[name] = annotation
+    return hints
+
+
+def unwrap(annotation: Any) -> tuple[Any, tuple[Any, ...]]:
+    """`Annotated[Optional[T], m1, m2]` -> (T, (m1, m2))."""
+    metadata: tuple[Any, ...] = ()
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            metadata = (*annotation.__metadata__, *metadata)
+            annotation = typing.get_args(annotation)[0]
+        elif origin is typing.Union or origin is types.UnionType:
+            members = [a for a in typing.get_args(annotation) if a is not type(None)]
+            if len(members) != 1:
+                return annotation, metadata
+            annotation = members[0]
+        else:
+            return annotation, metadata
+
+
+def walk_types(annotation: Any) -> typing.Iterator[Any]:
+    """`annotation` and every type nested in it (`list[Item]`, `Item | None`...)."""
+    yield annotation
+    for arg in typing.get_args(annotation):
+        yield from walk_types(arg)
+
+
+class Injector(BasePlugin):
+    """Base of the built-in injectors: chosen per task by `applies(schema)`, registered
+    on `TRIGGERS`, and created once per task name per worker. Anything that must live
+    for one execution only is keyed by the task's uuid (`task_executor.record.uuid`) or
+    kept on the executor, which exists for one execution."""
+
+    TRIGGERS: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def owns(cls, param: Param) -> bool:
+        """Whether this injector provides `param`'s value."""
+        raise NotImplementedError
+
+    @classmethod
+    def applies(cls, schema: TaskExecSchema) -> bool:
+        return any(cls.owns(p) for p in task_params(schema.func))
+
+    async def trigger(  # type: ignore[override]  # BasePlugin methods may be async
+        self, name: str, *args: Any, **kwargs: Any
+    ) -> dict[str, Any] | None:
+        executor: TaskExecutor | None = kwargs.get("task_executor")
+        if executor is None:
+            return None
+        if name == ARGS_REPLACE:
+            if failed(executor) or not _first_run(executor, type(self)):
+                return None  # failed already, or this injector also registered by hand
+            try:
+                params = task_params(executor.task_func.func)
+                call_args = list(kwargs.get("args") or ())
+                call_kw = dict(kwargs.get("kw") or {})
+                values = await self.inject(executor, params, call_args, call_kw)
+                place(executor, params, call_args, call_kw, values)
+            except Exception as exc:
+                fail_execution(executor, exc)
+                return None
+            return {"args": call_args, "kw": call_kw}
+        if name == RESULT_REPLACE:
+            return await self.replace_result(executor, kwargs.get("result"))
+        if name == TASK_CLOSE:
+            await self.close(executor)
+        return None
+
+    async def inject(
+        self,
+        executor: TaskExecutor,
+        params: tuple[Param, ...],
+        args: list[Any],
+        kw: dict[str, Any],
+    ) -> dict[str, Any]:
+        """The values of the parameters this injector owns, by name. May consume
+        positional arguments from `args` (the Pydantic injector does)."""
+        return {}
+
+    async def replace_result(self, executor: TaskExecutor, result: Any) -> dict[str, Any] | None:
+        return None
+
+    async def close(self, executor: TaskExecutor) -> None:
+        return None
+
+
+# --- binding injected values ----------------------------------------------------------------------
+#
+# The rule a task's author can rely on: keyword arguments go to their parameter, injected
+# values to theirs, and the positional arguments fill the *other* parameters in order.
+# Python cannot skip a positional parameter, so an injected (or keyword) value that sits
+# before a positional argument is moved into `args` at its parameter's place. Injectors
+# run one after another, each seeing the previous one's args/kw; the names already moved
+# are remembered on the executor so every step reads `args` the same way.
+
+_PLACED_ATTR = "_qtasks_injected_positional"
+_RAN_ATTR = "_qtasks_injectors_ran"
+
+
+def _first_run(executor: TaskExecutor, cls: type[Injector]) -> bool:
+    ran: set[type[Injector]] | None = getattr(executor, _RAN_ATTR, None)
+    if ran is None:
+        ran = set()
+        setattr(executor, _RAN_ATTR, ran)
+    if cls in ran:
+        return False
+    ran.add(cls)
+    return True
+
+
+def owned(param: Param) -> bool:
+    """Whether any built-in injector provides `param`."""
+    from qtasks.plugins.builtin import INJECTORS
+
+    return any(cls.owns(param) for cls in INJECTORS)
+
+
+_OWNED: weakref.WeakKeyDictionary[Any, frozenset[str]] = weakref.WeakKeyDictionary()
+
+
+def owned_names(func: Callable[..., Any]) -> frozenset[str]:
+    """Names of `func`'s parameters that injectors provide, worked out once."""
+    try:
+        return _OWNED[func]
+    except (KeyError, TypeError):
+        pass
+    names = frozenset(p.name for p in task_params(func) if owned(p))
+    with contextlib.suppress(TypeError):
+        _OWNED[func] = names
+    return names
+
+
+def _placed(executor: TaskExecutor) -> set[str]:
+    placed: set[str] | None = getattr(executor, _PLACED_ATTR, None)
+    if placed is None:
+        placed = set()
+        setattr(executor, _PLACED_ATTR, placed)
+    return placed
+
+
+def positional_start(
+    executor: TaskExecutor, params: tuple[Param, ...], target: Param, kw: dict[str, Any]
+) -> int:
+    """Index in `args` of the first positional argument that would go to `target`."""
+    placed = _placed(executor)
+    owners = owned_names(executor.task_func.func)
+    index = 0
+    for param in params:
+        if param is target:
+            break
+        if param.position is None:
+            continue
+        if param.name in owners:
+            index += param.name in placed
+        elif param.name not in kw:
+            index += 1
+    return index
+
+
+def place(
+    executor: TaskExecutor,
+    params: tuple[Param, ...],
+    args: list[Any],
+    kw: dict[str, Any],
+    values: dict[str, Any],
+) -> None:
+    """Add injected `values` to the call, keeping positional arguments where they belong."""
+    kw.update(values)
+    if not args:
+        return
+    placed = _placed(executor)
+    owners = owned_names(executor.task_func.func)
+    queue = list(args)
+    out: list[Any] = []
+    for param in params:
+        if not queue:
+            break
+        if param.position is None:
+            continue
+        if param.name in owners:
+            if param.name in placed:
+                out.append(queue.pop(0))
+            elif param.name in kw:
+                out.append(kw.pop(param.name))
+                placed.add(param.name)
+            else:
+                break  # its injector has not run yet and will place it
+        elif param.name in kw:
+            out.append(kw.pop(param.name))
+        else:
+            out.append(queue.pop(0))
+    out.extend(queue)
+    args[:] = out
+
+
+_FAILED_ATTR = "_qtasks_injection_error"
+
+
+def fail_execution(executor: TaskExecutor, exc: BaseException) -> None:
+    """Make this execution end with `exc` instead of calling the task function.
+
+    The plugin runner isolates a raising plugin (logs it and carries on), which would
+    call the function with arguments that were never prepared; an injector's failure
+    belongs to the task instead. The override is set on this one executor object only.
+    """
+    setattr(executor, _FAILED_ATTR, exc)
+
+    async def raise_it(*_args: Any, **_kwargs: Any) -> Any:
+        raise exc
+
+    executor.run_task = raise_it  # type: ignore[method-assign]
+    executor.run_task_gen = raise_it  # type: ignore[method-assign]
+
+
+def failed(executor: TaskExecutor) -> bool:
+    return getattr(executor, _FAILED_ATTR, None) is not None
+
+
+async def run_in_pool(pool: Executor | None, func: Callable[..., Any], *args: Any) -> Any:
+    """Run blocking code (sync dependencies) in the worker's thread pool, with the
+    caller's contextvars, like sync task functions."""
+    loop = asyncio.get_running_loop()
+    context = contextvars.copy_context()
+    return await loop.run_in_executor(pool, functools.partial(context.run, func, *args))
+
+
+__all__ = [
+    "ARGS_REPLACE",
+    "EMPTY",
+    "RESULT_REPLACE",
+    "TASK_CLOSE",
+    "Injector",
+    "Param",
+    "fail_execution",
+    "failed",
+    "owned",
+    "owned_names",
+    "place",
+    "positional_start",
+    "resolved_hints",
+    "return_annotation",
+    "run_in_pool",
+    "task_params",
+    "unwrap",
+    "walk_types",
+]

@@ -1,0 +1,20 @@
+"""`AsyncTaskUtils`: helpers over pre-built calls for the async app."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from qtasks.registries.task import BaseTaskCls
+from qtasks.utils.tasks.chains.async_chains import AsyncChain
+
+
+class AsyncTaskUtils:
+    @staticmethod
+    def chain(*calls: BaseTaskCls | Iterable[BaseTaskCls]) -> AsyncChain:
+        """`await AsyncTaskUtils.chain(add(1, 2), double()).get(timeout=10)`: run the
+        calls in order, each receiving the previous result as its last positional
+        argument."""
+        return AsyncChain(*calls)
+
+
+__all__ = ["AsyncTaskUtils"]
