@@ -197,13 +197,10 @@ class TaskExecutor:
 
     def args_info(self) -> list[ArgMeta]:
         """Each argument with the parameter it binds to, for argument plugins."""
-        try:
-            signature = inspect.signature(self.task_func.func)
-            hints = _type_hints(self.task_func.func)
-        except (TypeError, ValueError):
+        described = _describe(self.task_func.func)
+        if described is None:
             return []
-        params = list(signature.parameters.values())
-        positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        positional, hints = described
         info = []
         for index, value in enumerate(self._args):
             param = positional[index] if index < len(positional) else None
@@ -220,6 +217,17 @@ class TaskExecutor:
                 ArgMeta(key, value, _origin(annotation), annotation, annotation, True, key=key)
             )
         return info
+
+
+@functools.lru_cache(maxsize=1024)
+def _describe(func: Any) -> tuple[list[inspect.Parameter], dict[str, Any]] | None:
+    """Positional parameters and type hints of a task function, worked out once."""
+    try:
+        params = list(inspect.signature(func).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return positional, _type_hints(func)
 
 
 def _type_hints(func: Any) -> dict[str, Any]:

@@ -77,8 +77,11 @@ class Worker:
                 table = self.plugins
             else:
                 table = {k: list(v) for k, v in self.plugins.items()}
-                for trigger_name, plugin in injectors:
-                    table.setdefault(trigger_name, []).insert(0, plugin)
+                ahead: dict[str, list[Any]] = {}
+                for trigger_name, plugin in injectors:  # built-ins first, in their order
+                    ahead.setdefault(trigger_name, []).append(plugin)
+                for trigger_name, plugins in ahead.items():
+                    table[trigger_name] = [*plugins, *table.get(trigger_name, [])]
             self._executor_plugins[schema.name] = table
         return table
 
