@@ -27,7 +27,7 @@ from qtasks.registries.registry import TaskRegistry
 
 REDIS_URL = os.environ.get("QTASKS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
-BACKENDS = ["memory", "sqlite"]  # add "redis" here once its backend is in
+BACKENDS = ["memory", "sqlite", "redis"]
 FACADES = ["sync", "async"]
 
 #: Every wait in these tests is bounded by this (seconds); nothing should come near it.

@@ -2,21 +2,13 @@
 both apps on memory:// and sqlite:///, with sync and async task functions."""
 
 import asyncio
-import contextlib
 import threading
 import time
-import uuid
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
 
-import qtasks
-import qtasks.asyncio
-from qtasks import _state
-from qtasks.registries.registry import TaskRegistry
 from qtasks.registries.task import AsyncTaskCls, SyncTaskCls
 from qtasks.utils import AsyncTaskUtils, SyncTaskUtils
 from qtasks.utils.tasks import AsyncTaskUtils as AsyncTaskUtilsPkg
@@ -29,67 +21,7 @@ pytestmark = pytest.mark.anyio
 LIMIT = 10.0
 
 
-# --- harness -----------------------------------------------------------------------------
-@pytest.fixture(autouse=True)
-def _isolate_globals(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_state, "app_main", _state.app_main)
-    monkeypatch.setattr(_state, "logger_main", _state.logger_main)
-    monkeypatch.setattr(_state, "log_main", _state.log_main)
-    monkeypatch.setattr(TaskRegistry, "_tasks", dict(TaskRegistry._tasks))
-
-
-class Env:
-    def __init__(self, facade: str, backend: str, tmp_path: Path) -> None:
-        self.facade, self.backend, self.tmp_path = facade, backend, tmp_path
-        self.is_async = facade == "async"
-        self.apps: list[Any] = []
-
-    def app(self, name: str = "app") -> Any:
-        tag = uuid.uuid4().hex[:8]
-        if self.backend == "memory":
-            url = f"memory://{name}-{tag}"
-        else:
-            url = f"sqlite:///{self.tmp_path}/{name}-{tag}.db"
-        cls = qtasks.asyncio.QueueTasks if self.is_async else qtasks.QueueTasks
-        app = cls(f"{name}-{tag}", broker_url=url)
-        self.apps.append(app)
-        return app
-
-    async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        if self.is_async:
-            return await fn(*args, **kwargs)
-        # blocking client calls of the sync app go to a thread, so the test's loop stays free
-        return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
-
-    @contextlib.asynccontextmanager
-    async def serve(self, app: Any) -> AsyncIterator[None]:
-        if self.is_async:
-            async with app.serve():
-                yield
-        else:
-            with app.serve():
-                yield
-
-    async def close(self) -> None:
-        for app in self.apps:
-            with contextlib.suppress(Exception):
-                await app.backend.close()
-            with contextlib.suppress(Exception):
-                app.backend.close_sync()
-
-
-@pytest.fixture(
-    params=[("sync", "memory"), ("sync", "sqlite"), ("async", "memory"), ("async", "sqlite")],
-    ids=lambda p: "-".join(p),
-)
-async def env(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Env]:
-    facade, backend = request.param
-    e = Env(facade, backend, tmp_path)
-    yield e
-    await e.close()
-
-
-async def run_chain(env: Env, *calls: Any, timeout: float = LIMIT) -> list[Any]:
+async def run_chain(env: Any, *calls: Any, timeout: float = LIMIT) -> list[Any]:
     """The facade's own chain: `await AsyncTaskUtils.chain(...).get()` for the async
     app, `SyncTaskUtils.chain(...).get()` (in a thread) for the sync one."""
     if env.is_async:
@@ -128,7 +60,7 @@ def arithmetic(app: Any, release: threading.Event | None = None) -> dict[str, An
     return {"add": add, "multiply": multiply, "to_text": to_text, "fail": fail, "slow": slow}
 
 
-async def test_each_result_is_appended_to_the_next_call(env: Env) -> None:
+async def test_each_result_is_appended_to_the_next_call(env: Any) -> None:
     app = env.app()
     t = arithmetic(app)
     async with env.serve(app):
@@ -141,7 +73,7 @@ async def test_each_result_is_appended_to_the_next_call(env: Env) -> None:
     assert [r.task_name for r in results] == ["add", "multiply", "to_text"]
 
 
-async def test_a_failed_step_stops_the_chain(env: Env) -> None:
+async def test_a_failed_step_stops_the_chain(env: Any) -> None:
     app = env.app()
     t = arithmetic(app)
     async with env.serve(app):
@@ -152,7 +84,7 @@ async def test_a_failed_step_stops_the_chain(env: Env) -> None:
     assert never is None
 
 
-async def test_the_timeout_is_shared_by_the_whole_chain(env: Env) -> None:
+async def test_the_timeout_is_shared_by_the_whole_chain(env: Any) -> None:
     app = env.app()
     release = threading.Event()
     t = arithmetic(app, release)
@@ -172,7 +104,7 @@ async def test_the_timeout_is_shared_by_the_whole_chain(env: Env) -> None:
     assert elapsed_own < 3.0
 
 
-async def test_single_call_empty_chain_and_kwargs(env: Env) -> None:
+async def test_single_call_empty_chain_and_kwargs(env: Any) -> None:
     app = env.app()
     t = arithmetic(app)
     async with env.serve(app):
@@ -181,7 +113,7 @@ async def test_single_call_empty_chain_and_kwargs(env: Env) -> None:
     assert only.returning == ">7<"
 
 
-async def test_a_chain_of_the_other_facade_kind(env: Env) -> None:
+async def test_a_chain_of_the_other_facade_kind(env: Any) -> None:
     """A sync chain of an async app's calls and an async chain of a sync app's calls."""
     app = env.app()
     t = arithmetic(app)
@@ -197,7 +129,7 @@ async def test_a_chain_of_the_other_facade_kind(env: Env) -> None:
     assert [r.returning for r in results] == [5, 10]
 
 
-async def test_unbound_calls_stop_the_chain(env: Env) -> None:
+async def test_unbound_calls_stop_the_chain(env: Any) -> None:
     app = env.app()
     t = arithmetic(app)
     unbound = AsyncTaskCls("add", args=(1, 2)) if env.is_async else SyncTaskCls("add", args=(1,))

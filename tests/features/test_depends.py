@@ -10,9 +10,7 @@ import functools
 import inspect
 import threading
 import time
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any
 
 import anyio
@@ -21,76 +19,14 @@ import pytest
 
 import qtasks
 import qtasks.asyncio
-from qtasks import _state
 from qtasks.plugins import AsyncDependsPlugin, SyncDependsPlugin
 from qtasks.plugins.depends import Depends, DependsPlugin, ScopeEnum, resolve
 from qtasks.plugins.states import SyncState
-from qtasks.registries.registry import TaskRegistry
 from qtasks.schemas.task_exec import TaskExecSchema
 
 pytestmark = pytest.mark.anyio
 
 LIMIT = 10.0
-
-
-# --- harness -----------------------------------------------------------------------------
-@pytest.fixture(autouse=True)
-def _isolate_globals(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_state, "app_main", _state.app_main)
-    monkeypatch.setattr(_state, "logger_main", _state.logger_main)
-    monkeypatch.setattr(_state, "log_main", _state.log_main)
-    monkeypatch.setattr(TaskRegistry, "_tasks", dict(TaskRegistry._tasks))
-
-
-class Env:
-    def __init__(self, facade: str, backend: str, tmp_path: Path) -> None:
-        self.facade, self.backend, self.tmp_path = facade, backend, tmp_path
-        self.is_async = facade == "async"
-        self.apps: list[Any] = []
-
-    def app(self, name: str = "app") -> Any:
-        tag = uuid.uuid4().hex[:8]
-        if self.backend == "memory":
-            url = f"memory://{name}-{tag}"
-        else:
-            url = f"sqlite:///{self.tmp_path}/{name}-{tag}.db"
-        cls = qtasks.asyncio.QueueTasks if self.is_async else qtasks.QueueTasks
-        app = cls(f"{name}-{tag}", broker_url=url)
-        self.apps.append(app)
-        return app
-
-    async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        if self.is_async:
-            return await fn(*args, **kwargs)
-        # blocking client calls of the sync app go to a thread, so the test's loop stays free
-        return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
-
-    @contextlib.asynccontextmanager
-    async def serve(self, app: Any) -> AsyncIterator[None]:
-        if self.is_async:
-            async with app.serve():
-                yield
-        else:
-            with app.serve():
-                yield
-
-    async def close(self) -> None:
-        for app in self.apps:
-            with contextlib.suppress(Exception):
-                await app.backend.close()
-            with contextlib.suppress(Exception):
-                app.backend.close_sync()
-
-
-@pytest.fixture(
-    params=[("sync", "memory"), ("sync", "sqlite"), ("async", "memory"), ("async", "sqlite")],
-    ids=lambda p: "-".join(p),
-)
-async def env(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Env]:
-    facade, backend = request.param
-    e = Env(facade, backend, tmp_path)
-    yield e
-    await e.close()
 
 
 class Log:
@@ -189,7 +125,7 @@ OPENED = ["acm-open", "agen-open", "cm-open", "obj-open", "gen-open"]
 CLOSED_LIFO = ["gen-close", "obj-close", "cm-close", "agen-close", "acm-close"]
 
 
-async def test_every_dependency_kind_is_injected_and_torn_down(env: Env) -> None:
+async def test_every_dependency_kind_is_injected_and_torn_down(env: Any) -> None:
     app = env.app()
     log = Log()
     d = make_deps(log)
@@ -253,7 +189,7 @@ async def test_every_dependency_kind_is_injected_and_torn_down(env: Env) -> None
             assert log.take() == [*OPENED, "run", *CLOSED_LIFO]
 
 
-async def test_awaitable_value_and_annotation_forms(env: Env) -> None:
+async def test_awaitable_value_and_annotation_forms(env: Any) -> None:
     app = env.app()
 
     async def make() -> int:
@@ -282,7 +218,7 @@ def module_level_dep() -> int:
 
 
 # --- teardown always runs, for its own task only -----------------------------------------
-async def test_teardown_runs_when_the_task_fails(env: Env) -> None:
+async def test_teardown_runs_when_the_task_fails(env: Any) -> None:
     app = env.app()
     log = Log()
 
@@ -321,7 +257,7 @@ async def test_teardown_runs_when_the_task_fails(env: Env) -> None:
         assert log.take() == ["open", "aopen", "aclose", "close"]
 
 
-async def test_failing_setup_fails_the_task_and_closes_what_was_opened(env: Env) -> None:
+async def test_failing_setup_fails_the_task_and_closes_what_was_opened(env: Any) -> None:
     app = env.app()
     log = Log()
 
@@ -345,7 +281,7 @@ async def test_failing_setup_fails_the_task_and_closes_what_was_opened(env: Env)
     assert log.take() == ["first-open", "first-close"]
 
 
-async def test_teardown_runs_when_a_running_task_is_cancelled(env: Env) -> None:
+async def test_teardown_runs_when_a_running_task_is_cancelled(env: Any) -> None:
     app = env.app()
     log = Log()
     started = threading.Event()
@@ -371,7 +307,7 @@ async def test_teardown_runs_when_a_running_task_is_cancelled(env: Env) -> None:
     assert log.take() == ["open", "close"]
 
 
-async def test_concurrent_tasks_close_only_their_own_dependencies(env: Env) -> None:
+async def test_concurrent_tasks_close_only_their_own_dependencies(env: Any) -> None:
     """The original closed every open task dependency when any task finished (W14)."""
     app = env.app()
     release_first = threading.Event()
@@ -422,7 +358,7 @@ async def test_concurrent_tasks_close_only_their_own_dependencies(env: Env) -> N
 
 
 # --- worker scope ------------------------------------------------------------------------
-async def test_worker_scope_opens_once_and_closes_when_the_worker_stops(env: Env) -> None:
+async def test_worker_scope_opens_once_and_closes_when_the_worker_stops(env: Any) -> None:
     app = env.app()
     log = Log()
 
@@ -463,7 +399,7 @@ async def test_worker_scope_opens_once_and_closes_when_the_worker_stops(env: Env
         )
 
 
-async def test_concurrent_first_use_of_a_worker_dependency_opens_it_once(env: Env) -> None:
+async def test_concurrent_first_use_of_a_worker_dependency_opens_it_once(env: Any) -> None:
     app = env.app()
     log = Log()
 
@@ -485,7 +421,7 @@ async def test_concurrent_first_use_of_a_worker_dependency_opens_it_once(env: En
 
 
 # --- where dependency code runs ----------------------------------------------------------
-async def test_sync_dependency_code_runs_in_the_worker_pool(env: Env) -> None:
+async def test_sync_dependency_code_runs_in_the_worker_pool(env: Any) -> None:
     app = env.app()
     seen: dict[str, str] = {}
 
@@ -520,7 +456,7 @@ class Counter(SyncState):
     pass
 
 
-async def test_depends_with_a_model_and_state(env: Env) -> None:
+async def test_depends_with_a_model_and_state(env: Any) -> None:
     app = env.app()
 
     @app.task
@@ -537,7 +473,7 @@ async def test_depends_with_a_model_and_state(env: Env) -> None:
     assert second.returning == [40, 50, 0, 2]
 
 
-async def test_injected_parameters_before_positional_ones(env: Env) -> None:
+async def test_injected_parameters_before_positional_ones(env: Any) -> None:
     """Positional arguments fill the parameters that are neither injected nor given by
     keyword, in order, wherever the injected ones stand."""
     app = env.app()
@@ -645,7 +581,7 @@ def test_names_scopes_and_selection() -> None:
     assert inspect.iscoroutinefunction(DependsPlugin().trigger)
 
 
-async def test_registering_the_plugin_by_hand_does_not_open_dependencies_twice(env: Env) -> None:
+async def test_registering_the_plugin_by_hand_does_not_open_dependencies_twice(env: Any) -> None:
     """Code written for the original registers the plugin itself; it stays harmless."""
     app = env.app()
     log = Log()

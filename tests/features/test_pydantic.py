@@ -4,24 +4,17 @@ facades) on memory:// and sqlite:///, with sync and async task functions."""
 # No `from __future__ import annotations` here on purpose: the tasks below are defined
 # inside test functions, and one test checks string annotations explicitly.
 
-import contextlib
 import inspect
 import subprocess
 import sys
-import uuid
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import Callable
 from typing import Annotated, Any, Optional
 
 import pydantic
 import pytest
 
-import qtasks
-import qtasks.asyncio
-from qtasks import _state
 from qtasks.plugins import AsyncPydanticWrapperPlugin, SyncPydanticWrapperPlugin
 from qtasks.plugins.pydantic import PydanticWrapperPlugin
-from qtasks.registries.registry import TaskRegistry
 from qtasks.registries.task import BaseTask
 from qtasks.schemas.task_exec import TaskExecSchema
 
@@ -40,64 +33,6 @@ class Labelled(pydantic.BaseModel):
     size: int = 1
 
 
-# --- harness: one app kind (facade x backend) per parametrised test ----------------------
-@pytest.fixture(autouse=True)
-def _isolate_globals(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_state, "app_main", _state.app_main)
-    monkeypatch.setattr(_state, "logger_main", _state.logger_main)
-    monkeypatch.setattr(_state, "log_main", _state.log_main)
-    monkeypatch.setattr(TaskRegistry, "_tasks", dict(TaskRegistry._tasks))
-
-
-class Env:
-    def __init__(self, facade: str, backend: str, tmp_path: Path) -> None:
-        self.facade, self.backend, self.tmp_path = facade, backend, tmp_path
-        self.is_async = facade == "async"
-        self.apps: list[Any] = []
-
-    def app(self, name: str = "app") -> Any:
-        tag = uuid.uuid4().hex[:8]
-        if self.backend == "memory":
-            url = f"memory://{name}-{tag}"
-        else:
-            url = f"sqlite:///{self.tmp_path}/{name}-{tag}.db"
-        cls = qtasks.asyncio.QueueTasks if self.is_async else qtasks.QueueTasks
-        app = cls(f"{name}-{tag}", broker_url=url)
-        self.apps.append(app)
-        return app
-
-    async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        result = fn(*args, **kwargs)
-        return await result if inspect.isawaitable(result) else result
-
-    @contextlib.asynccontextmanager
-    async def serve(self, app: Any) -> AsyncIterator[None]:
-        if self.is_async:
-            async with app.serve():
-                yield
-        else:
-            with app.serve():
-                yield
-
-    async def close(self) -> None:
-        for app in self.apps:
-            with contextlib.suppress(Exception):
-                await app.backend.close()
-            with contextlib.suppress(Exception):
-                app.backend.close_sync()
-
-
-@pytest.fixture(
-    params=[("sync", "memory"), ("sync", "sqlite"), ("async", "memory"), ("async", "sqlite")],
-    ids=lambda p: "-".join(p),
-)
-async def env(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Env]:
-    facade, backend = request.param
-    e = Env(facade, backend, tmp_path)
-    yield e
-    await e.close()
-
-
 def both_kinds(app: Any, name: str, func: Callable[..., Any]) -> dict[str, BaseTask[Any]]:
     """Register `func` as a sync task and an async twin with the same signature."""
 
@@ -113,7 +48,7 @@ def both_kinds(app: Any, name: str, func: Callable[..., Any]) -> dict[str, BaseT
 
 
 # --- building models ---------------------------------------------------------------------
-async def test_every_call_form_builds_the_model(env: Env) -> None:
+async def test_every_call_form_builds_the_model(env: Any) -> None:
     app = env.app()
 
     def greet(item: Item) -> str:
@@ -136,7 +71,7 @@ async def test_every_call_form_builds_the_model(env: Env) -> None:
                 assert (result.status, result.returning) == ("success", "T=4"), (args, kwargs)
 
 
-async def test_model_mixed_with_other_parameters(env: Env) -> None:
+async def test_model_mixed_with_other_parameters(env: Any) -> None:
     app = env.app()
 
     def scaled(item: Item, factor: int = 1, *, suffix: str = "") -> str:
@@ -157,7 +92,7 @@ async def test_model_mixed_with_other_parameters(env: Env) -> None:
             assert got == ["T:12", "T:8", "T!:20", "T:40"]
 
 
-async def test_parameter_after_positional_one_and_echo(env: Env) -> None:
+async def test_parameter_after_positional_one_and_echo(env: Any) -> None:
     app = env.app()
 
     @app.task
@@ -175,7 +110,7 @@ async def test_parameter_after_positional_one_and_echo(env: Env) -> None:
         assert result.returning == ["echoed", "b", 2]
 
 
-async def test_annotated_optional_alias_and_string_annotations(env: Env) -> None:
+async def test_annotated_optional_alias_and_string_annotations(env: Any) -> None:
     app = env.app()
 
     @app.task
@@ -204,7 +139,7 @@ async def test_annotated_optional_alias_and_string_annotations(env: Env) -> None
         assert (await env.call(aliased.add_task, "y", 3, timeout=LIMIT)).returning == ["y", 3]
 
 
-async def test_invalid_arguments_fail_the_task_with_a_clear_error(env: Env) -> None:
+async def test_invalid_arguments_fail_the_task_with_a_clear_error(env: Any) -> None:
     app = env.app()
     called: list[Any] = []
 
@@ -223,7 +158,7 @@ async def test_invalid_arguments_fail_the_task_with_a_clear_error(env: Env) -> N
 
 
 # --- results -----------------------------------------------------------------------------
-async def test_model_results_are_dumped(env: Env) -> None:
+async def test_model_results_are_dumped(env: Any) -> None:
     app = env.app()
 
     def create(name: str) -> Item:

@@ -2,87 +2,20 @@
 both apps on memory:// and sqlite:///, from sync and async task functions."""
 
 import asyncio
-import contextlib
 import threading
-import uuid
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Annotated, Any
 
-import anyio
 import pytest
 
 import qtasks
 import qtasks.asyncio
-from qtasks import _state
 from qtasks.plugins import AsyncState, AsyncStatePlugin, SyncState, SyncStatePlugin
 from qtasks.plugins.states import StatePlugin, registry_for
-from qtasks.registries.registry import TaskRegistry
 from qtasks.schemas.task_exec import TaskExecSchema
 
 pytestmark = pytest.mark.anyio
 
 LIMIT = 10.0
-
-
-# --- harness -----------------------------------------------------------------------------
-@pytest.fixture(autouse=True)
-def _isolate_globals(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_state, "app_main", _state.app_main)
-    monkeypatch.setattr(_state, "logger_main", _state.logger_main)
-    monkeypatch.setattr(_state, "log_main", _state.log_main)
-    monkeypatch.setattr(TaskRegistry, "_tasks", dict(TaskRegistry._tasks))
-
-
-class Env:
-    def __init__(self, facade: str, backend: str, tmp_path: Path) -> None:
-        self.facade, self.backend, self.tmp_path = facade, backend, tmp_path
-        self.is_async = facade == "async"
-        self.apps: list[Any] = []
-
-    def app(self, name: str = "app") -> Any:
-        tag = uuid.uuid4().hex[:8]
-        if self.backend == "memory":
-            url = f"memory://{name}-{tag}"
-        else:
-            url = f"sqlite:///{self.tmp_path}/{name}-{tag}.db"
-        cls = qtasks.asyncio.QueueTasks if self.is_async else qtasks.QueueTasks
-        app = cls(f"{name}-{tag}", broker_url=url)
-        self.apps.append(app)
-        return app
-
-    async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        if self.is_async:
-            return await fn(*args, **kwargs)
-        # blocking client calls of the sync app go to a thread, so the test's loop stays free
-        return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
-
-    @contextlib.asynccontextmanager
-    async def serve(self, app: Any) -> AsyncIterator[None]:
-        if self.is_async:
-            async with app.serve():
-                yield
-        else:
-            with app.serve():
-                yield
-
-    async def close(self) -> None:
-        for app in self.apps:
-            with contextlib.suppress(Exception):
-                await app.backend.close()
-            with contextlib.suppress(Exception):
-                app.backend.close_sync()
-
-
-@pytest.fixture(
-    params=[("sync", "memory"), ("sync", "sqlite"), ("async", "memory"), ("async", "sqlite")],
-    ids=lambda p: "-".join(p),
-)
-async def env(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Env]:
-    facade, backend = request.param
-    e = Env(facade, backend, tmp_path)
-    yield e
-    await e.close()
 
 
 class Dialog(AsyncState):
@@ -97,7 +30,7 @@ class Other(SyncState):
     pass
 
 
-async def test_reference_scenario_step1_then_step2(env: Env) -> None:
+async def test_reference_scenario_step1_then_step2(env: Any) -> None:
     app = env.app()
 
     @app.task
@@ -127,7 +60,7 @@ async def test_reference_scenario_step1_then_step2(env: Env) -> None:
     assert cleared == {}
 
 
-async def test_sync_and_async_functions_share_one_state_per_class(env: Env) -> None:
+async def test_sync_and_async_functions_share_one_state_per_class(env: Any) -> None:
     app = env.app()
 
     @app.task
@@ -156,7 +89,7 @@ async def test_sync_and_async_functions_share_one_state_per_class(env: Env) -> N
         assert (await env.call(async_read.add_task, "a", timeout=LIMIT)).returning == 1
 
 
-async def test_concurrent_updates_from_threads_and_the_loop_are_not_lost(env: Env) -> None:
+async def test_concurrent_updates_from_threads_and_the_loop_are_not_lost(env: Any) -> None:
     app = env.app()
 
     @app.task
@@ -182,7 +115,7 @@ async def test_concurrent_updates_from_threads_and_the_loop_are_not_lost(env: En
         assert (await env.call(count.add_task, timeout=LIMIT)).returning == [20, 40]
 
 
-async def test_two_apps_in_one_process_have_separate_state(env: Env) -> None:
+async def test_two_apps_in_one_process_have_separate_state(env: Any) -> None:
     one, two = env.app("one"), env.app("two")
     tasks = {}
     for app in (one, two):
