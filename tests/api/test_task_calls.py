@@ -291,7 +291,7 @@ async def test_waiting_is_woken_not_polled(h: Any) -> None:
     timings.sort()
     median = timings[len(timings) // 2]
     assert median < 0.1, timings
-    assert timings[-1] < 0.5, timings
+    assert timings[-1] < 1.0, timings  # not even the slowest waits out a 1 s poll
 
 
 async def test_task_wait_result_uses_the_default_app(h: Any) -> None:
