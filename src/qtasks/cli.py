@@ -168,7 +168,10 @@ def _run_processes(app: Any, count: int, num_workers: int | None, options: dict[
     for child in children:
         child.start()
 
+    forwarded: set[int] = set()
+
     def forward(signum: int, _frame: Any) -> None:
+        forwarded.add(signum)
         for child in children:
             if child.pid is not None and child.is_alive():
                 os.kill(child.pid, signum)
@@ -177,7 +180,14 @@ def _run_processes(app: Any, count: int, num_workers: int | None, options: dict[
     signal.signal(signal.SIGTERM, forward)
     for child in children:
         child.join()
-    return max((abs(c.exitcode or 0) for c in children), default=0)
+
+    def exit_code(child: Any) -> int:
+        # A child that the forwarded signal ended before it installed its handlers had
+        # not fetched anything yet: that is a clean stop.
+        code = child.exitcode or 0
+        return 0 if code < 0 and -code in forwarded else abs(code)
+
+    return max((exit_code(c) for c in children), default=0)
 
 
 def _status(app: Any) -> int:

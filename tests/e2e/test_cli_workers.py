@@ -385,3 +385,36 @@ def test_sigterm_with_a_sync_task_past_the_grace_exits_promptly(
     assert len(runs(workdir, "grace")) == 2
     second.signal(signal.SIGTERM)
     assert second.wait() == 0
+
+
+SLOW_START_SOURCE = textwrap.dedent(
+    """
+    import time
+
+    from qtasks import QueueTasks
+
+
+    class SlowStart(QueueTasks):
+        def run_forever(self, *args, **kwargs):
+            time.sleep(3)  # a child that is not ready yet (no signal handlers)
+            super().run_forever(*args, **kwargs)
+
+
+    app = SlowStart("slowstart")
+    """
+)
+
+
+def test_sigterm_before_the_children_are_ready_still_exits_zero(
+    start_worker: Callable[..., WorkerProcess], workdir: Path
+) -> None:
+    """The parent forwards SIGTERM to children that have not installed their handlers
+    yet: they die of it, holding no task, and that is a clean stop, not a failure."""
+    (workdir / "slow_start.py").write_text(SLOW_START_SOURCE)
+    parent = start_worker("-A", "slow_start:app", "run", "--processes", "2")
+    time.sleep(1.0)  # the parent is up (it imports in ~0.2 s); the children still sleep
+    assert parent.proc.poll() is None
+    t0 = time.monotonic()
+    parent.signal(signal.SIGTERM)
+    assert parent.wait() == 0
+    assert time.monotonic() - t0 < 2.0  # the children did not wake up to finish
