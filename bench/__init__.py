@@ -1,0 +1,1 @@
+"""qtasks benchmark (see docs/benchmarks.md)."""

@@ -1,0 +1,78 @@
+"""Benchmark apps, one factory per backend, for `bench/run.py` and the worker CLI:
+
+    python -m qtasks -A bench.apps:app_sqlite run      # (run from the repository root)
+
+`qtasks -A module:attr` calls a function as a factory, so a backend is only built
+(and its driver only imported) when asked for. The URL comes from the environment
+(`QTASKS_BENCH_<BACKEND>_URL`, set by run.py to a fresh temp file / Redis db 14).
+
+Tasks (async, like the shared peer benchmark's `frameworks/qtasks.py`; all take one
+int and return it): `noop` (W1/W2), `sleep` (W4: asyncio.sleep(BENCH_SLEEP_S=0.05)),
+`ping` (W3). Unlike the peer benchmark, no task touches a counter: completion is read
+from the backend (`stats()`), so the task bodies add no load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from typing import Any
+
+APP_NAME = "bench"
+SLEEP_S = float(os.environ.get("BENCH_SLEEP_S", "0.05"))
+
+DEFAULT_URLS = {
+    "sqlite": "sqlite:///" + os.path.join(tempfile.gettempdir(), "qtasks-bench", "bench.db"),
+    "redis": "redis://127.0.0.1:6379/14",
+    "memory": "memory://bench",
+}
+
+
+def url_for(backend: str) -> str:
+    return os.environ.get(f"QTASKS_BENCH_{backend.upper()}_URL") or DEFAULT_URLS[backend]
+
+
+def make_worker_app(backend: str) -> Any:
+    """The async app the worker runs, with the three benchmark tasks."""
+    from qtasks.asyncio import QueueTasks
+
+    app = QueueTasks(name=APP_NAME, broker_url=url_for(backend))
+
+    @app.task(name="noop")
+    async def noop(i: int) -> int:
+        return i
+
+    @app.task(name="sleep")
+    async def sleep(i: int) -> int:
+        await asyncio.sleep(SLEEP_S)
+        return i
+
+    @app.task(name="ping")
+    async def ping(i: int) -> int:
+        return i
+
+    return app
+
+
+def make_client_app(backend: str, flavour: str) -> Any:
+    """A client-only app (tasks are enqueued by name): `sync` or `async` flavour."""
+    if flavour == "sync":
+        import qtasks
+
+        return qtasks.QueueTasks(name=APP_NAME, broker_url=url_for(backend))
+    import qtasks.asyncio
+
+    return qtasks.asyncio.QueueTasks(name=APP_NAME, broker_url=url_for(backend))
+
+
+def app_sqlite() -> Any:
+    return make_worker_app("sqlite")
+
+
+def app_redis() -> Any:
+    return make_worker_app("redis")
+
+
+def app_memory() -> Any:
+    return make_worker_app("memory")
