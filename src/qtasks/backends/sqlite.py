@@ -99,10 +99,12 @@ def path_from_url(url: str) -> str:
 
 
 class _Db:
-    """One connection (per process), guarded by a lock."""
+    """One connection (per process), guarded by a lock. `busy_ms` is how long a statement
+    waits for another process's write lock before failing."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, busy_ms: int = 30_000) -> None:
         self.path = path
+        self.busy_ms = busy_ms
         self.lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._pid = 0
@@ -113,16 +115,32 @@ class _Db:
             conn = sqlite3.connect(
                 self.path, timeout=30.0, isolation_level=None, check_same_thread=False
             )
+            conn.execute("PRAGMA busy_timeout=30000")  # for the set-up below
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=30000")
             conn.executescript(_SCHEMA)
+            conn.execute(f"PRAGMA busy_timeout={int(self.busy_ms)}")
             self._conn, self._pid = conn, os.getpid()
         return self._conn
 
     def run(self, op: Callable[..., T], *args: Any) -> T:
         with self.lock:
             return op(self.conn(), *args)
+
+    def try_run(self, op: Callable[..., T], *args: Any) -> tuple[bool, T | None]:
+        """Run `op` now if nothing has to wait: neither this connection's lock (another
+        thread) nor the database's write lock (another process). (False, None) when it
+        would have to wait; the op then has changed nothing."""
+        if not self.lock.acquire(blocking=False):
+            return False, None
+        try:
+            return True, op(self.conn(), *args)
+        except sqlite3.OperationalError as exc:
+            if _is_busy(exc):
+                return False, None
+            raise
+        finally:
+            self.lock.release()
 
     def close(self) -> None:
         with self.lock:
@@ -131,13 +149,25 @@ class _Db:
             self._conn = None
 
 
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def op_data_version(conn: sqlite3.Connection) -> int:
+    """Changes whenever another connection commits (any process): a cheap change probe."""
+    return int(conn.execute("PRAGMA data_version").fetchone()[0])
+
+
 def _write(conn: sqlite3.Connection, body: Callable[[sqlite3.Connection], T]) -> T:
-    """Run `body` in one write transaction (BEGIN IMMEDIATE avoids upgrade deadlocks)."""
+    """Run `body` in one write transaction (BEGIN IMMEDIATE avoids upgrade deadlocks).
+    When BEGIN fails (busy), nothing was started and nothing needs rolling back."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         result = body(conn)
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
     return result
@@ -417,7 +447,11 @@ def op_live_workers(conn: sqlite3.Connection, ns: str) -> list[dict[str, Any]]:
     return [dict(serialization.loads(info), worker_id=wid) for wid, info in rows]
 
 
-_MIN_POLL, _MAX_POLL = 0.001, 0.05
+#: Waiting probes `data_version` every 1 ms, growing to 10 ms while nothing changes, and
+#: re-queries every 50 ms, growing to 250 ms (delayed tasks and expired leases commit
+#: nothing, so they are seen by a re-query).
+_MIN_PROBE, _MAX_PROBE = 0.001, 0.01
+_REQUERY, _MAX_REQUERY = 0.05, 0.25
 
 
 class SqliteBackend(Backend):
@@ -430,24 +464,79 @@ class SqliteBackend(Backend):
         super().__init__(url, **kwargs)
         self.path = path_from_url(url)
         self._db = _Db(self.path)
+        # Async callers run each operation on the loop thread when it need not wait for a
+        # lock (the common case: microseconds); otherwise on the backend's own thread.
+        self._inline = _Db(self.path, busy_ms=0)
+        self._last_change = time.monotonic()
         self._queued, self._finished = _signals_for(self.path)
         self._thread: ThreadPoolExecutor | None = None
         self._thread_pid = 0
 
     async def _run(self, op: Callable[..., T], *args: Any) -> T:
+        ran, result = self._inline.try_run(op, *args)
+        if ran:
+            return result  # type: ignore[return-value]
         if self._thread is None or self._thread_pid != os.getpid():
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="qtasks-sqlite")
             self._thread_pid = os.getpid()
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._thread, self._db.run, op, *args)
 
+    def _data_version(self) -> int | None:
+        ran, version = self._inline.try_run(op_data_version)
+        return version if ran else None
+
+    def _pace(self, budget: float) -> tuple[float, float]:
+        """(deadline, first probe step) for one wait. The longer nothing has changed,
+        the sparser the probes (1 ms up to `_MAX_PROBE`) and re-queries (`_REQUERY` up to
+        `_MAX_REQUERY`), so an idle worker costs little and a busy one reacts at once."""
+        quiet = time.monotonic() - self._last_change
+        requery = min(_MAX_REQUERY, max(_REQUERY, quiet / 4))
+        step = min(_MAX_PROBE, max(_MIN_PROBE, quiet / 20))
+        return time.monotonic() + min(budget, requery), step
+
+    def _changed(self, base: int | None) -> bool:
+        version = self._data_version()
+        if version is None or version != base:
+            self._last_change = time.monotonic()
+            return True
+        return False
+
+    async def _until_change(
+        self, signal: Signal, seen: int, base: int | None, budget: float
+    ) -> None:
+        """Return when this process signals, another connection commits (`base` is the
+        data version read before the caller's query), or the paced budget passes."""
+        deadline, step = self._pace(budget)
+        while (remaining := deadline - time.monotonic()) > 0:
+            if await signal.wait(seen, min(step, remaining)):
+                self._last_change = time.monotonic()
+                return
+            if self._changed(base):
+                return
+            step = min(step * 1.25, _MAX_PROBE)
+
+    def _until_change_sync(
+        self, signal: Signal, seen: int, base: int | None, budget: float
+    ) -> None:
+        deadline, step = self._pace(budget)
+        while (remaining := deadline - time.monotonic()) > 0:
+            if signal.wait_sync(seen, min(step, remaining)):
+                self._last_change = time.monotonic()
+                return
+            if self._changed(base):
+                return
+            step = min(step * 1.25, _MAX_PROBE)
+
     # --- client side --------------------------------------------------------------------
     async def enqueue(self, records: Sequence[TaskRecord]) -> None:
         await self._run(op_enqueue, self.namespace, records)
+        self._last_change = time.monotonic()  # a waiter for these starts probing fast
         self._queued.notify()
 
     def enqueue_sync(self, records: Sequence[TaskRecord]) -> None:
         self._db.run(op_enqueue, self.namespace, records)
+        self._last_change = time.monotonic()  # a waiter for these starts probing fast
         self._queued.notify()
 
     async def get(self, uuid: str) -> TaskRecord | None:
@@ -457,34 +546,28 @@ class SqliteBackend(Backend):
         return self._db.run(op_get, self.namespace, uuid)
 
     async def wait_final(self, uuid: str, timeout: float) -> TaskRecord | None:
-        deadline, delay = time.monotonic() + timeout, _MIN_POLL
+        deadline = time.monotonic() + timeout
         while True:
-            seen = self._finished.version
+            seen, base = self._finished.version, self._data_version()
             record = await self.get(uuid)
             if record is None or record.is_final or record.status == "retry":
                 return record
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
-            if await self._finished.wait(seen, min(delay, remaining)):
-                delay = _MIN_POLL
-            else:
-                delay = min(delay * 1.3, _MAX_POLL)
+            await self._until_change(self._finished, seen, base, remaining)
 
     def wait_final_sync(self, uuid: str, timeout: float) -> TaskRecord | None:
-        deadline, delay = time.monotonic() + timeout, _MIN_POLL
+        deadline = time.monotonic() + timeout
         while True:
-            seen = self._finished.version
+            seen, base = self._finished.version, self._data_version()
             record = self.get_sync(uuid)
             if record is None or record.is_final or record.status == "retry":
                 return record
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
-            if self._finished.wait_sync(seen, min(delay, remaining)):
-                delay = _MIN_POLL
-            else:
-                delay = min(delay * 1.3, _MAX_POLL)
+            self._until_change_sync(self._finished, seen, base, remaining)
 
     async def cancel(self, uuid: str, reason: str) -> TaskRecord | None:
         record = await self._run(op_cancel, self.namespace, uuid, reason, self.config.result_ttl)
@@ -505,17 +588,17 @@ class SqliteBackend(Backend):
     async def fetch(
         self, queue: str, limit: int, lease: float, worker_id: str, wait: float
     ) -> list[Delivery]:
-        deadline, delay = time.monotonic() + wait, _MIN_POLL
+        deadline = time.monotonic() + wait
         while True:
-            seen = self._queued.version
+            seen, base = self._queued.version, self._data_version()
             got = await self._fetch_once(queue, limit, lease, worker_id)
             remaining = deadline - time.monotonic()
-            if got or remaining <= 0:
+            if got:
+                self._last_change = time.monotonic()
                 return got
-            if await self._queued.wait(seen, min(delay, remaining)):
-                delay = _MIN_POLL
-            else:
-                delay = min(delay * 1.3, _MAX_POLL)
+            if remaining <= 0:
+                return got
+            await self._until_change(self._queued, seen, base, remaining)
 
     async def _fetch_once(
         self, queue: str, limit: int, lease: float, worker_id: str
@@ -579,12 +662,14 @@ class SqliteBackend(Backend):
             self._thread.shutdown(wait=False)
         self._thread = None
         self._db.close()
+        self._inline.close()
 
     def close_sync(self) -> None:
         if self._thread is not None and self._thread_pid == os.getpid():
             self._thread.shutdown(wait=True)
         self._thread = None
         self._db.close()
+        self._inline.close()
 
 
 __all__ = ["SqliteBackend", "path_from_url"]

@@ -91,6 +91,7 @@ def _make_executor(worker: Worker, schema: TaskExecSchema, record: TaskRecord) -
     return cls(
         schema,
         record,
+        log=worker.executor_log,
         plugins=worker.executor_plugins(schema),
         app=worker.app,
         pool=worker.pool,

@@ -48,6 +48,7 @@ class Worker:
         self.consumers = max(1, consumers)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid_mod.uuid4().hex[:6]}"
         self.log = app.log.with_subname("Worker")
+        self.executor_log = app.log.with_subname("TaskExecutor")  # one for every task
         self._busy = 0  # running + reserved by fetches in flight
         self._slot_freed = asyncio.Event()
         self._running: dict[asyncio.Task[None], Delivery] = {}
