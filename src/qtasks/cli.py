@@ -12,7 +12,6 @@ import argparse
 import importlib
 import inspect
 import logging
-import multiprocessing
 import os
 import signal
 import sys
@@ -160,6 +159,8 @@ def _exit_if_threads_linger(code: int) -> None:
 
 def _run_processes(app: Any, count: int, num_workers: int | None, options: dict[str, Any]) -> int:
     """Fork `count` workers; forward SIGINT/SIGTERM to them and wait."""
+    import multiprocessing  # only here: it costs the single-process worker memory
+
     ctx = multiprocessing.get_context("fork")
     children = [
         ctx.Process(target=_run_child, args=(app, num_workers, options), daemon=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import random
 import time
@@ -18,21 +19,25 @@ def format_exception(exc: BaseException) -> str:
     return "".join(tb.format_exception(type(exc), exc, exc.__traceback__))
 
 
+def _final(record: TaskRecord, status: str, **fields: Any) -> TaskRecord:
+    # copy.copy is several times cheaper than dataclasses.replace on this hot path
+    final = copy.copy(record)
+    final.status = status
+    final.updated_at = time.time()
+    final.traceback = None
+    for name, value in fields.items():
+        setattr(final, name, value)
+    return final
+
+
 def success(record: TaskRecord, value: Any) -> TaskRecord:
-    return dataclasses.replace(
-        record, status="success", returning=value, traceback=None, updated_at=time.time()
-    )
+    return _final(record, "success", returning=value)
 
 
 def failure(record: TaskRecord, exc: BaseException) -> TaskRecord:
     if isinstance(exc, TaskCancelError):
-        extra = dict(record.extra, cancel_reason=str(exc))
-        return dataclasses.replace(
-            record, status="cancel", extra=extra, traceback=None, updated_at=time.time()
-        )
-    return dataclasses.replace(
-        record, status="error", traceback=format_exception(exc), updated_at=time.time()
-    )
+        return _final(record, "cancel", extra=dict(record.extra, cancel_reason=str(exc)))
+    return _final(record, "error", traceback=format_exception(exc))
 
 
 def should_retry(schema: TaskExecSchema | None, record: TaskRecord, exc: BaseException) -> bool:
