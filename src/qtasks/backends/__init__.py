@@ -76,4 +76,3 @@ __all__ = [
     "create_backend",
     "resolve_url",
 ]
-
