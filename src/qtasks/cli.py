@@ -72,6 +72,16 @@ def _global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
     )
 
 
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SystemExit(f"{name}={raw!r} is not a whole number") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qtasks", description="qtasks task queue")
     parser.add_argument("--version", action="version", version=f"qtasks {__version__}")
@@ -87,9 +97,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="tasks run at once per process (default: max_tasks_process)",
     )
-    run.add_argument("--processes", "-p", type=int, default=1, help="worker processes (default 1)")
     run.add_argument(
-        "--queues", "-Q", default=None, help="comma-separated queues (default: default)"
+        "--processes",
+        "-p",
+        type=int,
+        default=_env_int("QTASKS_PROCESSES", 1),
+        help="worker processes (default: env QTASKS_PROCESSES, else 1)",
+    )
+    run.add_argument(
+        "--queues",
+        "-Q",
+        default=os.environ.get("QTASKS_QUEUES"),
+        help="comma-separated queues (default: env QTASKS_QUEUES, else 'default')",
     )
     run.add_argument("--num-workers", type=int, default=None, help="consumer loops per process")
 

@@ -418,3 +418,15 @@ def test_sigterm_before_the_children_are_ready_still_exits_zero(
     parent.signal(signal.SIGTERM)
     assert parent.wait() == 0
     assert time.monotonic() - t0 < 2.0  # the children did not wake up to finish
+
+
+def test_run_options_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QTASKS_PROCESSES", "3")
+    monkeypatch.setenv("QTASKS_QUEUES", "a,b")
+    args = build_parser().parse_args(["run", "-A", "m:app"])
+    assert (args.processes, args.queues) == (3, "a,b")
+    args = build_parser().parse_args(["run", "-A", "m:app", "-p", "1", "-Q", "c"])
+    assert (args.processes, args.queues) == (1, "c")
+    monkeypatch.setenv("QTASKS_PROCESSES", "many")
+    with pytest.raises(SystemExit, match="QTASKS_PROCESSES"):
+        build_parser()
