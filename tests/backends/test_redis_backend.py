@@ -9,11 +9,13 @@ import time
 import uuid
 import warnings
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 
 from qtasks.backends import Completion, Delivery, TaskRecord
 from qtasks.backends import redis as redis_backend
+from qtasks.backends import redis_lua as lua
 from qtasks.backends.redis import RedisBackend
 from qtasks.backends.redis_names import (
     AsyncRedisBroker,
@@ -254,3 +256,167 @@ def test_sync_names_share_a_given_storage() -> None:
     finally:
         broker.backend.purge_sync()
         broker.stop()
+
+
+async def _keys(backend: RedisBackend, kind: str) -> list[bytes]:
+    found: list[bytes] = []
+    cursor: Any = 0
+    while True:
+        cursor, keys = await backend._drive(
+            redis_backend._once(("SCAN", cursor, "MATCH", f"{backend.prefix}{kind}*"))
+        )
+        found += keys
+        if int(cursor) == 0:
+            return found
+
+
+@pytest.mark.anyio
+async def test_cancelled_blocked_fetch_is_unblocked_and_cleans_up(backend: RedisBackend) -> None:
+    waiting = asyncio.create_task(backend.fetch("default", 10, 30, "w", 30.0))
+    await asyncio.sleep(0.05)  # blocked in Redis now
+    start = time.perf_counter()
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert time.perf_counter() - start < 1.0
+    assert await _keys(backend, "s:") == []  # the stop list is gone
+    r = rec()
+    await backend.enqueue([r])  # nobody took it on the way out
+    assert (await backend.stats())["queued"] == 1
+    (d,) = await backend.fetch("default", 10, 30, "w", 0)
+    assert d.record.uuid == r.uuid and d.record.attempts == 1
+
+
+@pytest.mark.anyio
+async def test_cancel_racing_a_wake_up_leaves_nothing_leased(backend: RedisBackend) -> None:
+    owned = 0
+    for i in range(30):
+        waiting = asyncio.create_task(backend.fetch("default", 10, 30, "w", 5.0))
+        await asyncio.sleep(0.01)
+        await backend.enqueue([rec(i)])
+        for _ in range(i % 4):  # cancel at different points of the wake-up
+            await asyncio.sleep(0)
+        waiting.cancel()
+        got = await asyncio.gather(waiting, return_exceptions=True)
+        if isinstance(got[0], list):
+            owned += len(got[0])
+            await backend.complete([finish(d) for d in got[0]])
+    stats = await backend.stats()
+    assert stats["leased"] == 0
+    assert stats["queued"] == 30 - owned
+    assert await _keys(backend, "s:") == []
+
+
+@pytest.mark.anyio
+async def test_wait_final_of_unknown_or_finished_task_returns_at_once(
+    backend: RedisBackend,
+) -> None:
+    start = time.perf_counter()
+    assert await backend.wait_final(str(uuid.uuid4()), 5) is None
+    r = rec(3)
+    await backend.enqueue([r])
+    (d,) = await backend.fetch("default", 1, 30, "w", 0)
+    await backend.complete([finish(d)])  # nobody waited: nothing pushed
+    got = await backend.wait_final(r.uuid, 5)
+    assert got is not None and got.returning == 3
+    got = backend.wait_final_sync(r.uuid, 5)
+    assert got is not None and got.returning == 3
+    assert time.perf_counter() - start < 1.0
+
+
+@pytest.mark.anyio
+async def test_wait_before_the_task_exists_does_not_spin(
+    backend: RedisBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    r = rec(4)
+    assert await backend.wait_final(r.uuid, 1) is None  # leaves an "unknown" push behind
+    await backend.enqueue([r])
+    sent: list[Any] = []
+    wire = backend._wire
+    monkeypatch.setattr(backend, "_wire", lambda cmd: sent.append(cmd) or wire(cmd))
+    waiting = asyncio.create_task(backend.wait_final(r.uuid, 5))
+    await asyncio.sleep(0.2)
+    monkeypatch.undo()
+    (d,) = await backend.fetch("default", 1, 30, "w", 0)
+    await backend.complete([finish(d)])
+    got = await asyncio.wait_for(waiting, 2)
+    assert got is not None and got.returning == 4
+    assert len(sent) == 2, sent  # one WATCH + BLMOVE pipeline, no retries
+
+
+@pytest.mark.anyio
+async def test_older_queue_members_are_still_fetched(backend: RedisBackend) -> None:
+    """Members written before the clock sequence (12 hex digits of a counter)."""
+    r = rec(6)
+    value = lua.new_value(r, "")  # header member set below
+    member = lua.priority_prefix(0) + format(7, "012x") + r.uuid
+    value = value.replace(b',"",""', f',"{member}",""'.encode(), 1)
+    await backend._drive(redis_backend._once(("SET", backend.prefix + "t:" + r.uuid, value)))
+    await backend._drive(redis_backend._once(("ZADD", backend.prefix + "q:default", 0, member)))
+    new = rec(7)
+    await backend.enqueue([new])
+    got = await backend.fetch("default", 10, 30, "w", 0)
+    assert [d.record.uuid for d in got] == [r.uuid, new.uuid]  # older first
+
+
+@pytest.mark.anyio
+async def test_due_delayed_task_is_not_starved_by_a_backlog(backend: RedisBackend) -> None:
+    await backend.enqueue([rec(i) for i in range(400)])
+    urgent = rec(-1, priority=-1)
+    urgent.eta = time.time() + 0.2
+    await backend.enqueue([urgent])
+    start = time.monotonic()
+    while True:  # every fetch is full: the timers run only every _TIMERS_EVERY
+        (d,) = await backend.fetch("default", 1, 30, "w", 0)
+        await backend.complete([finish(d)])
+        if d.record.uuid == urgent.uuid:
+            break
+        await asyncio.sleep(0.002)
+    assert 0.15 < time.monotonic() - start < 0.2 + redis_backend._TIMERS_EVERY + 0.15
+
+
+def test_fifo_across_calls_of_one_producer(sync_backend: RedisBackend) -> None:
+    records = [rec(i) for i in range(50)]
+    for r in records:
+        sync_backend.enqueue_sync([r])
+
+    async def take() -> list[str]:
+        got = await sync_backend.fetch("default", 100, 30, "w", 0)
+        return [d.record.uuid for d in got]
+
+    assert asyncio.run(take()) == [r.uuid for r in records]
+
+
+@pytest.mark.anyio
+async def test_cancel_while_the_woken_fetch_reply_is_in_flight(backend: RedisBackend) -> None:
+    """Redis already ran the fetch queued behind the block; its reply is unread."""
+    other = make(backend.namespace)
+    try:
+        for i in range(5):
+            waiting = asyncio.create_task(backend.fetch("default", 10, 30, "w", 5.0))
+            await asyncio.sleep(0.02)
+            r = rec(i)
+            other.enqueue_sync([r])  # blocks the loop: the fetch cannot see the reply yet
+            time.sleep(0.01)  # ... which reaches our socket meanwhile
+            waiting.cancel()
+            got = await asyncio.gather(waiting, return_exceptions=True)
+            assert isinstance(got[0], asyncio.CancelledError)
+            stats = await backend.stats()
+            assert (stats["queued"], stats["leased"]) == (1, 0)  # released at once
+            (d,) = await backend.fetch("default", 10, 30, "w", 0)
+            assert (d.record.uuid, d.record.attempts) == (r.uuid, 2)  # that fetch counts
+            await backend.complete([finish(d)])
+    finally:
+        other.close_sync()
+
+
+@pytest.mark.anyio
+async def test_woken_fetch_stamps_the_time_it_ran(backend: RedisBackend) -> None:
+    waiting = asyncio.create_task(backend.fetch("default", 1, 30, "w", 5.0))
+    await asyncio.sleep(1.0)
+    await backend.enqueue([rec()])
+    (d,) = await waiting
+    assert abs(d.record.updated_at - time.time()) < 0.5  # not when the block began
+    assert d.record.status == "process"
+    stored = await backend.get(d.record.uuid)
+    assert stored is not None and stored.updated_at == d.record.updated_at

@@ -1,30 +1,33 @@
 """`redis://` and `rediss://`: broker and storage on one Redis server (redis-py + hiredis).
 
-Every operation is written once, as a generator ("flow") that yields Redis commands and
-receives their replies; `_drive_sync` runs it on a sync connection and `_drive` on an
-asyncio one, so the sync client twins need no portal and no event loop. Writes are Lua
-scripts (`redis_lua.py`; EVALSHA, one round trip each, atomic); idle waits block in
-Redis (BLPOP/BLMOVE), nothing polls. Key layout and delivery: docs/backends/redis.md.
+Every operation is written once, as a generator ("flow") that yields Redis commands (or
+a `Pipe` of commands sent in one write) and receives their replies; `_drive_sync` runs it
+on a sync connection and `_drive` on an asyncio one, so the sync client twins need no
+portal and no event loop. Writes are Lua scripts (`redis_lua.py`; EVALSHA, one round
+trip each, atomic); idle waits block in Redis (BLPOP/BLMOVE) with the command that
+follows the wake-up pipelined behind the block, nothing polls. Key layout, delivery and
+costs: docs/backends/redis.md.
 """
 
 from __future__ import annotations
 
 import asyncio
 import fnmatch
+import math
 import os
 import socket
 import threading
 import time
 import weakref
 from collections.abc import AsyncGenerator, Callable, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 import redis
 import redis.asyncio
 import redis.asyncio.retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
@@ -55,6 +58,9 @@ _KEEPALIVE = {
 }
 _ENQUEUE_CHUNK = 1000  # records per script call: bounds how long Redis is busy
 _FINAL_OR_RETRY = frozenset({"success", "error", "cancel", "retry"})
+# While ready tasks fill every fetch, a fetch still requeues expired leases and moves due
+# delayed tasks this often (per process and queue); a fetch they do not fill always does.
+_TIMERS_EVERY = 0.05
 
 
 class RedisBackend(Backend):
@@ -64,7 +70,11 @@ class RedisBackend(Backend):
     def __init__(self, url: str, **kwargs: Any) -> None:
         super().__init__(url, **kwargs)
         self.prefix = f"qtasks:{{{self.namespace}}}:"
-        self._seq_key = self.prefix + "seq"
+        # queue -> when a fetch next runs the timers even if ready tasks fill it
+        self._timers_at: dict[str, float] = {}
+        # queue -> when a timer comes due (monotonic), while the last fetch here left no
+        # ready task behind
+        self._drained: dict[str, float] = {}
         self._local = threading.local()
         self._reset()
         _LIVE.add(self)
@@ -124,7 +134,9 @@ class RedisBackend(Backend):
     def _wire(self, cmd: Cmd) -> Cmd:
         head = cmd[0]
         if type(head) is lua.Script:
-            return ("EVALSHA", head.sha, 1, self._seq_key, self.prefix, time.time(), *cmd[1:])
+            return ("EVALSHA", head.sha, 1, self.prefix, *cmd[1:])
+        if type(head) is lua.Source:  # sent whole: must not fail for want of a loaded script
+            return ("EVAL", head.script.source, 1, self.prefix, *cmd[1:])
         return cmd
 
     def _error(self, exc: RedisError) -> BackendError:
@@ -137,6 +149,16 @@ class RedisBackend(Backend):
         try:
             cmd = next(flow)
             while True:
+                if isinstance(cmd, lua.Pipe):
+                    replies = _call_many_sync(conn, [self._wire(c) for c in cmd.cmds])
+                    for i, reply in enumerate(replies):  # a script the server lost: load, redo
+                        if isinstance(reply, NoScriptError):
+                            _call_sync(conn, ("SCRIPT", "LOAD", cmd.cmds[i][0].source))
+                            replies[i] = _call_sync(conn, self._wire(cmd.cmds[i]))
+                        elif isinstance(reply, RedisError):
+                            raise reply
+                    cmd = flow.send(replies)
+                    continue
                 try:
                     reply = _call_sync(conn, self._wire(cmd))
                 except NoScriptError:  # the server restarted or flushed its script cache
@@ -154,6 +176,9 @@ class RedisBackend(Backend):
         try:
             cmd = next(flow)
             while True:
+                if isinstance(cmd, lua.Pipe):
+                    cmd = flow.send(await self._pipe(conns, conn, cmd))
+                    continue
                 try:
                     reply = await _call(conn, self._wire(cmd))
                 except NoScriptError:
@@ -172,8 +197,54 @@ class RedisBackend(Backend):
         finally:
             conns.idle.append(conn)
 
+    async def _pipe(self, conns: _LoopConns, conn: Any, pipe: lua.Pipe) -> list[Any]:
+        """Send a pipeline's commands in one write and read every reply."""
+        wires = [self._wire(c) for c in pipe.cmds]
+        try:
+            replies = await _call_many(conn, wires)
+        except _CancelledPipe as stop:
+            await self._unblock(conns, conn, pipe, wires, stop)
+        for i, reply in enumerate(replies):
+            if isinstance(reply, NoScriptError):  # the server lost a script: load, redo
+                await _call(conn, ("SCRIPT", "LOAD", pipe.cmds[i][0].source))
+                replies[i] = await _call(conn, wires[i])
+            elif isinstance(reply, RedisError):
+                raise reply
+        return replies
+
+    async def _unblock(
+        self, conns: _LoopConns, conn: Any, pipe: lua.Pipe, wires: list[Cmd], stop: _CancelledPipe
+    ) -> NoReturn:
+        """Our caller is gone while a sent pipeline blocks: end the block through another
+        connection, read what the rest of the pipeline did and undo it (a fetch's leases),
+        then raise the cancellation. Without a way to unblock, drop the connection."""
+        try:
+            if pipe.unblock is None or not stop.sent:
+                raise stop.cancel
+            other = conns.take()
+            try:
+                unblock = [self._wire(c) for c in pipe.unblock]
+                await asyncio.wait_for(_call_many(other, unblock), 5.0)
+            finally:
+                conns.idle.append(other)
+            replies = stop.replies
+            rest = wires[len(replies) :]
+            replies += await asyncio.wait_for(_read_many(conn, len(rest)), 5.0)
+            for c in pipe.cleanup:
+                await _call(conn, self._wire(c))
+            for c, reply in zip(pipe.cmds, replies, strict=True):
+                undo = None if isinstance(reply, RedisError) else lua.undo(c, reply)
+                if undo is not None:
+                    await _call(conn, self._wire(undo))
+        except BaseException:
+            await conn.disconnect(nowait=True)  # out of step, or a second cancellation
+        raise stop.cancel from None
+
     # --- flows: each operation once ---------------------------------------------------------
     def _enqueue_flow(self, records: Sequence[TaskRecord]) -> Flow:
+        if len(records) == 1 and records[0].eta is None:  # the common case, slimmest script
+            yield (lua.ENQUEUE_ONE, *lua.enqueue_one_args(records[0]))
+            return
         # Encode every chunk before the first write: bad input stores nothing.
         chunks = [
             lua.enqueue_args(records[i : i + _ENQUEUE_CHUNK])
@@ -190,44 +261,83 @@ class RedisBackend(Backend):
         done = self.prefix + "done:" + uuid
         while True:
             remaining = deadline - time.monotonic()
+            if remaining < 0.001:  # Redis reads a 0 timeout as "forever": just look
+                record = lua.parse(uuid, (yield ("GET", self.prefix + "t:" + uuid)))
+                if record is None or record.status in _FINAL_OR_RETRY:
+                    return record
+                return None
+            # One write: mark the task as waited for and read it, then block on done:{uuid}
+            # where its completion pushes the final value (WATCH pushes it there itself
+            # when the task is already final or unknown, so the block ends at once).
+            # Rotating the list instead of popping it lets every waiter of a task read it.
             block = min(remaining, _BLOCK_CHUNK)
-            record = lua.parse(uuid, (yield (lua.WATCH, uuid, block + 2.0)))
+            raw, pushed = yield lua.Pipe(
+                (lua.Source(lua.WATCH), uuid), ("BLMOVE", done, done, "RIGHT", "RIGHT", block)
+            )
+            record = lua.parse(uuid, raw)
             if record is None or record.status in _FINAL_OR_RETRY:
                 return record
-            if remaining < 0.001:  # Redis reads a 0 timeout as "forever"
-                return None
-            # The completion pushes the final value; rotating the one-item list instead
-            # of popping it lets every waiter of this task read it.
-            pushed = yield ("BLMOVE", done, done, "RIGHT", "RIGHT", block)
-            if pushed is not None:
+            if pushed:
                 record = lua.record(uuid, pushed)
                 if record.status in _FINAL_OR_RETRY:
                     return record
 
     def _cancel_flow(self, uuid: str, reason: str) -> Flow:
         ttl = int(self.config.result_ttl * 1000)
-        return lua.parse(uuid, (yield (lua.CANCEL, uuid, reason, ttl)))
+        return lua.parse(uuid, (yield (lua.CANCEL, uuid, reason, ttl, time.time())))
 
     def _fetch_flow(
         self, queue: str, limit: int, lease: float, worker_id: str, wait: float
     ) -> Flow:
+        if limit < 1:
+            return []
         deadline = time.monotonic() + wait
         token = f"{worker_id}:{os.urandom(6).hex()}"
-        wake = self.prefix + "w:" + queue
+        # When the last fetch here left no ready task, go straight to the block below: a
+        # task queued since then left a wake-up token, so the block ends at once and the
+        # fetch behind it takes the task. Else fetch first: a backlog that other workers
+        # are working off need not have a token.
+        due = self._drained.get(queue)  # when a delayed task or a lease comes due
+        out = None
+        if due is None or wait < 0.001:
+            flags, now = 0, time.monotonic()
+            if now >= self._timers_at.get(queue, 0.0):
+                self._timers_at[queue] = now + _TIMERS_EVERY
+                flags = 1
+            out = yield (lua.FETCH, queue, limit, lease, token, time.time(), flags)
+        wake = stop = ""
         while True:
-            out = yield (lua.FETCH, queue, limit, lease, token)
-            if len(out) > 1:
-                return [
-                    Delivery(lua.record(out[i], out[i + 1]), token) for i in range(1, len(out), 2)
-                ]
-            remaining = deadline - time.monotonic()
-            if out[0]:  # a delayed task or a lease comes due: wake up for it
-                remaining = min(remaining, max(float(out[0]), 0.0) + 0.002)
+            if out is not None:
+                if len(out) < 2 * limit + 1:  # the ready tasks ran out
+                    due = time.monotonic() + max(float(out[0]), 0.0) if out[0] else math.inf
+                    self._drained[queue] = due
+                else:
+                    self._drained.pop(queue, None)
+                if len(out) > 1:
+                    return [
+                        Delivery(lua.record(out[i], out[i + 1]), token)
+                        for i in range(1, len(out), 2)
+                    ]
+            now = time.monotonic()
+            remaining = min(deadline - now, (due or now) - now + 0.002)
             if remaining < 0.001:
-                if deadline - time.monotonic() < 0.001:
+                if deadline - now < 0.001:
                     return []
+                out = yield (lua.FETCH, queue, limit, lease, token, time.time(), 1)
                 continue
-            yield ("BLPOP", wake, min(remaining, _BLOCK_CHUNK))
+            if not wake:
+                wake, stop = self.prefix + "w:" + queue, self.prefix + "s:" + token
+            # Block for a wake-up token with the next fetch queued behind it in one write:
+            # Redis runs the fetch as soon as the block ends, so a woken worker gets its
+            # tasks in the same reply, without another round trip. A cancelled wait is
+            # ended by pushing to `stop` (see _unblock); flags: timers and "woken".
+            fetch = (lua.FETCH, queue, limit, lease, token, "", 3)
+            _, out = yield lua.Pipe(
+                ("BLPOP", wake, stop, min(remaining, _BLOCK_CHUNK)),
+                fetch,
+                unblock=(("RPUSH", stop, "1"), ("PEXPIRE", stop, 60000)),
+                cleanup=(("DEL", stop),),
+            )
 
     def _complete_flow(self, completions: Sequence[Completion]) -> Flow:
         ttl = int(self.config.result_ttl * 1000)
@@ -306,10 +416,11 @@ class RedisBackend(Backend):
 
     async def release(self, deliveries: Sequence[Delivery]) -> None:
         if deliveries:
-            await self._drive(_once((lua.RELEASE, *self._leases_args(deliveries))))
+            args = self._leases_args(deliveries)
+            await self._drive(_once((lua.RELEASE, *args, time.time())))
 
     async def maintain(self, queue: str) -> None:
-        await self._drive(_once((lua.MAINTAIN, queue)))
+        await self._drive(_once((lua.MAINTAIN, queue, time.time())))
 
     async def purge(self) -> None:
         await self._drive(self._purge_flow())
@@ -456,6 +567,28 @@ def _call_sync(conn: Any, wire: Cmd) -> Any:
     return conn.retry.call_with_retry(attempt, lambda _: conn.disconnect())
 
 
+def _call_many_sync(conn: Any, wires: list[Cmd]) -> list[Any]:
+    packed = [_pack(w) for w in wires] if _pack is not None else conn.pack_commands(wires)
+
+    def attempt() -> list[Any]:
+        try:
+            conn.send_packed_command(packed, check_health=False)
+            out: list[Any] = []
+            for _ in wires:
+                try:
+                    out.append(conn.read_response())
+                except ResponseError as exc:  # read every reply: the stream stays in step
+                    out.append(exc)
+            return out
+        except RedisError:
+            raise
+        except BaseException:
+            conn.disconnect()
+            raise
+
+    return conn.retry.call_with_retry(attempt, lambda _: conn.disconnect())
+
+
 class _Cancelled(BaseException):
     """A script call was cancelled after it reached Redis; `reply` is what it did."""
 
@@ -488,6 +621,47 @@ async def _call(conn: Any, wire: Cmd) -> Any:
             raise _Cancelled(reply, cancel) from None
         await conn.disconnect(nowait=True)
         raise
+
+
+class _CancelledPipe(BaseException):
+    """A pipeline was cancelled; `sent`: it reached Redis, `replies`: those read."""
+
+    def __init__(self, cancel: asyncio.CancelledError, sent: bool, replies: list[Any]) -> None:
+        self.cancel, self.sent, self.replies = cancel, sent, replies
+
+
+async def _read_many(conn: Any, n: int) -> list[Any]:
+    out: list[Any] = []
+    for _ in range(n):
+        try:
+            out.append(await conn.read_response(disconnect_on_error=False))
+        except ResponseError as exc:  # read every reply: the stream stays in step
+            out.append(exc)
+    return out
+
+
+async def _call_many(conn: Any, wires: list[Cmd]) -> list[Any]:
+    packed = [_pack(w) for w in wires] if _pack is not None else conn.pack_commands(wires)
+    sent = False
+    out: list[Any] = []
+
+    async def attempt() -> list[Any]:
+        nonlocal sent
+        sent = False
+        out.clear()
+        await conn.send_packed_command(packed, check_health=False)
+        sent = True
+        for _ in wires:
+            try:
+                out.append(await conn.read_response(disconnect_on_error=False))
+            except ResponseError as exc:
+                out.append(exc)
+        return out
+
+    try:
+        return await conn.retry.call_with_retry(attempt, lambda _: conn.disconnect())
+    except asyncio.CancelledError as cancel:
+        raise _CancelledPipe(cancel, sent, out) from None
 
 
 _LIVE: weakref.WeakSet[RedisBackend] = weakref.WeakSet()
