@@ -299,16 +299,26 @@ class BaseQueueTasks:
 
     def _add_many_flow(self, calls: Iterable[Any]) -> Flow:
         """Many tasks in one backend round trip (`app.add_tasks`)."""
+        hooked = self._add_hooked()
         records = []
         for call in calls:
             task_name, args, kwargs, priority = _normalise_call(call)
-            record = yield from self._record_flow(task_name, args, kwargs, priority, None, None)
+            if hooked:
+                record = yield from self._record_flow(task_name, args, kwargs, priority, None, None)
+            else:  # nobody listens: skip the per-task plugin steps (batches are hot paths)
+                record = self._new_record(task_name, args, kwargs, priority)
             records.append(record)
         if records:
             yield Call("enqueue", (records,))
-        for record in records:
-            yield from self._after_add_flow(record)
+        if hooked:
+            for record in records:
+                yield from self._after_add_flow(record)
         return [self._to_task(r) for r in records]
+
+    def _add_hooked(self) -> bool:
+        """Whether any plugin listens to the enqueue steps."""
+        tables = self._component_plugins
+        return bool(self.plugins or tables["broker"] or tables["storage"])
 
     def _record_flow(
         self,
