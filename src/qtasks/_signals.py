@@ -7,7 +7,10 @@ no notification between the check and the wait is missed.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
+from collections.abc import Awaitable, Callable, Generator
+from typing import Any
 
 
 class Signal:
@@ -54,9 +57,60 @@ class Signal:
                         pass
 
 
+@dataclasses.dataclass(slots=True)
+class Pause:
+    """A wait step: sleep until the signal moves past `seen` or `timeout` passes; the
+    step receives True when the signal moved."""
+
+    seen: int
+    timeout: float
+
+
+class Load:
+    """A wait step asking the driver to read the awaited record again."""
+
+
+LOAD = Load()
+
+#: A wait loop written once: yields `Pause` or `LOAD` steps, returns its result.
+WaitSteps = Generator[Any, Any, Any]
+
+
+def run_wait_sync(signal: Signal, steps: WaitSteps, load: Callable[[], Any] | None = None) -> Any:
+    """Drive a wait loop for a sync caller."""
+    reply: Any = None
+    try:
+        while True:
+            step = steps.send(reply)
+            if isinstance(step, Pause):
+                reply = signal.wait_sync(step.seen, step.timeout)
+            else:
+                assert load is not None
+                reply = load()
+    except StopIteration as stop:
+        return stop.value
+
+
+async def run_wait(
+    signal: Signal, steps: WaitSteps, load: Callable[[], Awaitable[Any]] | None = None
+) -> Any:
+    """Drive a wait loop for an async caller."""
+    reply: Any = None
+    try:
+        while True:
+            step = steps.send(reply)
+            if isinstance(step, Pause):
+                reply = await signal.wait(step.seen, step.timeout)
+            else:
+                assert load is not None
+                reply = await load()
+    except StopIteration as stop:
+        return stop.value
+
+
 def _resolve(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
 
 
-__all__ = ["Signal"]
+__all__ = ["LOAD", "Pause", "Signal", "WaitSteps", "run_wait", "run_wait_sync"]

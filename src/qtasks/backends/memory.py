@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from qtasks import serialization
-from qtasks._signals import Signal
+from qtasks._signals import Pause, Signal, WaitSteps, run_wait, run_wait_sync
 from qtasks.backends.base import Backend, Completion, Delivery, TaskRecord
 
 _Key = tuple[str, str]  # (namespace, uuid)
@@ -200,12 +200,18 @@ class MemoryBackend(Backend):
         s.finished.notify()
         return result
 
-    def _wait_check(self, uuid: str) -> tuple[int, TaskRecord | None, bool]:
-        s = self._store
-        seen = s.finished.version
-        record = self._get(uuid)
-        done = record is None or record.is_final or record.status == "retry"
-        return seen, record, done
+    def _final_steps(self, uuid: str, timeout: float) -> WaitSteps:
+        """wait_final, written once for both drivers."""
+        deadline = time.monotonic() + timeout
+        while True:
+            seen = self._store.finished.version
+            record = self._get(uuid)
+            if record is None or record.is_final or record.status == "retry":
+                return record
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            yield Pause(seen, remaining)
 
     # --- async contract ---------------------------------------------------------------------
     async def enqueue(self, records: Sequence[TaskRecord]) -> None:
@@ -215,15 +221,7 @@ class MemoryBackend(Backend):
         return self._get(uuid)
 
     async def wait_final(self, uuid: str, timeout: float) -> TaskRecord | None:
-        deadline = time.monotonic() + timeout
-        while True:
-            seen, record, done = self._wait_check(uuid)
-            if done:
-                return record
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            await self._store.finished.wait(seen, remaining)
+        return await run_wait(self._store.finished, self._final_steps(uuid, timeout))
 
     async def cancel(self, uuid: str, reason: str) -> TaskRecord | None:
         return self._cancel(uuid, reason)
@@ -326,15 +324,7 @@ class MemoryBackend(Backend):
         return self._get(uuid)
 
     def wait_final_sync(self, uuid: str, timeout: float) -> TaskRecord | None:
-        deadline = time.monotonic() + timeout
-        while True:
-            seen, record, done = self._wait_check(uuid)
-            if done:
-                return record
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            self._store.finished.wait_sync(seen, remaining)
+        return run_wait_sync(self._store.finished, self._final_steps(uuid, timeout))
 
     def cancel_sync(self, uuid: str, reason: str) -> TaskRecord | None:
         return self._cancel(uuid, reason)

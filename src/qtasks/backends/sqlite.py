@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from qtasks import serialization
-from qtasks._signals import Signal
+from qtasks._signals import LOAD, Pause, Signal, WaitSteps, run_wait, run_wait_sync
 from qtasks.backends.base import Backend, Completion, Delivery, TaskRecord
 from qtasks.exc import ConfigError
 
@@ -502,31 +502,30 @@ class SqliteBackend(Backend):
             return True
         return False
 
-    async def _until_change(
-        self, signal: Signal, seen: int, base: int | None, budget: float
-    ) -> None:
-        """Return when this process signals, another connection commits (`base` is the
+    def _until_change(self, seen: int, base: int | None, budget: float) -> WaitSteps:
+        """Pause until this process signals, another connection commits (`base` is the
         data version read before the caller's query), or the paced budget passes."""
         deadline, step = self._pace(budget)
         while (remaining := deadline - time.monotonic()) > 0:
-            if await signal.wait(seen, min(step, remaining)):
+            if (yield Pause(seen, min(step, remaining))):
                 self._last_change = time.monotonic()
                 return
             if self._changed(base):
                 return
             step = min(step * 1.25, _MAX_PROBE)
 
-    def _until_change_sync(
-        self, signal: Signal, seen: int, base: int | None, budget: float
-    ) -> None:
-        deadline, step = self._pace(budget)
-        while (remaining := deadline - time.monotonic()) > 0:
-            if signal.wait_sync(seen, min(step, remaining)):
-                self._last_change = time.monotonic()
-                return
-            if self._changed(base):
-                return
-            step = min(step * 1.25, _MAX_PROBE)
+    def _final_steps(self, uuid: str, timeout: float) -> WaitSteps:
+        """wait_final, written once for the sync and the async driver."""
+        deadline = time.monotonic() + timeout
+        while True:
+            seen, base = self._finished.version, self._data_version()
+            record = yield LOAD
+            if record is None or record.is_final or record.status == "retry":
+                return record
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            yield from self._until_change(seen, base, remaining)
 
     # --- client side --------------------------------------------------------------------
     async def enqueue(self, records: Sequence[TaskRecord]) -> None:
@@ -546,28 +545,12 @@ class SqliteBackend(Backend):
         return self._db.run(op_get, self.namespace, uuid)
 
     async def wait_final(self, uuid: str, timeout: float) -> TaskRecord | None:
-        deadline = time.monotonic() + timeout
-        while True:
-            seen, base = self._finished.version, self._data_version()
-            record = await self.get(uuid)
-            if record is None or record.is_final or record.status == "retry":
-                return record
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            await self._until_change(self._finished, seen, base, remaining)
+        steps = self._final_steps(uuid, timeout)
+        return await run_wait(self._finished, steps, lambda: self.get(uuid))
 
     def wait_final_sync(self, uuid: str, timeout: float) -> TaskRecord | None:
-        deadline = time.monotonic() + timeout
-        while True:
-            seen, base = self._finished.version, self._data_version()
-            record = self.get_sync(uuid)
-            if record is None or record.is_final or record.status == "retry":
-                return record
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            self._until_change_sync(self._finished, seen, base, remaining)
+        steps = self._final_steps(uuid, timeout)
+        return run_wait_sync(self._finished, steps, lambda: self.get_sync(uuid))
 
     async def cancel(self, uuid: str, reason: str) -> TaskRecord | None:
         record = await self._run(op_cancel, self.namespace, uuid, reason, self.config.result_ttl)
@@ -598,7 +581,7 @@ class SqliteBackend(Backend):
                 return got
             if remaining <= 0:
                 return got
-            await self._until_change(self._queued, seen, base, remaining)
+            await run_wait(self._queued, self._until_change(seen, base, remaining))
 
     async def _fetch_once(
         self, queue: str, limit: int, lease: float, worker_id: str

@@ -140,8 +140,7 @@ class Server:
         if phase == "start":
             steps[1][2]["worker"] = app.worker
         for component, name, kwargs in steps:
-            if has_plugins(tables[component], name):
-                await trigger(tables[component], name, log, **kwargs)
+            await trigger(tables[component], name, log, **kwargs)
 
 
 __all__ = ["Server"]

@@ -343,27 +343,15 @@ class Worker:
             await asyncio.sleep(interval)
 
     async def _fire_upkeep(self) -> None:
-        tables, log = self.app._component_plugins, self.log
-        if has_plugins(tables["broker"], "broker_running_older_tasks"):
-            await trigger(
-                tables["broker"],
-                "broker_running_older_tasks",
-                log,
-                broker=self.backend,
-                worker=self,
-            )
-        if has_plugins(tables["storage"], "storage_running_older_tasks"):
-            await trigger(
-                tables["storage"],
-                "storage_running_older_tasks",
-                log,
-                storage=self.backend,
-                worker=self,
-            )
-        if has_plugins(tables["storage"], "storage_delete_finished_tasks"):
-            await trigger(
-                tables["storage"], "storage_delete_finished_tasks", log, storage=self.backend
-            )
+        # Not a hot path: `trigger` returns at once when nobody listens.
+        tables, log, backend = self.app._component_plugins, self.log, self.backend
+        await trigger(
+            tables["broker"], "broker_running_older_tasks", log, broker=backend, worker=self
+        )
+        await trigger(
+            tables["storage"], "storage_running_older_tasks", log, storage=backend, worker=self
+        )
+        await trigger(tables["storage"], "storage_delete_finished_tasks", log, storage=backend)
 
     async def _register(self) -> None:
         info = {

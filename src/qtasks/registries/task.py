@@ -7,7 +7,6 @@ shared task, a router task before `include_router`) it uses `qtasks._state.app_m
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec
 
 from qtasks._state import require_app
@@ -219,8 +218,6 @@ class AsyncTaskCls(BaseTaskCls):
             **self.kwargs,
         )
 
-
-TaskFactory = Callable[[TaskExecSchema, Any], BaseTask[Any]]
 
 __all__ = [
     "AsyncTask",

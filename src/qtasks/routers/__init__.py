@@ -6,7 +6,6 @@ that, it falls back to `qtasks._state.app_main`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from qtasks.plugins.base import BasePlugin
@@ -51,7 +50,5 @@ class AsyncRouter(BaseRouter):
 
     _task_class = AsyncTask
 
-
-RouterTaskFactory = Callable[[TaskExecSchema], BaseTask[Any]]
 
 __all__ = ["AsyncRouter", "BaseRouter", "SyncRouter"]
