@@ -21,9 +21,7 @@ import pytest
 
 import qtasks
 import qtasks.asyncio
-from qtasks import _state
 from qtasks.configs import QueueConfig
-from qtasks.registries.registry import TaskRegistry
 
 REDIS_URL = os.environ.get("QTASKS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -57,16 +55,6 @@ def facade(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def url(backend_kind: str, tmp_path: Path) -> str:
     return backend_url(backend_kind, tmp_path)
-
-
-@pytest.fixture(autouse=True)
-def _isolate_globals(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Apps created by a test never leak into the next one through global state."""
-    monkeypatch.setattr(_state, "app_main", _state.app_main)
-    monkeypatch.setattr(_state, "logger_main", _state.logger_main)
-    monkeypatch.setattr(_state, "log_main", _state.log_main)
-    monkeypatch.setattr(TaskRegistry, "_tasks", dict(TaskRegistry._tasks))
-    monkeypatch.setattr(TaskRegistry, "_handles", dict(TaskRegistry._handles))
 
 
 class Harness:

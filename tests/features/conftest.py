@@ -15,19 +15,9 @@ import pytest
 
 import qtasks
 import qtasks.asyncio
-from qtasks import _state
-from qtasks.registries.registry import TaskRegistry
 
 REDIS_URL = os.environ.get("QTASKS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 KINDS = [(f, b) for f in ("sync", "async") for b in ("memory", "sqlite", "redis")]
-
-
-@pytest.fixture(autouse=True)
-def _isolate_globals(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_state, "app_main", _state.app_main)
-    monkeypatch.setattr(_state, "logger_main", _state.logger_main)
-    monkeypatch.setattr(_state, "log_main", _state.log_main)
-    monkeypatch.setattr(TaskRegistry, "_tasks", dict(TaskRegistry._tasks))
 
 
 class Env:
