@@ -218,48 +218,68 @@ class BaseQueueTasks:
         queue: str | None = None,
     ) -> TaskRecord:
         check_task_name(task_name)
-        schema = self._find_task(task_name)
-        if priority is None:
-            priority = schema.priority if schema is not None else self.config.task_default_priority
-        if queue is None:
-            queue = (
-                schema.extra.get("queue", DEFAULT_QUEUE) if schema is not None else DEFAULT_QUEUE
-            )
-        if isinstance(priority, bool) or not isinstance(priority, int):
+        if priority is None or queue is None:
+            schema = self._find_task(task_name)
+            if priority is None:
+                priority = (
+                    schema.priority if schema is not None else self.config.task_default_priority
+                )
+            if queue is None:
+                queue = (
+                    schema.extra.get("queue", DEFAULT_QUEUE)
+                    if schema is not None
+                    else DEFAULT_QUEUE
+                )
+        if priority.__class__ is not int and (
+            isinstance(priority, bool) or not isinstance(priority, int)
+        ):
             raise TypeError(f"priority must be an int, got {priority!r}")
         now = time.time()
         return TaskRecord(
-            uuid=str(uuid_mod.uuid4()),
-            task_name=task_name,
-            priority=priority,
-            args=list(args),
-            kwargs=dict(kwargs),
-            status="new",
-            created_at=now,
-            updated_at=now,
+            str(uuid_mod.uuid4()),
+            task_name,
+            priority,
+            list(args),
+            dict(kwargs),
+            "new",
+            now,
+            now,
             eta=eta,
             queue=queue,
         )
 
     @staticmethod
     def _to_task(record: TaskRecord) -> Task:
-        extra = dict(record.extra)
-        retry = extra.pop("retry", None)
+        extra = record.extra
+        retry = child = parent = None
+        if extra:  # most records carry none: skip the copy
+            extra = dict(extra)
+            retry = extra.pop("retry", None)
+            child = extra.pop("retry_child_uuid", None)
+            parent = extra.pop("retry_parent_uuid", None)
+        else:
+            extra = {}
+        created = datetime.fromtimestamp(record.created_at)
+        updated = (
+            created
+            if record.updated_at == record.created_at
+            else datetime.fromtimestamp(record.updated_at)
+        )
         return Task(
-            status=record.status,
-            uuid=UUID(record.uuid),
-            priority=record.priority,
-            task_name=record.task_name,
-            args=record.args,
-            kwargs=record.kwargs,
-            created_at=datetime.fromtimestamp(record.created_at),
-            updated_at=datetime.fromtimestamp(record.updated_at),
-            returning=record.returning,
-            traceback=record.traceback,
-            retry=int(retry) if retry is not None else None,
-            retry_child_uuid=extra.pop("retry_child_uuid", None),
-            retry_parent_uuid=extra.pop("retry_parent_uuid", None),
-            extra=extra,
+            record.status,
+            UUID(record.uuid),
+            record.priority,
+            record.task_name,
+            record.args,
+            record.kwargs,
+            created,
+            updated,
+            record.returning,
+            record.traceback,
+            int(retry) if retry is not None else None,
+            child,
+            parent,
+            extra,
         )
 
     @staticmethod
@@ -290,9 +310,14 @@ class BaseQueueTasks:
         eta: float | None = None,
         queue: str | None = None,
     ) -> Flow:
-        record = yield from self._record_flow(task_name, args, kwargs, priority, eta, queue)
+        hooked = self._add_hooked()
+        if hooked:
+            record = yield from self._record_flow(task_name, args, kwargs, priority, eta, queue)
+        else:  # nobody listens: skip the plugin steps (the hot path of every producer)
+            record = self._new_record(task_name, args, kwargs, priority, eta=eta, queue=queue)
         yield Call("enqueue", ([record],))
-        yield from self._after_add_flow(record)
+        if hooked:
+            yield from self._after_add_flow(record)
         if timeout is None:
             return self._to_task(record)
         return (yield from self._wait_flow(record.uuid, timeout))

@@ -13,11 +13,11 @@ import socket
 import time
 import uuid as uuid_mod
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from qtasks.backends.base import DEFAULT_QUEUE, Completion, Delivery
 from qtasks.engine.task_run import run_delivery
+from qtasks.engine.threads import TaskThreads
 from qtasks.plugins.builtin import injectors_for
 from qtasks.plugins.runner import PluginTable, has_plugins, trigger
 from qtasks.schemas.task_exec import TaskExecSchema
@@ -57,7 +57,7 @@ class Worker:
         self._acking: list[Completion] = []  # the batch `complete()` is storing now
         self._ack_ready = asyncio.Event()
         self._stopping = asyncio.Event()
-        self.pool: ThreadPoolExecutor | None = None
+        self.pool: TaskThreads | None = None
         self.plugins: PluginTable = app._component_plugins["worker"]
         self._by_uuid: dict[str, asyncio.Task[None]] = {}
         self._cancel_reasons: dict[str, str] = {}
@@ -166,7 +166,7 @@ class Worker:
         self._stopping.set()
 
     async def run(self, ready: Callable[[], Any] | None = None) -> None:
-        self.pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="qtasks-task")
+        self.pool = TaskThreads(self.concurrency)
         if has_plugins(self.plugins, "worker_start"):
             await trigger(self.plugins, "worker_start", self.log, worker=self)
         helpers = [

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from qtasks.engine.threads import TaskThreads
 from qtasks.plugins.base import BasePlugin
 
 if TYPE_CHECKING:
@@ -334,6 +335,8 @@ def failed(executor: TaskExecutor) -> bool:
 async def run_in_pool(pool: Executor | None, func: Callable[..., Any], *args: Any) -> Any:
     """Run blocking code (sync dependencies) in the worker's thread pool, with the
     caller's contextvars, like sync task functions."""
+    if isinstance(pool, TaskThreads):
+        return await pool.call(func, *args)
     loop = asyncio.get_running_loop()
     context = contextvars.copy_context()
     return await loop.run_in_executor(pool, functools.partial(context.run, func, *args))
