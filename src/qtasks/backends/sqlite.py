@@ -98,6 +98,27 @@ def path_from_url(url: str) -> str:
     return os.path.abspath(rest)
 
 
+def _set_up(conn: sqlite3.Connection, deadline: float) -> None:
+    """WAL mode and the schema. When several processes or threads open a new file at
+    once, switching it to WAL can fail with "database is locked" at once, without
+    SQLite's busy handler waiting: that is retried here until `deadline` (every step is
+    idempotent)."""
+    conn.execute("PRAGMA busy_timeout=30000")
+    pause = 0.001
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.executescript(_SCHEMA)
+            return
+        except sqlite3.OperationalError as exc:
+            text = str(exc)
+            if ("locked" not in text and "busy" not in text) or time.monotonic() > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+
+
 class _Db:
     """One connection (per process), guarded by a lock. `busy_ms` is how long a statement
     waits for another process's write lock before failing."""
@@ -115,10 +136,11 @@ class _Db:
             conn = sqlite3.connect(
                 self.path, timeout=30.0, isolation_level=None, check_same_thread=False
             )
-            conn.execute("PRAGMA busy_timeout=30000")  # for the set-up below
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(_SCHEMA)
+            try:
+                _set_up(conn, deadline=time.monotonic() + max(self.busy_ms, 30_000) / 1000)
+            except BaseException:
+                conn.close()
+                raise
             conn.execute(f"PRAGMA busy_timeout={int(self.busy_ms)}")
             self._conn, self._pid = conn, os.getpid()
         return self._conn
