@@ -19,6 +19,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from qtasks.configs.config import cast_env_value
 from qtasks.version import __version__
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -73,11 +74,11 @@ def _global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
 
 
 def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or not raw.strip():
+    raw = os.environ.get(name, "")
+    if not raw.strip():
         return default
     try:
-        return int(raw)
+        return int(cast_env_value(raw, int))
     except ValueError:
         raise SystemExit(f"{name}={raw!r} is not a whole number") from None
 

@@ -217,7 +217,7 @@ class BaseQueueTasks:
         *,
         eta: float | None = None,
         queue: str | None = None,
-        uuid: UUID | None = None,
+        uuid: str | None = None,
     ) -> TaskRecord:
         check_task_name(task_name)
         if priority is None or queue is None:
@@ -232,13 +232,11 @@ class BaseQueueTasks:
                     if schema is not None
                     else DEFAULT_QUEUE
                 )
-        if priority.__class__ is not int and (
-            isinstance(priority, bool) or not isinstance(priority, int)
-        ):
+        if isinstance(priority, bool) or not isinstance(priority, int):
             raise TypeError(f"priority must be an int, got {priority!r}")
         now = time.time()
         return TaskRecord(
-            str(uuid or uuid_mod.uuid4()),
+            uuid or str(uuid_mod.uuid4()),
             task_name,
             priority,
             list(args),
@@ -314,41 +312,38 @@ class BaseQueueTasks:
         eta: float | None = None,
         queue: str | None = None,
     ) -> Flow:
-        hooked = self._add_hooked()
-        if hooked:
-            record = yield from self._record_flow(task_name, args, kwargs, priority, eta, queue)
-        else:  # nobody listens: skip the plugin steps (the hot path of every producer)
-            uuid = uuid_mod.uuid4()
-            record = self._new_record(
-                task_name, args, kwargs, priority, eta=eta, queue=queue, uuid=uuid
-            )
+        uuid = uuid_mod.uuid4()
+        text = str(uuid)
+        record = yield from self._record_flow(
+            task_name, args, kwargs, priority, eta, queue, uuid=text
+        )
         yield Call("enqueue", ([record],))
-        if hooked:
-            yield from self._after_add_flow(record)
+        yield from self._after_add_flow(record)
         if timeout is None:
-            return self._to_task(record, None if hooked else uuid)
+            return self._to_task(record, uuid if record.uuid is text else None)
         return (yield from self._wait_flow(record.uuid, timeout))
 
     def _add_many_flow(self, calls: Iterable[Any]) -> Flow:
         """Many tasks in one backend round trip (`app.add_tasks`)."""
-        hooked = self._add_hooked()
         calls = list(calls)
         uuids = _new_uuids(len(calls))
+        texts = [str(u) for u in uuids]
         records = []
-        for call, uuid in zip(calls, uuids, strict=True):
+        for call, text in zip(calls, texts, strict=True):
             task_name, args, kwargs, priority = _normalise_call(call)
-            if hooked:
-                record = yield from self._record_flow(task_name, args, kwargs, priority, None, None)
-            else:  # nobody listens: skip the per-task plugin steps (batches are hot paths)
-                record = self._new_record(task_name, args, kwargs, priority, uuid=uuid)
+            record = yield from self._record_flow(
+                task_name, args, kwargs, priority, None, None, uuid=text
+            )
             records.append(record)
         if records:
             yield Call("enqueue", (records,))
-        if hooked:
-            for record in records:
-                yield from self._after_add_flow(record)
-            return [self._to_task(r) for r in records]
-        return [self._to_task(r, u) for r, u in zip(records, uuids, strict=True)]
+        for record in records:
+            yield from self._after_add_flow(record)
+        # A plugin may have swapped a record: only an unchanged uuid text is known parsed.
+        return [
+            self._to_task(r, u if r.uuid is t else None)
+            for r, u, t in zip(records, uuids, texts, strict=True)
+        ]
 
     def _add_hooked(self) -> bool:
         """Whether any plugin listens to the enqueue steps."""
@@ -363,8 +358,13 @@ class BaseQueueTasks:
         priority: int | None,
         eta: float | None,
         queue: str | None,
+        uuid: str | None = None,
     ) -> Flow:
         """The record to enqueue, after the plugins that may change it."""
+        if not self._add_hooked():  # nobody listens: no plugin steps (every producer's path)
+            return self._new_record(
+                task_name, args, kwargs, priority, eta=eta, queue=queue, uuid=uuid
+            )
         changes = yield from fire(
             self.plugins,
             "qtasks_add_task_before_broker",
@@ -378,7 +378,9 @@ class BaseQueueTasks:
         task_name, priority, args, kwargs, extra = _apply_add_changes(
             changes, task_name, priority, args, kwargs
         )
-        record = self._new_record(task_name, args, kwargs, priority, eta=eta, queue=queue)
+        record = self._new_record(
+            task_name, args, kwargs, priority, eta=eta, queue=queue, uuid=uuid
+        )
         record.extra.update(extra)
         changes = yield from fire(
             self._component_plugins["broker"],
@@ -398,6 +400,8 @@ class BaseQueueTasks:
         return record
 
     def _after_add_flow(self, record: TaskRecord) -> Flow:
+        if not self._add_hooked():
+            return
         yield from fire(
             self._component_plugins["broker"],
             "broker_add_after",

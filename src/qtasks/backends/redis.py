@@ -152,14 +152,7 @@ class RedisBackend(Backend):
             cmd = next(flow)
             while True:
                 if isinstance(cmd, lua.Pipe):
-                    replies = _call_many_sync(conn, [self._wire(c) for c in cmd.cmds])
-                    for i, reply in enumerate(replies):  # a script the server lost: load, redo
-                        if isinstance(reply, NoScriptError):
-                            _call_sync(conn, ("SCRIPT", "LOAD", cmd.cmds[i][0].source))
-                            replies[i] = _call_sync(conn, self._wire(cmd.cmds[i]))
-                        elif isinstance(reply, RedisError):
-                            raise reply
-                    cmd = flow.send(replies)
+                    cmd = flow.send(self._pipe_sync(conn, cmd))
                     continue
                 try:
                     reply = _call_sync(conn, self._wire(cmd))
@@ -199,19 +192,25 @@ class RedisBackend(Backend):
         finally:
             conns.idle.append(conn)
 
-    async def _pipe(self, conns: _LoopConns, conn: Any, pipe: lua.Pipe) -> list[Any]:
+    def _pipe_sync(self, conn: Any, pipe: lua.Pipe) -> list[Any]:
         """Send a pipeline's commands in one write and read every reply."""
+        wires = [self._wire(c) for c in pipe.cmds]
+        replies = _call_many_sync(conn, wires)
+        for i in _lost_scripts(replies):
+            _call_sync(conn, ("SCRIPT", "LOAD", pipe.cmds[i][0].source))
+            replies[i] = _call_sync(conn, wires[i])
+        return replies
+
+    async def _pipe(self, conns: _LoopConns, conn: Any, pipe: lua.Pipe) -> list[Any]:
+        """`_pipe_sync` on an asyncio connection, which a cancelled caller may leave blocked."""
         wires = [self._wire(c) for c in pipe.cmds]
         try:
             replies = await _call_many(conn, wires)
         except _CancelledPipe as stop:
             await self._unblock(conns, conn, pipe, wires, stop)
-        for i, reply in enumerate(replies):
-            if isinstance(reply, NoScriptError):  # the server lost a script: load, redo
-                await _call(conn, ("SCRIPT", "LOAD", pipe.cmds[i][0].source))
-                replies[i] = await _call(conn, wires[i])
-            elif isinstance(reply, RedisError):
-                raise reply
+        for i in _lost_scripts(replies):
+            await _call(conn, ("SCRIPT", "LOAD", pipe.cmds[i][0].source))
+            replies[i] = await _call(conn, wires[i])
         return replies
 
     async def _unblock(
@@ -634,8 +633,21 @@ class _CancelledPipe(BaseException):
         self.cancel, self.sent, self.replies = cancel, sent, replies
 
 
-async def _read_many(conn: Any, n: int) -> list[Any]:
-    out: list[Any] = []
+def _lost_scripts(replies: list[Any]) -> list[int]:
+    """Which replies of a pipeline say the server lost the script (it restarted or flushed
+    its cache): the caller loads and redoes those. Any other error reply is raised."""
+    lost = []
+    for i, reply in enumerate(replies):
+        if isinstance(reply, NoScriptError):
+            lost.append(i)
+        elif isinstance(reply, RedisError):
+            raise reply
+    return lost
+
+
+async def _read_many(conn: Any, n: int, out: list[Any] | None = None) -> list[Any]:
+    """Read `n` replies into `out`, error replies included (the stream stays in step)."""
+    out = [] if out is None else out
     for _ in range(n):
         try:
             out.append(await conn.read_response(disconnect_on_error=False))
@@ -655,12 +667,7 @@ async def _call_many(conn: Any, wires: list[Cmd]) -> list[Any]:
         out.clear()
         await conn.send_packed_command(packed, check_health=False)
         sent = True
-        for _ in wires:
-            try:
-                out.append(await conn.read_response(disconnect_on_error=False))
-            except ResponseError as exc:
-                out.append(exc)
-        return out
+        return await _read_many(conn, len(wires), out)
 
     try:
         return await conn.retry.call_with_retry(attempt, lambda _: conn.disconnect())

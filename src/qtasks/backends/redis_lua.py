@@ -401,19 +401,20 @@ if not raw then
   end
   return false
 end
-local i = string.find(raw, '\n', 1, true)
-local h = cjson.decode(string.sub(raw, 1, i - 1))
+local h, rest = head(raw)
 if h[1] == 'new' or h[1] == 'process' then
   if not h[8] then
     h[8] = 1
-    redis.call('SET', k, cjson.encode(h) .. string.sub(raw, i), 'KEEPTTL')
+    redis.call('SET', k, cjson.encode(h) .. rest, 'KEEPTTL')
     redis.call('DEL', d)
   end
 elseif redis.call('EXISTS', d) == 0 then
-  redis.call('RPUSH', d, raw); redis.call('PEXPIRE', d, 30000)
+  done(ARGV[1], raw)
 end
 return raw
-"""
+""",
+    _HEAD,
+    _DONE,
 )
 
 STATS = Script(r"""

@@ -112,8 +112,7 @@ def _set_up(conn: sqlite3.Connection, deadline: float) -> None:
             conn.executescript(_SCHEMA)
             return
         except sqlite3.OperationalError as exc:
-            text = str(exc)
-            if ("locked" not in text and "busy" not in text) or time.monotonic() > deadline:
+            if not _is_busy(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(pause)
             pause = min(pause * 2, 0.05)

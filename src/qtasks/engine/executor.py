@@ -11,7 +11,6 @@ bounded thread pool with the caller's contextvars, so they never block the loop.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import functools
 import inspect
 from concurrent.futures import Executor
@@ -21,7 +20,7 @@ from qtasks import serialization
 from qtasks._callables import call_maybe_async
 from qtasks.backends.base import TaskRecord
 from qtasks.contexts import current_record
-from qtasks.engine.threads import TaskThreads
+from qtasks.engine.threads import run_in_pool
 from qtasks.exc import SerializationError
 from qtasks.logs import Logger
 from qtasks.plugins.runner import PluginTable, has_plugins, trigger
@@ -187,12 +186,7 @@ class TaskExecutor:
             ) from None
 
     async def _in_thread(self, call: Any) -> Any:
-        pool = self.pool
-        if isinstance(pool, TaskThreads):
-            return await pool.call(call)
-        loop = asyncio.get_running_loop()
-        context = contextvars.copy_context()
-        return await loop.run_in_executor(pool, context.run, call)
+        return await run_in_pool(self.pool, call)
 
     async def _trigger(self, name: str, **kwargs: Any) -> dict[str, Any]:
         if not has_plugins(self.plugins, name):

@@ -14,10 +14,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextvars
+import functools
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
-from queue import SimpleQueue
+from queue import Empty, SimpleQueue
 from typing import Any
 
 _STOP = None  # the job that tells a thread to exit
@@ -82,7 +83,9 @@ class TaskThreads(Executor):
     # --- Executor interface ---------------------------------------------------------
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         result: Future[Any] = Future()
-        self._put((None, fn, (args, kwargs), result))
+        call = functools.partial(fn, **kwargs) if kwargs else fn
+        # A fresh context, as a plain thread pool's thread would run it in.
+        self._put((contextvars.Context(), call, args, result))
         return result
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
@@ -93,7 +96,7 @@ class TaskThreads(Executor):
             while True:
                 try:
                     job = self._jobs.get_nowait()
-                except Exception:
+                except Empty:
                     break
                 if job is not _STOP:
                     self._cancel(job)
@@ -127,31 +130,31 @@ class TaskThreads(Executor):
             with lock:
                 self._idle -= 1
                 self._queued -= 1
-            self._run(job)
+            context, func, args, future = job
+            ran = not isinstance(future, Future) or future.set_running_or_notify_cancel()
+            if ran:
+                try:
+                    ok, value = True, context.run(func, *args)
+                except BaseException as exc:
+                    ok, value = False, exc
+            # Idle again before the caller hears back: a call it makes next must find
+            # this thread waiting instead of starting another one.
             with lock:
                 self._idle += 1
+            if ran:
+                self._deliver(future, ok, value)
 
-    def _run(self, job: tuple[Any, ...]) -> None:
-        context, func, args, future = job
-        if context is None:  # submit(): a concurrent.futures.Future
-            if not future.set_running_or_notify_cancel():
-                return
-            try:
-                positional, named = args
-                future.set_result(func(*positional, **named))
-            except BaseException as exc:
-                future.set_exception(exc)
-            return
-        try:
-            value = context.run(func, *args)
-        except BaseException as exc:
-            self._finished(future, False, exc)
+    def _deliver(self, future: Any, ok: bool, value: Any) -> None:
+        if not isinstance(future, Future):  # call(): the loop collects it
+            self._finished(future, ok, value)
+        elif ok:
+            future.set_result(value)
         else:
-            self._finished(future, True, value)
+            future.set_exception(value)
 
     def _cancel(self, job: tuple[Any, ...]) -> None:
-        context, _func, _args, future = job
-        if context is None:
+        future = job[3]
+        if isinstance(future, Future):
             future.cancel()
         elif self._loop is not None:
             try:
@@ -160,4 +163,14 @@ class TaskThreads(Executor):
                 pass
 
 
-__all__ = ["TaskThreads"]
+async def run_in_pool(pool: Executor | None, func: Callable[..., Any], *args: Any) -> Any:
+    """Run blocking code (sync task functions, sync dependencies) on the worker's threads
+    (any executor; None = the loop's default) with the caller's contextvars."""
+    if isinstance(pool, TaskThreads):
+        return await pool.call(func, *args)
+    loop = asyncio.get_running_loop()
+    context = contextvars.copy_context()
+    return await loop.run_in_executor(pool, functools.partial(context.run, func, *args))
+
+
+__all__ = ["TaskThreads", "run_in_pool"]

@@ -6,20 +6,15 @@ Nothing here imports pydantic or touches I/O.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import contextvars
 import dataclasses
-import functools
 import inspect
 import types
 import typing
 import weakref
 from collections.abc import Callable
-from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from qtasks.engine.threads import TaskThreads
 from qtasks.plugins.base import BasePlugin
 
 if TYPE_CHECKING:
@@ -332,16 +327,6 @@ def failed(executor: TaskExecutor) -> bool:
     return getattr(executor, _FAILED_ATTR, None) is not None
 
 
-async def run_in_pool(pool: Executor | None, func: Callable[..., Any], *args: Any) -> Any:
-    """Run blocking code (sync dependencies) in the worker's thread pool, with the
-    caller's contextvars, like sync task functions."""
-    if isinstance(pool, TaskThreads):
-        return await pool.call(func, *args)
-    loop = asyncio.get_running_loop()
-    context = contextvars.copy_context()
-    return await loop.run_in_executor(pool, functools.partial(context.run, func, *args))
-
-
 __all__ = [
     "ARGS_REPLACE",
     "EMPTY",
@@ -357,7 +342,6 @@ __all__ = [
     "positional_start",
     "resolved_hints",
     "return_annotation",
-    "run_in_pool",
     "task_params",
     "unwrap",
     "walk_types",

@@ -43,12 +43,12 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from qtasks._callables import is_async_callable
+from qtasks.engine.threads import run_in_pool
 from qtasks.plugins._injection import (
     ARGS_REPLACE,
     TASK_CLOSE,
     Injector,
     Param,
-    run_in_pool,
 )
 from qtasks.plugins.base import BasePlugin
 
