@@ -3,6 +3,7 @@ the app status key and ping()."""
 
 from __future__ import annotations
 
+import os
 import uuid
 
 import pytest
@@ -14,7 +15,7 @@ from qtasks.configs import AsyncRedisGlobalConfig, QueueConfig, SyncRedisGlobalC
 from qtasks.storages import AsyncRedisStorage, SyncRedisStorage
 from qtasks.workers import AsyncWorker
 
-URL = "redis://127.0.0.1:6379/15"
+URL = os.environ.get("QTASKS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 pytestmark = pytest.mark.anyio
 
