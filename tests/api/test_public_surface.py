@@ -112,12 +112,12 @@ def test_all_names_exist(module_name: str) -> None:
 
 def test_documented_import_paths() -> None:
     from qtasks import AsyncRouter, Depends, QueueTasks, SyncRouter, __version__, shared_task
+    from qtasks.app.task import Task
     from qtasks.asyncio import QueueTasks as AsyncQueueTasks
     from qtasks.configs import QueueConfig
     from qtasks.enums.task_status import TaskStatusEnum
     from qtasks.logs import Logger
     from qtasks.qtasks import QueueTasks as QueueTasksAlias
-    from qtasks.schemas.task import Task
     from qtasks.schemas.test import TestConfig
     from qtasks.tests import AsyncTestCase, SyncTestCase
     from qtasks.utils import get_app

@@ -13,10 +13,10 @@ from uuid import UUID
 
 import pytest
 
+from qtasks.app.task import Task
 from qtasks.enums import TaskStatusEnum
 from qtasks.enums.task_status import TaskStatusEnum as TaskStatusEnumDeep
 from qtasks.registries.task import AsyncTaskCls, SyncTaskCls
-from qtasks.schemas.task import Task
 
 pytestmark = pytest.mark.anyio
 

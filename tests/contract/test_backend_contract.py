@@ -104,7 +104,7 @@ async def test_expired_lease_is_redelivered(backend: Backend) -> None:
     assert len(first) == 1
     assert await backend.fetch("default", 1, 30, "w2", 0) == []
     await asyncio.sleep(0.4)
-    await backend.maintain("default")
+    await backend.recover_expired("default")
     again = await backend.fetch("default", 1, 30, "w2", 1.0)
     assert [d.record.uuid for d in again] == [r.uuid]
     assert again[0].record.attempts == 2
@@ -116,7 +116,7 @@ async def test_extend_keeps_lease_alive(backend: Backend) -> None:
     for _ in range(4):
         await asyncio.sleep(0.2)
         await backend.extend([d], 0.5)
-        await backend.maintain("default")
+        await backend.recover_expired("default")
         assert await backend.fetch("default", 1, 30, "w2", 0) == []
 
 
@@ -238,7 +238,7 @@ async def test_finished_records_expire(make_backend: Callable[..., Backend]) -> 
         await backend.complete([Completion(d, finished(d.record, 1))])
         assert await backend.get(r.uuid) is not None
         await asyncio.sleep(0.5)
-        await backend.maintain("default")
+        await backend.recover_expired("default")
         assert await backend.get(r.uuid) is None
     finally:
         await backend.purge()

@@ -19,10 +19,10 @@ import pytest
 
 import qtasks
 import qtasks.asyncio
+from qtasks.core.models import TaskSpec as TaskExecSchema
 from qtasks.plugins import AsyncDependsPlugin, SyncDependsPlugin
 from qtasks.plugins.depends import Depends, DependsPlugin, ScopeEnum, resolve
 from qtasks.plugins.states import SyncState
-from qtasks.schemas.task_exec import TaskExecSchema
 
 pytestmark = pytest.mark.anyio
 

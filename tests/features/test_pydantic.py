@@ -13,10 +13,10 @@ from typing import Annotated, Any, Optional
 import pydantic
 import pytest
 
+from qtasks.core.models import TaskSpec as TaskExecSchema
 from qtasks.plugins import AsyncPydanticWrapperPlugin, SyncPydanticWrapperPlugin
 from qtasks.plugins.pydantic import PydanticWrapperPlugin
 from qtasks.registries.task import BaseTask
-from qtasks.schemas.task_exec import TaskExecSchema
 
 pytestmark = pytest.mark.anyio
 

@@ -9,9 +9,9 @@ import pytest
 
 import qtasks
 import qtasks.asyncio
+from qtasks.core.models import TaskSpec as TaskExecSchema
 from qtasks.plugins import AsyncState, AsyncStatePlugin, SyncState, SyncStatePlugin
 from qtasks.plugins.states import StatePlugin, registry_for
-from qtasks.schemas.task_exec import TaskExecSchema
 
 pytestmark = pytest.mark.anyio
 

@@ -6,7 +6,7 @@ import pytest
 
 from qtasks.backends import TaskRecord, backend_class, resolve_url
 from qtasks.configs import QueueConfig
-from qtasks.engine import outcome
+from qtasks.core import policy as outcome
 from qtasks.exc import ConfigError, MissingDriverError, TaskCancelError
 from qtasks.registries.build import build_schema
 

@@ -13,21 +13,23 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from qtasks import _state
-from qtasks.app.flows import Call, Flow, drive_async, drive_sync, fire
+from qtasks.app.task import Task
 from qtasks.backends import Backend, TaskRecord, create_backend, resolve_url
-from qtasks.backends.base import DEFAULT_QUEUE
+from qtasks.backends.bridge import portal
 from qtasks.configs import QueueConfig
 from qtasks.contexts import AsyncContext, BaseContext, SyncContext
+from qtasks.core.hooks import HookRunner, PluginTable
+from qtasks.core.models import DEFAULT_QUEUE
+from qtasks.core.models import TaskSpec as TaskExecSchema
+from qtasks.core.steps import Call, Flow, Hook, run_async, run_sync
 from qtasks.events import BaseEvents
 from qtasks.exc import ConfigError
 from qtasks.logs import Logger
 from qtasks.plugins.base import BasePlugin
-from qtasks.plugins.runner import PluginTable, add_plugin
+from qtasks.plugins.runner import add_plugin
 from qtasks.registries.build import check_task_name, decorate
 from qtasks.registries.registry import TaskRegistry
 from qtasks.registries.task import AsyncTask, BaseTask, BaseTaskCls, SyncTask
-from qtasks.schemas.task import Task
-from qtasks.schemas.task_exec import TaskExecSchema
 from qtasks.version import __version__
 
 if TYPE_CHECKING:
@@ -35,6 +37,17 @@ if TYPE_CHECKING:
     from qtasks.routers import BaseRouter
 
 COMPONENTS = ("worker", "broker", "storage", "global_config", "starter")
+
+#: Hooks around an enqueue; when none has a listener, `add_task` skips them all.
+_ENQUEUE_HOOKS = frozenset(
+    {
+        "qtasks_add_task_before_broker",
+        "broker_add_before",
+        "storage_add",
+        "broker_add_after",
+        "qtasks_add_task_after_broker",
+    }
+)
 
 
 class BaseQueueTasks:
@@ -83,10 +96,13 @@ class BaseQueueTasks:
         self.tasks: dict[str, TaskExecSchema] = {}
         self._handles: dict[str, BaseTask[Any]] = {}
         self.routers: list[BaseRouter] = []
-        self.plugins: PluginTable = {}
+        self.plugins: PluginTable = PluginTable()
         self.middlewares_before: list[Any] = []
         self.middlewares_after: list[Any] = []
-        self._component_plugins: dict[str, PluginTable] = {c: {} for c in COMPONENTS}
+        self._component_plugins: dict[str, PluginTable] = {c: PluginTable() for c in COMPONENTS}
+        self.hooks = HookRunner(
+            {"app": self.plugins, **self._component_plugins}, self.log, bridge=portal().wait
+        )
         self.starter: Any = None
         self.worker: Worker | None = None
         self.backend: Backend = self._make_backend(broker or storage, broker_url or storage_url)
@@ -347,8 +363,7 @@ class BaseQueueTasks:
 
     def _add_hooked(self) -> bool:
         """Whether any plugin listens to the enqueue steps."""
-        tables = self._component_plugins
-        return bool(self.plugins or tables["broker"] or tables["storage"])
+        return not self.hooks.active.isdisjoint(_ENQUEUE_HOOKS)
 
     def _record_flow(
         self,
@@ -365,8 +380,7 @@ class BaseQueueTasks:
             return self._new_record(
                 task_name, args, kwargs, priority, eta=eta, queue=queue, uuid=uuid
             )
-        changes = yield from fire(
-            self.plugins,
+        changes = yield from self._fire(
             "qtasks_add_task_before_broker",
             qtasks=self,
             broker=self.backend,
@@ -382,16 +396,14 @@ class BaseQueueTasks:
             task_name, args, kwargs, priority, eta=eta, queue=queue, uuid=uuid
         )
         record.extra.update(extra)
-        changes = yield from fire(
-            self._component_plugins["broker"],
+        changes = yield from self._fire(
             "broker_add_before",
             broker=self.backend,
             storage=self.backend,
             model=record,
         )
         record = changes.get("model") or record
-        yield from fire(
-            self._component_plugins["storage"],
+        yield from self._fire(
             "storage_add",
             storage=self.backend,
             uuid=record.uuid,
@@ -402,15 +414,13 @@ class BaseQueueTasks:
     def _after_add_flow(self, record: TaskRecord) -> Flow:
         if not self._add_hooked():
             return
-        yield from fire(
-            self._component_plugins["broker"],
+        yield from self._fire(
             "broker_add_after",
             broker=self.backend,
             storage=self.backend,
             model=record,
         )
-        yield from fire(
-            self.plugins,
+        yield from self._fire(
             "qtasks_add_task_after_broker",
             qtasks=self,
             broker=self.backend,
@@ -422,18 +432,12 @@ class BaseQueueTasks:
 
     def _get_flow(self, uuid: UUID | str) -> Flow:
         record = yield Call("get", (self._uuid_str(uuid),))
-        changes = yield from fire(
-            self._component_plugins["storage"], "storage_get", storage=self.backend, result=record
-        )
+        changes = yield from self._fire("storage_get", storage=self.backend, result=record)
         record = changes.get("result", record)
         task = self._to_task(record) if record is not None else None
-        changes = yield from fire(
-            self._component_plugins["broker"], "broker_get", broker=self.backend, task=task
-        )
+        changes = yield from self._fire("broker_get", broker=self.backend, task=task)
         task = changes.get("task", task)
-        changes = yield from fire(
-            self.plugins, "qtasks_get", qtasks=self, broker=self.backend, task=task
-        )
+        changes = yield from self._fire("qtasks_get", qtasks=self, broker=self.backend, task=task)
         return changes.get("task", task)
 
     def _wait_flow(self, uuid: UUID | str, timeout: float) -> Flow:
@@ -454,28 +458,44 @@ class BaseQueueTasks:
         return self._to_task(record) if record is not None else None
 
     def _ping_flow(self, server: bool) -> Flow:
-        yield from fire(self.plugins, "qtasks_ping", qtasks=self, global_config=self.backend)
+        yield from self._fire("qtasks_ping", qtasks=self, global_config=self.backend)
         if not server:
             return True
         workers = yield Call("live_workers", ())
         return bool(workers)
 
     def _flush_flow(self) -> Flow:
-        yield from fire(self.plugins, "qtasks_flush_all", qtasks=self, broker=self.backend)
-        yield from fire(self._component_plugins["broker"], "broker_flush_all", broker=self.backend)
-        yield from fire(
-            self._component_plugins["storage"], "storage_flush_all", storage=self.backend
-        )
+        yield from self._fire("qtasks_flush_all", qtasks=self, broker=self.backend)
+        yield from self._fire("broker_flush_all", broker=self.backend)
+        yield from self._fire("storage_flush_all", storage=self.backend)
         yield Call("purge", ())
 
     def _stop_flow(self) -> Flow:
-        yield from fire(self.plugins, "qtasks_stop", qtasks=self, starter=self.starter)
+        yield from self._fire("qtasks_stop", qtasks=self, starter=self.starter)
+
+    def _fire(self, name: str, **kwargs: Any) -> Flow:
+        """`changes = yield from self._fire(...)`: what plugins changed ({} when none
+        listen, without a step)."""
+        if not self.hooks.listens(name):
+            return {}
+        changes: dict[str, Any] = yield Hook(name, kwargs)
+        return changes
+
+    def _perform_sync(self, step: Any) -> Any:
+        if isinstance(step, Call):
+            return getattr(self.backend, f"{step.method}_sync")(*step.args)
+        return self.hooks.run_sync(step.name, **step.kwargs)
+
+    async def _perform_async(self, step: Any) -> Any:
+        if isinstance(step, Call):
+            return await getattr(self.backend, step.method)(*step.args)
+        return await self.hooks.run(step.name, **step.kwargs)
 
     def _run_sync(self, flow: Flow) -> Any:
-        return drive_sync(flow, self.backend, self.log)
+        return run_sync(flow, self._perform_sync)
 
     async def _run_async(self, flow: Flow) -> Any:
-        return await drive_async(flow, self.backend, self.log)
+        return await run_async(flow, self._perform_async)
 
     # Names the task objects, contexts and results call (both apps have all of them).
     def _add_task_sync(
@@ -540,23 +560,6 @@ def _normalise_call(call: Any) -> tuple[str, tuple[Any, ...], dict[str, Any], in
         f"add_tasks() takes pre-built calls like task(1, 2) or (name, args, kwargs) tuples, "
         f"got {call!r}"
     )
-
-
-def eta_from(delay: float | None, eta: Any) -> float | None:
-    """Epoch seconds to run at, from `delay` seconds or `eta` (datetime or epoch)."""
-    if delay is not None and eta is not None:
-        raise ValueError("give delay or eta, not both")
-    if delay is not None:
-        if delay < 0:
-            raise ValueError("delay must be >= 0 seconds")
-        return time.time() + float(delay)
-    if eta is None:
-        return None
-    if isinstance(eta, datetime):
-        return eta.timestamp()
-    if isinstance(eta, (int, float)) and not isinstance(eta, bool):
-        return float(eta)
-    raise TypeError(f"eta must be a datetime or epoch seconds, got {eta!r}")
 
 
 def _apply_add_changes(

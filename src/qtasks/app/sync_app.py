@@ -9,11 +9,12 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from qtasks.app.base import BaseQueueTasks, eta_from
+from qtasks.app.base import BaseQueueTasks
 from qtasks.app.lifecycle import BackgroundServer, make_server, run_blocking
+from qtasks.app.task import Task
+from qtasks.core.policy import eta_from
 from qtasks.events import SyncEvents
 from qtasks.registries.task import SyncTask
-from qtasks.schemas.task import Task
 
 
 class QueueTasks(BaseQueueTasks):

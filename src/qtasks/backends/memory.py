@@ -16,9 +16,9 @@ import uuid as uuid_mod
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from qtasks import serialization
-from qtasks._signals import Pause, Signal, WaitSteps, run_wait, run_wait_sync
 from qtasks.backends.base import Backend, Completion, Delivery, TaskRecord
+from qtasks.backends.signals import Pause, Signal, WaitSteps, run_wait, run_wait_sync
+from qtasks.core import codec as serialization
 
 _Key = tuple[str, str]  # (namespace, uuid)
 

@@ -32,10 +32,10 @@ from redis.exceptions import NoScriptError, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
-from qtasks import serialization
 from qtasks.backends import redis_lua as lua
 from qtasks.backends.base import DEFAULT_QUEUE, Backend, Completion, Delivery, TaskRecord, redact
 from qtasks.backends.redis_lua import Cmd, Flow
+from qtasks.core import codec as serialization
 from qtasks.exc import BackendError, BackendUnavailableError
 
 _pack: Callable[[tuple[Any, ...]], bytes] | None
@@ -422,7 +422,7 @@ class RedisBackend(Backend):
             args = self._leases_args(deliveries)
             await self._drive(_once((lua.RELEASE, *args, time.time())))
 
-    async def maintain(self, queue: str) -> None:
+    async def recover_expired(self, queue: str) -> None:
         await self._drive(_once((lua.MAINTAIN, queue, time.time())))
 
     async def purge(self) -> None:

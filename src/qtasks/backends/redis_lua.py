@@ -21,8 +21,8 @@ from typing import Any
 
 import orjson
 
-from qtasks import serialization
 from qtasks.backends.base import TaskRecord
+from qtasks.core import codec as serialization
 from qtasks.exc import SerializationError
 
 # --- Lua helpers, pasted into the scripts that use them ---------------------------------

@@ -21,9 +21,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-from qtasks import serialization
-from qtasks._signals import LOAD, Pause, Signal, WaitSteps, run_wait, run_wait_sync
 from qtasks.backends.base import Backend, Completion, Delivery, TaskRecord
+from qtasks.backends.signals import LOAD, Pause, Signal, WaitSteps, run_wait, run_wait_sync
+from qtasks.core import codec as serialization
 from qtasks.exc import ConfigError
 
 T = TypeVar("T")
@@ -635,7 +635,7 @@ class SqliteBackend(Backend):
             await self._run(op_release, self.namespace, deliveries)
             self._queued.notify()
 
-    async def maintain(self, queue: str) -> None:
+    async def recover_expired(self, queue: str) -> None:
         await self._run(op_maintain, self.namespace)
 
     # --- administration -----------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from qtasks.configs.config import QueueConfig
+from qtasks.core.config import QueueConfig
 
 __all__ = ["AsyncRedisGlobalConfig", "QueueConfig", "SyncRedisGlobalConfig"]
 

@@ -11,7 +11,7 @@ from qtasks.exc import TaskCancelError, TaskPluginTriggerError
 from qtasks.logs import Logger
 
 if TYPE_CHECKING:
-    from qtasks.backends.base import TaskRecord
+    from qtasks.core.models import TaskRecord
 
 #: The record of the task running in this context (set by the executor), so a task's
 #: `ctx` knows its uuid even without echo.

@@ -16,16 +16,16 @@ import inspect
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
-from qtasks import serialization
-from qtasks._callables import call_maybe_async
-from qtasks.backends.base import TaskRecord
 from qtasks.contexts import current_record
+from qtasks.core import codec as serialization
+from qtasks.core.argmeta import ArgMeta
+from qtasks.core.callables import call_maybe_async
+from qtasks.core.models import TaskPrioritySchema, TaskRecord
+from qtasks.core.models import TaskSpec as TaskExecSchema
 from qtasks.engine.threads import run_in_pool
 from qtasks.exc import SerializationError
 from qtasks.logs import Logger
 from qtasks.plugins.runner import PluginTable, has_plugins, trigger
-from qtasks.schemas.argmeta import ArgMeta
-from qtasks.schemas.task_exec import TaskExecSchema, TaskPrioritySchema
 
 if TYPE_CHECKING:
     from qtasks.app.base import BaseQueueTasks

@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from qtasks._callables import call_maybe_async
-from qtasks.backends.base import DEFAULT_QUEUE
+from qtasks.core.callables import call_maybe_async
+from qtasks.core.models import DEFAULT_QUEUE
 from qtasks.engine.worker import Worker
 from qtasks.plugins.runner import all_plugins, has_plugins, trigger
 

@@ -14,12 +14,12 @@ import dataclasses
 import time
 from typing import TYPE_CHECKING, Any
 
-from qtasks.backends.base import Completion, Delivery, TaskRecord
-from qtasks.engine import outcome
+from qtasks.core import policy as outcome
+from qtasks.core.models import Completion, Delivery, TaskRecord
+from qtasks.core.models import TaskSpec as TaskExecSchema
 from qtasks.engine.executor import TaskExecutor
 from qtasks.exc import TaskCancelError, TaskNotRegisteredError, TaskPluginTriggerError
 from qtasks.plugins.runner import has_plugins, trigger
-from qtasks.schemas.task_exec import TaskExecSchema
 
 if TYPE_CHECKING:
     from qtasks.engine.worker import Worker

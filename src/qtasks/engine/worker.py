@@ -15,12 +15,12 @@ import uuid as uuid_mod
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from qtasks.backends.base import DEFAULT_QUEUE, Completion, Delivery
+from qtasks.core.models import DEFAULT_QUEUE, Completion, Delivery
+from qtasks.core.models import TaskSpec as TaskExecSchema
 from qtasks.engine.task_run import run_delivery
 from qtasks.engine.threads import TaskThreads
 from qtasks.plugins.builtin import injectors_for
 from qtasks.plugins.runner import PluginTable, has_plugins, trigger
-from qtasks.schemas.task_exec import TaskExecSchema
 
 if TYPE_CHECKING:
     from qtasks.app.base import BaseQueueTasks
@@ -337,7 +337,7 @@ class Worker:
         while True:
             try:
                 await self._fire_upkeep()
-                await self.backend.maintain(self.queue)
+                await self.backend.recover_expired(self.queue)
             except Exception as exc:
                 self.log.error(f"Upkeep failed: {exc!r}")
             await asyncio.sleep(interval)

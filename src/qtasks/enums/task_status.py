@@ -1,8 +1,11 @@
-"""Task statuses and the named sets the engine and waiters use."""
+"""`TaskStatusEnum`: the five statuses QTasks 1.7 named. qtasks' own enum, with every
+status the code uses (also `retry`), is `qtasks.core.status.TaskStatus`."""
 
 from __future__ import annotations
 
 from enum import Enum
+
+from qtasks.core.status import FINAL_STATUSES, RETRY
 
 
 class TaskStatusEnum(str, Enum):
@@ -15,10 +18,5 @@ class TaskStatusEnum(str, Enum):
     def __str__(self) -> str:
         return self.value
 
-
-#: Written on a failed attempt that was re-enqueued (see retries); not final.
-RETRY = "retry"
-
-FINAL_STATUSES = frozenset({"success", "error", "cancel"})
 
 __all__ = ["FINAL_STATUSES", "RETRY", "TaskStatusEnum"]

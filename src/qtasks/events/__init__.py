@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from qtasks._callables import call_maybe_async, is_async_callable
+from qtasks.core.callables import call_maybe_async, is_async_callable
 from qtasks.logs import Logger
 from qtasks.schemas.inits import InitsExecSchema
 

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from qtasks.plugins.base import BasePlugin
 
 if TYPE_CHECKING:
+    from qtasks.core.models import TaskSpec as TaskExecSchema
     from qtasks.engine.executor import TaskExecutor
-    from qtasks.schemas.task_exec import TaskExecSchema
 
 ARGS_REPLACE = "task_executor_args_replace"
 RESULT_REPLACE = "task_executor_after_execute_result_replace"

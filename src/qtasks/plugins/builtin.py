@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from qtasks.core.models import TaskSpec as TaskExecSchema
 from qtasks.plugins.base import BasePlugin
 from qtasks.plugins.depends import DependsPlugin
 from qtasks.plugins.pydantic import PydanticWrapperPlugin
 from qtasks.plugins.states import StatePlugin
-from qtasks.schemas.task_exec import TaskExecSchema
 
 #: Injector classes. Each one passes its parameters by name and leaves the others
 #: alone, so their order does not change the arguments a task receives.

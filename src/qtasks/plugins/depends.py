@@ -42,7 +42,7 @@ from concurrent.futures import Executor
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from qtasks._callables import is_async_callable
+from qtasks.core.callables import is_async_callable
 from qtasks.engine.threads import run_in_pool
 from qtasks.plugins._injection import (
     ARGS_REPLACE,

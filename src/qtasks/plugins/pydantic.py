@@ -34,8 +34,8 @@ from qtasks.plugins._injection import (
 )
 
 if TYPE_CHECKING:
+    from qtasks.core.models import TaskSpec as TaskExecSchema
     from qtasks.engine.executor import TaskExecutor
-    from qtasks.schemas.task_exec import TaskExecSchema
 
 
 def _base_model() -> Any:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from qtasks._callables import call_maybe_async
-from qtasks._portal import Portal
+from qtasks.backends.bridge import Portal
+from qtasks.core.callables import call_maybe_async
 from qtasks.logs import Logger
 from qtasks.plugins.base import BasePlugin
 

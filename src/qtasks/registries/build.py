@@ -6,7 +6,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any, Literal
 
-from qtasks.schemas.task_exec import TaskExecSchema
+from qtasks.core.models import TaskSpec as TaskExecSchema
 
 #: Options every task decorator accepts (reference §3.1).
 TASK_OPTIONS = (

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from qtasks.core.models import TaskSpec as TaskExecSchema
 from qtasks.registries.task import BaseTask
-from qtasks.schemas.task_exec import TaskExecSchema
 
 
 class TaskRegistry:

@@ -10,10 +10,10 @@ import dataclasses
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec
 
 from qtasks._state import require_app
-from qtasks.schemas.task_exec import TaskExecSchema
+from qtasks.core.models import TaskSpec as TaskExecSchema
 
 if TYPE_CHECKING:
-    from qtasks.schemas.task import Task
+    from qtasks.app.task import Task
 
 P = ParamSpec("P")
 
@@ -73,7 +73,7 @@ class SyncTask(BaseTask[P]):
         timeout: float | None = None,
     ) -> Task | None:
         """Like `app.enqueue(self.task_name, ...)`: every option, no reserved kwargs."""
-        from qtasks.app.base import eta_from
+        from qtasks.core.policy import eta_from
 
         flow = self.app._add_flow(
             self._schema.name,
@@ -130,7 +130,7 @@ class AsyncTask(BaseTask[P]):
         timeout: float | None = None,
     ) -> Task | None:
         """Like `app.enqueue(self.task_name, ...)`: every option, no reserved kwargs."""
-        from qtasks.app.base import eta_from
+        from qtasks.core.policy import eta_from
 
         flow = self.app._add_flow(
             self._schema.name,

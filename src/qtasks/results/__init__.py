@@ -6,7 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from qtasks._state import require_app
-from qtasks.schemas.task import Task
+from qtasks.app.task import Task
 
 
 class _BaseResult:

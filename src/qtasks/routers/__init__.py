@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from qtasks.core.models import TaskSpec as TaskExecSchema
 from qtasks.plugins.base import BasePlugin
 from qtasks.plugins.runner import PluginTable, add_plugin
 from qtasks.registries.build import decorate
 from qtasks.registries.task import AsyncTask, BaseTask, SyncTask
-from qtasks.schemas.task_exec import TaskExecSchema
 
 
 class BaseRouter:

@@ -1,48 +1,5 @@
-"""`Task`: what `app.get()` and `add_task()` return to users."""
+"""`Task`: what `app.get()` and `add_task()` return."""
 
-from __future__ import annotations
-
-import dataclasses
-from datetime import datetime
-from typing import Any
-from uuid import UUID
-
-
-@dataclasses.dataclass
-class Task:
-    status: str
-    uuid: UUID
-    priority: int
-    task_name: str
-    args: tuple[Any, ...] | list[Any]
-    kwargs: dict[str, Any]
-    created_at: datetime
-    updated_at: datetime
-    returning: Any = None
-    traceback: Any = None
-    retry: int | None = None
-    retry_child_uuid: Any = None
-    retry_parent_uuid: Any = None
-    #: Any other stored field (e.g. `cancel_reason`), also readable as an attribute.
-    extra: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
-
-    def __getattr__(self, key: str) -> Any:
-        extra = self.__dict__.get("extra")
-        if extra is not None and key in extra:
-            return extra[key]
-        raise AttributeError(f"Task has no field {key!r}")
-
-    def wait_result(self, timeout: float = 100.0) -> Task | None:
-        """Wait (sync) for this task's final state through the default app."""
-        from qtasks._state import require_app
-
-        return require_app()._wait_sync(str(self.uuid), timeout)
-
-    async def wait_result_async(self, timeout: float = 100.0) -> Task | None:
-        """Wait (async) for this task's final state through the default app."""
-        from qtasks._state import require_app
-
-        return await require_app()._wait_async(str(self.uuid), timeout)
-
+from qtasks.app.task import Task
 
 __all__ = ["Task"]

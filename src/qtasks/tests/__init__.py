@@ -11,8 +11,8 @@ import uuid as uuid_mod
 from typing import Any
 from uuid import UUID
 
+from qtasks.app.task import Task
 from qtasks.backends.memory import MemoryBackend
-from qtasks.schemas.task import Task
 from qtasks.schemas.test import TestConfig
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from qtasks import _state
+from qtasks.core.models import TaskSpec as TaskExecSchema
 from qtasks.registries.build import decorate
 from qtasks.registries.registry import TaskRegistry
 from qtasks.registries.task import AsyncTask, BaseTask, SyncTask
-from qtasks.schemas.task_exec import TaskExecSchema
 from qtasks.utils.tasks import AsyncTaskUtils, SyncTaskUtils
 
 

@@ -16,9 +16,9 @@ import time
 from collections.abc import Generator, Iterable
 from typing import Any
 
+from qtasks.app.task import Task
 from qtasks.enums import TaskStatusEnum
 from qtasks.registries.task import BaseTaskCls
-from qtasks.schemas.task import Task
 
 #: Seconds a whole chain may take by default.
 DEFAULT_TIMEOUT = 50.0

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from qtasks.app.task import Task
 from qtasks.registries.task import SyncTask
-from qtasks.schemas.task import Task
 from qtasks.utils.tasks.chains.base import DEFAULT_TIMEOUT, BaseChain, Step, chain_flow
 
 

@@ -1,4 +1,5 @@
-"""Pure decisions about a finished attempt: final record, retry, backoff (no I/O)."""
+"""Pure decisions: a finished attempt's final record, retry and backoff, when a task is
+due (eta/delay). No I/O."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import random
 import time
 import traceback as tb
 import uuid as uuid_mod
+from datetime import datetime
 from typing import Any
 
-from qtasks.backends.base import TaskRecord
-from qtasks.exc import TaskCancelError
-from qtasks.schemas.task_exec import TaskExecSchema
+from qtasks.core.models import TaskRecord, TaskSpec
+from qtasks.core.status import CANCEL, ERROR, NEW, RETRY, SUCCESS
+from qtasks.exc import ConfigError, TaskCancelError
 
 
 def format_exception(exc: BaseException) -> str:
@@ -31,16 +33,16 @@ def _final(record: TaskRecord, status: str, **fields: Any) -> TaskRecord:
 
 
 def success(record: TaskRecord, value: Any) -> TaskRecord:
-    return _final(record, "success", returning=value)
+    return _final(record, SUCCESS, returning=value)
 
 
 def failure(record: TaskRecord, exc: BaseException) -> TaskRecord:
     if isinstance(exc, TaskCancelError):
-        return _final(record, "cancel", extra=dict(record.extra, cancel_reason=str(exc)))
-    return _final(record, "error", traceback=format_exception(exc))
+        return _final(record, CANCEL, extra=dict(record.extra, cancel_reason=str(exc)))
+    return _final(record, ERROR, traceback=format_exception(exc))
 
 
-def should_retry(schema: TaskExecSchema | None, record: TaskRecord, exc: BaseException) -> bool:
+def should_retry(schema: TaskSpec | None, record: TaskRecord, exc: BaseException) -> bool:
     if schema is None or not schema.retry or isinstance(exc, TaskCancelError):
         return False
     if schema.retry_on_exc and not isinstance(exc, tuple(schema.retry_on_exc)):
@@ -48,7 +50,7 @@ def should_retry(schema: TaskExecSchema | None, record: TaskRecord, exc: BaseExc
     return retries_left(schema, record) > 0
 
 
-def retries_left(schema: TaskExecSchema, record: TaskRecord) -> int:
+def retries_left(schema: TaskSpec, record: TaskRecord) -> int:
     left = record.extra.get("retry")
     return int(schema.retry or 0) if left is None else int(left)
 
@@ -62,7 +64,7 @@ def retry_delay(attempt: int, base: float, cap: float, jitter: float) -> float:
 
 
 def retry_records(
-    schema: TaskExecSchema, record: TaskRecord, exc: BaseException, delay: float
+    schema: TaskSpec, record: TaskRecord, exc: BaseException, delay: float
 ) -> tuple[TaskRecord, TaskRecord]:
     """The failed attempt (status `retry`) and the next attempt to enqueue."""
     left = retries_left(schema, record)
@@ -73,7 +75,7 @@ def retry_records(
     child = dataclasses.replace(
         record,
         uuid=child_uuid,
-        status="new",
+        status=NEW,
         created_at=now,
         updated_at=now,
         returning=None,
@@ -84,7 +86,7 @@ def retry_records(
     )
     failed = dataclasses.replace(
         record,
-        status="retry",
+        status=RETRY,
         traceback=format_exception(exc),
         updated_at=now,
         extra=dict(record.extra, retry=left, retry_child_uuid=child_uuid),
@@ -92,7 +94,27 @@ def retry_records(
     return failed, child
 
 
+def eta_from(delay: float | None, eta: Any, now: float | None = None) -> float | None:
+    """Epoch seconds to run at, from `delay` seconds or `eta` (datetime or epoch seconds);
+    None means now. Raises `ConfigError` (a ValueError) for both or a negative delay, and
+    `TypeError` for an eta of another type."""
+    if delay is not None and eta is not None:
+        raise ConfigError("give delay or eta, not both")
+    if delay is not None:
+        if delay < 0:
+            raise ConfigError("delay must be >= 0 seconds")
+        return (time.time() if now is None else now) + float(delay)
+    if eta is None:
+        return None
+    if isinstance(eta, datetime):
+        return eta.timestamp()
+    if isinstance(eta, (int, float)) and not isinstance(eta, bool):
+        return float(eta)
+    raise TypeError(f"eta must be a datetime or epoch seconds, got {eta!r}")
+
+
 __all__ = [
+    "eta_from",
     "failure",
     "format_exception",
     "retries_left",

@@ -1,16 +1,21 @@
-"""A lazily started event-loop thread that lets sync code call async-only code.
+"""The process's one portal: an event-loop thread that lets sync code call async code.
 
-Used by the sync facade for backends whose driver is async-only. Fork-safe: a
-child process that inherits a portal starts its own on first use.
+Every sync caller shares it (the sync facade for backends whose driver is async-only,
+sync plugin hooks with an async plugin method). It starts on first use and is fork-safe:
+a child process that inherited it starts its own on first use. A sync call interrupted
+by an exception in the calling thread (Ctrl+C in `wait()`) cancels its coroutine.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
+
+from qtasks.exc import EngineError
 
 T = TypeVar("T")
 
@@ -47,15 +52,28 @@ class Portal:
 
     def call(self, func: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
         """Run `await func(*args, **kwargs)` on the portal loop and return its result."""
+        return self.wait(_as_coro(func, args, kwargs))
+
+    def wait(self, awaitable: Awaitable[T]) -> T:
+        """Await `awaitable` on the portal loop from a sync caller."""
         loop = self._ensure()
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
         if running is loop:
-            raise RuntimeError("Portal.call() from the portal's own loop would deadlock")
-        future = asyncio.run_coroutine_threadsafe(_as_coro(func, args, kwargs), loop)
-        return future.result()
+            raise EngineError("a sync call from the portal's own loop would deadlock")
+        future = asyncio.run_coroutine_threadsafe(_as_coro(_identity, (awaitable,), {}), loop)
+        try:
+            return future.result()
+        except BaseException:
+            if not future.done():  # interrupted here (Ctrl+C): stop the coroutine too
+                future.cancel()
+                try:
+                    future.result(timeout=1.0)
+                except (concurrent.futures.CancelledError, Exception):
+                    pass
+            raise
 
     def stop(self) -> None:
         with self._lock:
@@ -64,8 +82,20 @@ class Portal:
             loop.call_soon_threadsafe(loop.stop)
 
 
+async def _identity(awaitable: Awaitable[T]) -> T:
+    return await awaitable
+
+
 async def _as_coro(func: Callable[..., Awaitable[T]], args: Any, kwargs: Any) -> T:
     return await func(*args, **kwargs)
 
 
-__all__ = ["Portal"]
+_PORTAL = Portal()
+
+
+def portal() -> Portal:
+    """The process's portal (started on first use)."""
+    return _PORTAL
+
+
+__all__ = ["Portal", "portal"]

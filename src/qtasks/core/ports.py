@@ -1,0 +1,300 @@
+"""The contracts a storage engine implements, and the capabilities it declares.
+
+```
+  Broker         enqueue · fetch (lease) · ack · extend · release · [nack, recover_expired,
+                 purge, stats, close]
+  ResultStore    put · get · wait_final · [expire, purge, close]
+  Backend        Broker + ResultStore that also completes atomically: `complete()` writes
+                 the final record, removes the lease and enqueues follow-ups in one step
+                 (memory, SQLite, Redis). A broker that is only a broker is paired with a
+                 result store into a Backend (`qtasks.backends.paired`): final record
+                 first, then the ack, and a redelivered task whose record is already final
+                 is acknowledged without running again.
+
+  optional, declared in `capabilities`:
+  CancelQueued   cancel · cancel_requests
+  SharedSettings settings_set · settings_get · settings_get_all · settings_get_match
+  WorkerRegistry register_worker · unregister_worker · live_workers
+```
+
+Delivery is at-least-once: `fetch` leases tasks to a worker for `lease` seconds and marks
+them `process`; `extend` renews the leases of running tasks; a lease that expires (the
+worker died) makes the task fetchable again by any worker. `extend` and `release` have no
+defaults: a backend that silently ignored them would run tasks twice.
+
+Client calls come in two forms: the async methods, and `*_sync` twins for the sync app.
+A backend with a sync driver implements the twins directly; `qtasks.backends.base`
+gives the others twins that run the async method on the process's one portal thread.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from qtasks.core.models import DEFAULT_QUEUE, Completion, Delivery, TaskRecord
+from qtasks.exc import CapabilityError
+
+if TYPE_CHECKING:
+    from qtasks.core.config import QueueConfig
+    from qtasks.core.runtime import Log
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a backend can do beyond the required contract. The engine and the app read
+    these flags instead of probing for methods."""
+
+    #: Lower priority values are fetched first across the whole queue.
+    priorities: bool = False
+    #: Records with an `eta` are held back until then by the backend itself.
+    delays: bool = False
+    #: Waiting fetches and `wait_final` are woken by the server (no polling).
+    push: bool = False
+    #: Final record and ack are written in one step (`Backend.complete`).
+    atomic_completion: bool = False
+    #: Implements `CancelQueued`.
+    cancel_queued: bool = False
+    #: Implements `SharedSettings` (QTasks 1.7's global config).
+    shared_settings: bool = False
+    #: Implements `WorkerRegistry`.
+    worker_registry: bool = False
+
+    def require(self, name: str, backend: object) -> None:
+        """Raise `CapabilityError` unless the capability `name` is present."""
+        if not getattr(self, name):
+            raise CapabilityError(
+                f"{type(backend).__name__} does not support {name.replace('_', ' ')}"
+            )
+
+
+class _Component(ABC):  # noqa: B024 - a shared base, its subclasses declare the abstracts
+    """Construction shared by every port: the URL, the app's namespace, config and log."""
+
+    #: URL schemes this class serves.
+    schemes: ClassVar[tuple[str, ...]] = ()
+    capabilities: ClassVar[Capabilities] = Capabilities()
+
+    def __init__(self, url: str, *, namespace: str, config: QueueConfig, log: Log) -> None:
+        self.url = url
+        self.namespace = namespace
+        self.config = config
+        self.log = log
+
+    @property
+    def pushes(self) -> bool:
+        """True when waiting is pushed by the server (the `push` capability)."""
+        return self.capabilities.push
+
+    async def close(self) -> None:
+        """Release connections; the object may be used again afterwards (it reconnects)."""
+
+    def describe(self) -> str:
+        """Where the data lives, for logs (no credentials)."""
+        return redact(self.url)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.describe()!r}, namespace={self.namespace!r})"
+
+
+class Broker(_Component):
+    """Queues, leases and acknowledgements."""
+
+    @abstractmethod
+    async def enqueue(self, records: Sequence[TaskRecord]) -> None:
+        """Queue the records, each atomically. Idempotent by uuid: a record whose uuid is
+        already known is not queued again."""
+
+    @abstractmethod
+    async def fetch(
+        self, queue: str, limit: int, lease: float, worker_id: str, wait: float
+    ) -> list[Delivery]:
+        """Lease up to `limit` due tasks (lowest priority value first, FIFO within a
+        priority, where the `priorities` capability is declared), mark them `process`, and
+        return them. When none is due, wait up to `wait` seconds for one.
+
+        Must be cancel-safe: a worker cancels a waiting fetch when it stops, and that must
+        not leave tasks leased to nobody."""
+
+    @abstractmethod
+    async def ack(self, deliveries: Sequence[Delivery]) -> None:
+        """Forget finished deliveries: remove their queue entries and leases. Their records
+        are left as they are."""
+
+    @abstractmethod
+    async def extend(self, deliveries: Sequence[Delivery], lease: float) -> None:
+        """Renew the leases of running tasks for another `lease` seconds."""
+
+    @abstractmethod
+    async def release(self, deliveries: Sequence[Delivery]) -> None:
+        """Give leased tasks back to the queue now (graceful shutdown)."""
+
+    async def nack(self, deliveries: Sequence[Delivery], delay: float = 0.0) -> None:
+        """Give deliveries back to be delivered again after `delay` seconds."""
+        if delay > 0:
+            self.capabilities.require("delays", self)
+        await self.release(deliveries)
+
+    async def recover_expired(self, queue: str) -> None:
+        """Periodic upkeep, called by each worker every few seconds: requeue tasks whose
+        lease expired (where `fetch` does not already) and drop expired records."""
+
+    async def purge(self) -> None:
+        """Delete every queue entry (and record, for a backend) of this namespace."""
+        raise CapabilityError(f"{type(self).__name__} cannot purge")
+
+    async def stats(self, queue: str = DEFAULT_QUEUE) -> dict[str, int]:
+        """Counts by state: at least `queued` and `leased`."""
+        return {}
+
+    # --- sync twins used by the sync app ---------------------------------------------------
+    def enqueue_sync(self, records: Sequence[TaskRecord]) -> None:
+        raise NotImplementedError
+
+    def purge_sync(self) -> None:
+        raise NotImplementedError
+
+    def close_sync(self) -> None:
+        raise NotImplementedError
+
+
+class ResultStore(_Component):
+    """Task records: status, result, traceback, with a time to live once final."""
+
+    @abstractmethod
+    async def put(self, records: Sequence[TaskRecord]) -> None:
+        """Store (insert or replace) records; final ones expire after `result_ttl`."""
+
+    @abstractmethod
+    async def get(self, uuid: str) -> TaskRecord | None:
+        """The stored record, or None when unknown or expired."""
+
+    @abstractmethod
+    async def wait_final(self, uuid: str, timeout: float) -> TaskRecord | None:
+        """Wait until the record is final (or `retry`); None when unknown or timed out."""
+
+    async def expire(self) -> None:
+        """Drop records whose time to live is over (where the store does not itself)."""
+
+    async def purge(self) -> None:
+        """Delete every record of this namespace."""
+        raise CapabilityError(f"{type(self).__name__} cannot purge")
+
+    def get_sync(self, uuid: str) -> TaskRecord | None:
+        raise NotImplementedError
+
+    def wait_final_sync(self, uuid: str, timeout: float) -> TaskRecord | None:
+        raise NotImplementedError
+
+    def purge_sync(self) -> None:
+        raise NotImplementedError
+
+    def close_sync(self) -> None:
+        raise NotImplementedError
+
+
+class Backend(Broker, ResultStore):
+    """Broker and result store of one URL, completing atomically; what the engine and
+    the app talk to."""
+
+    @abstractmethod
+    async def complete(self, completions: Sequence[Completion]) -> None:
+        """For each completion: write the final record, remove its queue entry and lease,
+        and enqueue its follow-ups, so that no crash leaves one without the other."""
+
+    async def purge(self) -> None:
+        raise CapabilityError(f"{type(self).__name__} cannot purge")
+
+
+class CancelQueued(ABC):
+    """Cancel a task before or while it runs."""
+
+    @abstractmethod
+    async def cancel(self, uuid: str, reason: str) -> TaskRecord | None:
+        """A queued task ends now (status `cancel`, extra `cancel_reason`); for a running
+        one, record the request (extra `cancel_requested`) for its worker to act on and
+        return the record still in `process`. None when unknown or already final."""
+
+    @abstractmethod
+    async def cancel_requests(self, uuids: Sequence[str]) -> dict[str, str]:
+        """Of these running tasks, those whose cancellation was requested: uuid -> reason."""
+
+    def cancel_sync(self, uuid: str, reason: str) -> TaskRecord | None:
+        raise NotImplementedError
+
+
+class SharedSettings(ABC):
+    """Settings every process of the app sees (QTasks 1.7's global config): hashes of
+    string fields under a name, optionally expiring."""
+
+    @abstractmethod
+    async def settings_set(self, name: str, key: str, value: Any, ttl: float | None = None) -> None:
+        """Set field `key` of hash `name`; the hash expires after `ttl` seconds if given."""
+
+    @abstractmethod
+    async def settings_get(self, key: str, name: str) -> str | None:
+        """Field `name` of hash `key`."""
+
+    @abstractmethod
+    async def settings_get_all(self, key: str) -> dict[str, str]:
+        """Every field of hash `key`."""
+
+    @abstractmethod
+    async def settings_get_match(self, match: str) -> dict[str, dict[str, str]]:
+        """Every hash whose name matches the glob `match`."""
+
+    def settings_set_sync(self, name: str, key: str, value: Any, ttl: float | None = None) -> None:
+        raise NotImplementedError
+
+    def settings_get_sync(self, key: str, name: str) -> str | None:
+        raise NotImplementedError
+
+    def settings_get_all_sync(self, key: str) -> dict[str, str]:
+        raise NotImplementedError
+
+    def settings_get_match_sync(self, match: str) -> dict[str, dict[str, str]]:
+        raise NotImplementedError
+
+
+class WorkerRegistry(ABC):
+    """Live workers, each registered with a time to live its heartbeat refreshes."""
+
+    @abstractmethod
+    async def register_worker(self, worker_id: str, info: dict[str, Any], ttl: float) -> None:
+        """Record (or refresh) a live worker for `ttl` seconds."""
+
+    @abstractmethod
+    async def unregister_worker(self, worker_id: str) -> None:
+        """Forget a worker that stopped cleanly."""
+
+    @abstractmethod
+    async def live_workers(self) -> list[dict[str, Any]]:
+        """Workers whose registration has not expired."""
+
+    def live_workers_sync(self) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+
+def redact(url: str) -> str:
+    """The URL with any password replaced, for logs and error messages."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+__all__ = [
+    "Backend",
+    "Broker",
+    "CancelQueued",
+    "Capabilities",
+    "ResultStore",
+    "SharedSettings",
+    "WorkerRegistry",
+    "redact",
+]

@@ -1,0 +1,89 @@
+"""What the engine needs from an app, declared: the `Runtime` protocol.
+
+The engine (server, worker, executor) sees the app only through these members; the app
+(`qtasks.app`) implements them. Nothing here is an implementation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from qtasks.core.config import QueueConfig
+    from qtasks.core.hooks import HookRunner
+    from qtasks.core.models import TaskRecord, TaskSpec
+    from qtasks.core.ports import Backend
+
+
+class Log(Protocol):
+    """The logging surface qtasks uses (`qtasks.logs.Logger` implements it)."""
+
+    def debug(self, msg: str, *args: Any, **kwargs: Any) -> None: ...
+    def info(self, msg: str, *args: Any, **kwargs: Any) -> None: ...
+    def warning(self, msg: str, *args: Any, **kwargs: Any) -> None: ...
+    def error(self, msg: str, *args: Any, **kwargs: Any) -> None: ...
+    def exception(self, msg: str, *args: Any, **kwargs: Any) -> None: ...
+    def with_subname(self, subname: str) -> Log: ...
+
+
+class Events(Protocol):
+    """The app's event bus (`app.events`)."""
+
+    async def fire(self, name: str, **kwargs: Any) -> None: ...
+
+
+class Injector(Protocol):
+    """Provides values for some of a task's parameters (Pydantic models, `Depends`,
+    `State`). Created once per task name per worker; see `qtasks.engine.injection`."""
+
+    async def inject(self, execution: Any, args: list[Any], kw: dict[str, Any]) -> None:
+        """Add the values this injector owns to the call's `args`/`kw` (in place); raise
+        to fail this execution."""
+
+    async def replace_result(self, execution: Any, result: Any) -> Any:
+        """The result to store in place of `result`."""
+
+    async def close(self, execution: Any) -> None:
+        """After the execution, whatever its outcome."""
+
+
+class InjectorFactory(Protocol):
+    """An injector class: `applies(spec)` says whether a task needs it."""
+
+    def applies(self, spec: TaskSpec) -> bool: ...
+    def __call__(self) -> Injector: ...
+
+
+class Runtime(Protocol):
+    """An app as the engine sees it."""
+
+    name: str
+    config: QueueConfig
+    log: Log
+    backend: Backend
+    hooks: HookRunner
+    events: Events
+    #: "sync" or "async": which facade the app offers (for the start-up line).
+    method: str
+    #: Class-level middlewares run around every task, after each task's own.
+    middlewares_before: list[Any]
+    middlewares_after: list[Any]
+    #: The argument injectors every worker applies where a task needs them.
+    injectors: Sequence[InjectorFactory]
+
+    @property
+    def task_count(self) -> int:
+        """How many tasks the app knows (its own and shared ones)."""
+        ...
+
+    def find_task(self, name: str) -> TaskSpec | None:
+        """The task registered under `name`, or None."""
+        ...
+
+    def echo_handle(self, spec: TaskSpec, record: TaskRecord) -> Any:
+        """The `self` an `echo=True` task receives."""
+        ...
+
+
+__all__ = ["Events", "Injector", "InjectorFactory", "Log", "Runtime"]
