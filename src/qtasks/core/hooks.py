@@ -40,7 +40,7 @@ class Hooks:
     """Every hook, as a no-op. Override the ones a plugin needs; each receives keyword
     arguments only and may return a dict of the ones it changes."""
 
-    # --- app (enqueue and client calls) -------------------------------------------------------
+    # --- app (enqueue and client calls) ---------------------------------------------------------
     def qtasks_add_task_before_broker(self, **kw: Any) -> Changes:
         """Before a record is built: qtasks, broker, task_name, priority, args, kw.
         May change task_name, priority, args, kw, extra."""
@@ -60,7 +60,7 @@ class Hooks:
     def qtasks_flush_all(self, **kw: Any) -> Changes:
         """`app.flush_all()`: qtasks, broker."""
 
-    # --- broker --------------------------------------------------------------------------------
+    # --- broker ---------------------------------------------------------
     def broker_listen_start(self, **kw: Any) -> Changes:
         """A consumer starts: broker, worker."""
 
@@ -94,7 +94,7 @@ class Hooks:
     def broker_flush_all(self, **kw: Any) -> Changes:
         """`app.flush_all()`: broker."""
 
-    # --- storage ---------------------------------------------------------------------------------
+    # --- storage ---------------------------------------------------------
     def storage_add(self, **kw: Any) -> Changes:
         """A new record: storage, uuid, task_status. May change both."""
 
@@ -128,7 +128,7 @@ class Hooks:
     def storage_flush_all(self, **kw: Any) -> Changes:
         """`app.flush_all()`: storage."""
 
-    # --- global config (shared settings) ----------------------------------------------------------
+    # --- global config (shared settings) ---------------------------------------------------------
     def global_config_set(self, **kw: Any) -> Changes:
         """A setting written: global_config, name_, key, value."""
 
@@ -150,14 +150,14 @@ class Hooks:
     def global_config_set_status(self, **kw: Any) -> Changes:
         """Once, before the app's status is first published: global_config."""
 
-    # --- starter -----------------------------------------------------------------------------------
+    # --- starter ---------------------------------------------------------
     def starter_start(self, **kw: Any) -> Changes:
         """Server start: starter."""
 
     def starter_stop(self, **kw: Any) -> Changes:
         """Server stop: starter."""
 
-    # --- worker ------------------------------------------------------------------------------------
+    # --- worker ---------------------------------------------------------
     def worker_start(self, **kw: Any) -> Changes:
         """A worker starts: worker."""
 
@@ -184,7 +184,7 @@ class Hooks:
         """A final record about to be acknowledged: worker, broker, task_func,
         task_broker, model. May change model."""
 
-    # --- task executor -----------------------------------------------------------------------------
+    # --- task executor ---------------------------------------------------------
     def task_executor_args_replace(self, **kw: Any) -> Changes:
         """task_executor, args, kw, args_info. May change args, kw."""
 
@@ -217,7 +217,7 @@ class Hooks:
         """Always, once the function has run or failed: task_executor, task_func,
         task_broker."""
 
-    # --- stats -------------------------------------------------------------------------------------
+    # --- stats ---------------------------------------------------------
     def stats_inspect(self, **kw: Any) -> Changes:
         """stats."""
 
