@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import time
 import uuid as uuid_mod
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
@@ -26,6 +26,7 @@ from qtasks.events import BaseEvents
 from qtasks.exc import ConfigError
 from qtasks.logs import Logger
 from qtasks.plugins.base import BasePlugin
+from qtasks.plugins.builtin import INJECTORS
 from qtasks.plugins.runner import add_plugin
 from qtasks.registries.build import check_task_name, decorate
 from qtasks.registries.registry import TaskRegistry
@@ -104,7 +105,6 @@ class BaseQueueTasks:
             {"app": self.plugins, **self._component_plugins}, self.log, bridge=portal().wait
         )
         self.starter: Any = None
-        self.worker: Worker | None = None
         self.backend: Backend = self._make_backend(broker or storage, broker_url or storage_url)
         self._set_state()
 
@@ -208,15 +208,40 @@ class BaseQueueTasks:
         target = self.middlewares_before if position == "before" else self.middlewares_after
         target.append(middleware)
 
-    def _find_task(self, name: str) -> TaskExecSchema | None:
+    # --- what the engine reads (the Runtime protocol) ---------------------------------------
+    @property
+    def method(self) -> str:
+        """ "sync" or "async": which facade this app offers."""
+        return self._method
+
+    @property
+    def task_count(self) -> int:
+        return len(self.tasks)
+
+    @property
+    def injectors(self) -> Sequence[Any]:
+        """The built-in argument injectors (Pydantic models, Depends, State)."""
+        return INJECTORS
+
+    @property
+    def worker(self) -> Worker | None:
+        """The first worker of the running server, if any."""
+        workers = getattr(self.starter, "workers", None)
+        return workers[0] if workers else None
+
+    def find_task(self, name: str) -> TaskExecSchema | None:
         return self.tasks.get(name) or TaskRegistry.get_task(name)
 
-    def _echo_handle(self, schema: TaskExecSchema, record: TaskRecord) -> BaseTask[Any]:
+    _find_task = find_task
+
+    def echo_handle(self, schema: TaskExecSchema, record: TaskRecord) -> BaseTask[Any]:
         """The `self` of an echo task: async methods for async functions, plain ones for
         sync functions (which run in a thread and cannot await), whatever the app."""
         handle: BaseTask[Any] = (AsyncTask if schema.awaiting else SyncTask)(schema, self)
         handle.ctx = self._context_for(schema, record.uuid)
         return handle
+
+    _echo_handle = echo_handle
 
     def _context_for(self, schema: TaskExecSchema, uuid: str | None = None) -> BaseContext:
         """A task's `ctx`: async methods when the function is async, else plain ones."""

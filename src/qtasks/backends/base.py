@@ -71,6 +71,14 @@ async def poll_final(store: Any, uuid: str, timeout: float) -> TaskRecord | None
 class Backend(PortalTwins, BackendPort, CancelQueued, WorkerRegistry):
     """Base of the built-in backends (broker and store at once, atomic completion)."""
 
+    capabilities = Capabilities(
+        priorities=True,
+        delays=True,
+        atomic_completion=True,
+        cancel_queued=True,
+        worker_registry=True,
+    )
+
     async def wait_final(self, uuid: str, timeout: float) -> TaskRecord | None:
         return await poll_final(self, uuid, timeout)
 

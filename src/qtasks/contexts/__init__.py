@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from qtasks.engine.current import current_record
 from qtasks.exc import TaskCancelError, TaskPluginTriggerError
 from qtasks.logs import Logger
-
-if TYPE_CHECKING:
-    from qtasks.core.models import TaskRecord
-
-#: The record of the task running in this context (set by the executor), so a task's
-#: `ctx` knows its uuid even without echo.
-current_record: ContextVar[TaskRecord | None] = ContextVar("qtasks_current_record", default=None)
 
 
 class BaseContext:

@@ -35,17 +35,23 @@ class Events(Protocol):
 
 class Injector(Protocol):
     """Provides values for some of a task's parameters (Pydantic models, `Depends`,
-    `State`). Created once per task name per worker; see `qtasks.engine.injection`."""
+    `State`). Created once per task name per worker; `execution` is the executor, whose
+    `injection` and `resources` hold the state injectors share."""
 
-    async def inject(self, execution: Any, args: list[Any], kw: dict[str, Any]) -> None:
-        """Add the values this injector owns to the call's `args`/`kw` (in place); raise
-        to fail this execution."""
+    async def prepare(
+        self, execution: Any, args: list[Any], kw: dict[str, Any]
+    ) -> tuple[list[Any], dict[str, Any]]:
+        """The call's arguments with this injector's values added; raise to fail the
+        execution with that error."""
+        ...
 
-    async def replace_result(self, execution: Any, result: Any) -> Any:
+    async def finish(self, execution: Any, result: Any) -> Any:
         """The result to store in place of `result`."""
+        ...
 
     async def close(self, execution: Any) -> None:
         """After the execution, whatever its outcome."""
+        ...
 
 
 class InjectorFactory(Protocol):
@@ -56,21 +62,36 @@ class InjectorFactory(Protocol):
 
 
 class Runtime(Protocol):
-    """An app as the engine sees it."""
+    """An app as the engine sees it (read-only members)."""
 
-    name: str
-    config: QueueConfig
-    log: Log
-    backend: Backend
-    hooks: HookRunner
-    events: Events
-    #: "sync" or "async": which facade the app offers (for the start-up line).
-    method: str
-    #: Class-level middlewares run around every task, after each task's own.
-    middlewares_before: list[Any]
-    middlewares_after: list[Any]
-    #: The argument injectors every worker applies where a task needs them.
-    injectors: Sequence[InjectorFactory]
+    @property
+    def name(self) -> str: ...
+    @property
+    def config(self) -> QueueConfig: ...
+    @property
+    def log(self) -> Log: ...
+    @property
+    def backend(self) -> Backend: ...
+    @property
+    def hooks(self) -> HookRunner: ...
+    @property
+    def events(self) -> Events: ...
+    @property
+    def method(self) -> str:
+        """ "sync" or "async": which facade the app offers (for the start-up line)."""
+        ...
+
+    @property
+    def middlewares_before(self) -> list[Any]:
+        """Middleware classes run around every task, after each task's own."""
+        ...
+
+    @property
+    def middlewares_after(self) -> list[Any]: ...
+    @property
+    def injectors(self) -> Sequence[InjectorFactory]:
+        """The argument injectors every worker applies where a task needs them."""
+        ...
 
     @property
     def task_count(self) -> int:

@@ -16,19 +16,19 @@ import inspect
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
-from qtasks.contexts import current_record
 from qtasks.core import codec as serialization
 from qtasks.core.argmeta import ArgMeta
 from qtasks.core.callables import call_maybe_async
+from qtasks.core.hooks import HookRunner, PluginTable
 from qtasks.core.models import TaskPrioritySchema, TaskRecord
 from qtasks.core.models import TaskSpec as TaskExecSchema
+from qtasks.engine.current import current_record
+from qtasks.engine.injection import ExecutionScope, WorkerResources
 from qtasks.engine.threads import run_in_pool
-from qtasks.exc import SerializationError
-from qtasks.logs import Logger
-from qtasks.plugins.runner import PluginTable, has_plugins, trigger
+from qtasks.exc import HookAbort, SerializationError
 
 if TYPE_CHECKING:
-    from qtasks.app.base import BaseQueueTasks
+    from qtasks.core.runtime import Injector, Log, Runtime
 
 
 class TaskExecutor:
@@ -39,20 +39,31 @@ class TaskExecutor:
         self,
         task_func: TaskExecSchema,
         task_broker: TaskRecord,
-        log: Logger | None = None,
-        plugins: PluginTable | None = None,
+        log: Log | None = None,
+        plugins: dict[str, list[Any]] | None = None,
         *,
-        app: BaseQueueTasks | None = None,
+        app: Runtime | None = None,
         pool: Executor | None = None,
         middlewares_before: list[Any] | None = None,
         middlewares_after: list[Any] | None = None,
+        hooks: HookRunner | None = None,
+        injectors: list[Injector] | None = None,
+        resources: WorkerResources | None = None,
     ) -> None:
         self.task_func = task_func
         self.record = task_broker
         self.app = app
         self.pool = pool
-        self.log = log or (app.log.with_subname(type(self).__name__) if app else Logger("qtasks"))
-        self.plugins: PluginTable = plugins if plugins is not None else {}
+        self.log: Log = log or (
+            app.log.with_subname(type(self).__name__) if app else _default_log()
+        )
+        #: The worker's plugins, as QTasks 1.7 gave them to executors.
+        self.plugins: dict[str, list[Any]] = plugins if plugins is not None else {}
+        self.hooks = hooks or HookRunner({"worker": PluginTable(self.plugins)}, self.log)
+        #: The argument injectors this task needs, and their shared state.
+        self.injectors: list[Injector] = injectors or []
+        self.resources = resources
+        self.injection = ExecutionScope()
         self.echo = task_func.echo
         self._args: list[Any] = list(task_broker.args)
         self._kwargs: dict[str, Any] = dict(task_broker.kwargs)
@@ -78,19 +89,24 @@ class TaskExecutor:
     async def execute(self, decode: bool = True) -> Any:
         token = current_record.set(self.record)
         try:
-            await self.execute_middlewares_before()
-            await self.before_execute()
-            if self.task_func.generating:
-                self._result = await self._limited(self.run_task_gen())
-            else:
-                self._result = await self._limited(self.run_task())
-            await self.after_execute()
-            await self.execute_middlewares_after()
-            if decode:
-                self._result = await self.decode()
-            return self._result
+            return await self._execute(decode)
+        except HookAbort as abort:  # a plugin failed this task: its cause is the error
+            raise (abort.__cause__ or abort) from None
         finally:
             current_record.reset(token)
+
+    async def _execute(self, decode: bool) -> Any:
+        await self.execute_middlewares_before()
+        await self.before_execute()
+        if self.task_func.generating:
+            self._result = await self._limited(self.run_task_gen())
+        else:
+            self._result = await self._limited(self.run_task())
+        await self.after_execute()
+        await self.execute_middlewares_after()
+        if decode:
+            self._result = await self.decode()
+        return self._result
 
     async def execute_middlewares_before(self) -> None:
         await self._middlewares(self.middlewares_before, "middlewares_before")
@@ -108,8 +124,10 @@ class TaskExecutor:
 
     async def before_execute(self) -> None:
         if self.echo and self.app is not None:
-            self._args.insert(0, self.app._echo_handle(self.task_func, self.record))
-        if self.plugins:
+            self._args.insert(0, self.app.echo_handle(self.task_func, self.record))
+        for injector in self.injectors:
+            self._args, self._kwargs = await injector.prepare(self, self._args, self._kwargs)
+        if self.hooks.listens("task_executor_args_replace"):
             changes = await self._trigger(
                 "task_executor_args_replace",
                 args=self._args,
@@ -120,7 +138,7 @@ class TaskExecutor:
                 self._args = list(changes["args"])
             if "kw" in changes and changes["kw"] is not None:
                 self._kwargs = dict(changes["kw"])
-            await self._trigger("task_executor_before_execute")
+        await self._trigger("task_executor_before_execute")
 
     async def run_task(self) -> Any:
         func, schema = self.task_func.func, self.task_func
@@ -145,19 +163,32 @@ class TaskExecutor:
         return list(changes.get("results", items))
 
     async def after_execute(self) -> None:
-        if self.plugins:
-            await self._trigger("task_executor_after_execute")
-            changes = await self._trigger(
-                "task_executor_after_execute_result_replace", result=self._result
-            )
-            self._result = changes.get("result", self._result)
+        await self._trigger("task_executor_after_execute")
+        for injector in self.injectors:
+            self._result = await injector.finish(self, self._result)
+        changes = await self._trigger(
+            "task_executor_after_execute_result_replace", result=self._result
+        )
+        self._result = changes.get("result", self._result)
+
+    async def close(self) -> None:
+        """After the execution, whatever its outcome: the injectors' clean-up, then the
+        `task_executor_task_close` hook."""
+        for injector in self.injectors:
+            try:
+                await injector.close(self)
+            except Exception:
+                self.log.exception("Closing %r after task %s failed", injector, self.record.uuid)
+        await self._trigger(
+            "task_executor_task_close", task_func=self.task_func, task_broker=self.record
+        )
 
     async def decode(self) -> Any:
         """Turn the result into what is stored: the task's `decode=` (or the config's
         `task_default_decode`), then a check that it is JSON."""
         value = self._result
         decoder = self.task_func.decode
-        if decoder is None and self.app is not None:
+        if decoder is None and self.app is not None:  # the app's config, read at run time
             decoder = self.app.config.task_default_decode
         if decoder is not None:
             value = await call_maybe_async(decoder, value)
@@ -180,7 +211,7 @@ class TaskExecutor:
             return await run
         try:
             return await asyncio.wait_for(run, max_time)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise TimeoutError(
                 f"Time limit exceeded for task {self.task_func.name}: {max_time} seconds"
             ) from None
@@ -189,9 +220,9 @@ class TaskExecutor:
         return await run_in_pool(self.pool, call)
 
     async def _trigger(self, name: str, **kwargs: Any) -> dict[str, Any]:
-        if not has_plugins(self.plugins, name):
+        if not self.hooks.listens(name):
             return {}
-        return await trigger(self.plugins, name, self.log, task_executor=self, **kwargs)
+        return await self.hooks.run(name, task_executor=self, **kwargs)
 
     def args_info(self) -> list[ArgMeta]:
         """Each argument with the parameter it binds to, for argument plugins."""
@@ -241,6 +272,12 @@ def _origin(annotation: Any) -> Any:
     import typing
 
     return typing.get_origin(annotation) or annotation
+
+
+def _default_log() -> Log:
+    from qtasks.logs import Logger
+
+    return Logger("qtasks")
 
 
 AsyncTaskExecutor = TaskExecutor

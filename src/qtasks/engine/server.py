@@ -2,26 +2,29 @@
 
 Written once (async). `run_forever()` runs it with `asyncio.run`, `await app.start()`
 runs it as a task of the caller's loop, `start_in_background()` on a thread's loop.
+The workers and the status publisher run in one task group: a worker that fails stops
+its siblings (they drain and release their tasks), and the failure propagates.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from qtasks.core.callables import call_maybe_async
+from qtasks.core.hooks import all_plugins
 from qtasks.core.models import DEFAULT_QUEUE
+from qtasks.core.ports import SharedSettings
 from qtasks.engine.worker import Worker
-from qtasks.plugins.runner import all_plugins, has_plugins, trigger
 
 if TYPE_CHECKING:
-    from qtasks.app.base import BaseQueueTasks
+    from qtasks.core.runtime import Runtime
 
 
 class Server:
     def __init__(
         self,
-        app: BaseQueueTasks,
+        app: Runtime,
         *,
         num_workers: int = 1,
         queues: list[str] | None = None,
@@ -63,20 +66,42 @@ class Server:
             Worker(app, queue=q, concurrency=self.concurrency, consumers=self.num_workers)
             for q in self.queues
         ]
-        app.worker = self.workers[0]
         self.log.info(
-            f"Starting app {app.name!r} ({app._method}) on {app.backend.describe()} "
-            f"queues={','.join(self.queues)} concurrency={self.concurrency} "
-            f"tasks={len(app.tasks)}"
+            "Starting app %r (%s) on %s queues=%s concurrency=%s tasks=%s",
+            app.name,
+            app.method,
+            app.backend.describe(),
+            ",".join(self.queues),
+            self.concurrency,
+            app.task_count,
         )
-        plugins = all_plugins(app.plugins, *app._component_plugins.values())
-        await app.events.fire("starting", starter=self, worker=app.worker, broker=app.backend)
-        for plugin in plugins:
-            try:
-                await call_maybe_async(plugin.start, app=app)
-            except Exception:
-                self.log.exception(f"Plugin {plugin.name!r} failed to start")
-        await self._lifecycle("start")
+        plugins = all_plugins(app.hooks.tables.values())
+        try:
+            await app.events.fire(
+                "starting", starter=self, worker=self.workers[0], broker=app.backend
+            )
+            for plugin in plugins:
+                try:
+                    await call_maybe_async(plugin.start, app=app)
+                except Exception:
+                    self.log.exception("Plugin %r failed to start", _name(plugin))
+            await self._lifecycle("start")
+            await self._run_workers(ready)
+        finally:
+            await self._lifecycle("stop")
+            for plugin in plugins:
+                try:
+                    await call_maybe_async(plugin.stop, app=app)
+                except Exception:
+                    self.log.exception("Plugin %r failed to stop", _name(plugin))
+            await app.events.fire(
+                "stopping", starter=self, worker=self.workers[0], broker=app.backend
+            )
+            await app.backend.close()
+            executed = sum(w.executed for w in self.workers)
+            self.log.info("Stopped app %r after %s task(s)", app.name, executed)
+
+    async def _run_workers(self, ready: Any) -> None:
         pending = len(self.workers)
 
         def one_ready() -> None:
@@ -87,60 +112,51 @@ class Server:
 
         if self._stop_requested:
             self._stop_now()
-        status = asyncio.ensure_future(self._publish_status())
-        try:
-            await asyncio.gather(*(w.run(one_ready) for w in self.workers))
-        finally:
-            status.cancel()
-            await asyncio.gather(status, return_exceptions=True)
-            await self._lifecycle("stop")
-            for plugin in plugins:
-                try:
-                    await call_maybe_async(plugin.stop, app=app)
-                except Exception:
-                    self.log.exception(f"Plugin {plugin.name!r} failed to stop")
-            await app.events.fire("stopping", starter=self, worker=app.worker, broker=app.backend)
-            await app.backend.close()
-            executed = sum(w.executed for w in self.workers)
-            self.log.info(f"Stopped app {app.name!r} after {executed} task(s)")
+        async with asyncio.TaskGroup() as group:
+            status = group.create_task(self._publish_status())
+            runs = [group.create_task(w.run(one_ready)) for w in self.workers]
+            try:
+                await asyncio.gather(*runs)
+            finally:
+                status.cancel()
 
     async def _publish_status(self) -> None:
-        """Where the backend keeps a global config (Redis), keep the app's `main` status
+        """Where the backend keeps shared settings (Redis), keep the app's `main` status
         there with a TTL while it runs, as QTasks 1.7 did (`app.ping()` itself reads the
-        live-worker registry every backend has)."""
+        live-worker registry)."""
         backend = self.app.backend
-        gc_set = getattr(backend, "gc_set", None)
-        if gc_set is None:
+        if not backend.capabilities.shared_settings:
             return
-        cfg, tables = self.app.config, self.app._component_plugins
-        if has_plugins(tables["global_config"], "global_config_set_status"):
-            await trigger(
-                tables["global_config"], "global_config_set_status", self.log, global_config=backend
-            )
+        settings = cast(SharedSettings, backend)
+        cfg = self.app.config
+        await self.app.hooks.run("global_config_set_status", global_config=backend)
         while True:
             try:
                 ttl = cfg.global_config_status_ttl
-                await gc_set("main", "name", self.app.name, ttl)
-                await gc_set("main", "status", "running", ttl)
+                await settings.settings_set("main", "name", self.app.name, ttl)
+                await settings.settings_set("main", "status", "running", ttl)
             except Exception as exc:
-                self.log.warning(f"Publishing the app status failed: {exc!r}")
+                self.log.warning("Publishing the app status failed: %r", exc)
             await asyncio.sleep(cfg.global_config_status_set_periodic)
 
     async def _lifecycle(self, phase: str) -> None:
         """`starter_*`, `broker_*`, `storage_*`, `global_config_*` start/stop triggers
         (the worker fires its own)."""
-        app, tables, log = self.app, self.app._component_plugins, self.log
-        backend = app.backend
-        steps: list[tuple[str, str, dict[str, Any]]] = [
-            ("starter", f"starter_{phase}", {"starter": self}),
-            ("broker", f"broker_{phase}", {"broker": backend}),
-            ("storage", f"storage_{phase}", {"storage": backend}),
-            ("global_config", f"global_config_{phase}", {"global_config": backend}),
+        hooks, backend = self.app.hooks, self.app.backend
+        steps: list[tuple[str, dict[str, Any]]] = [
+            (f"starter_{phase}", {"starter": self}),
+            (f"broker_{phase}", {"broker": backend}),
+            (f"storage_{phase}", {"storage": backend}),
+            (f"global_config_{phase}", {"global_config": backend}),
         ]
         if phase == "start":
-            steps[1][2]["worker"] = app.worker
-        for component, name, kwargs in steps:
-            await trigger(tables[component], name, log, **kwargs)
+            steps[1][1]["worker"] = self.workers[0]
+        for name, kwargs in steps:
+            await hooks.run(name, **kwargs)
+
+
+def _name(plugin: Any) -> str:
+    return str(getattr(plugin, "name", None) or type(plugin).__name__)
 
 
 __all__ = ["Server"]

@@ -17,25 +17,23 @@ from typing import TYPE_CHECKING, Any
 from qtasks.core import policy as outcome
 from qtasks.core.models import Completion, Delivery, TaskRecord
 from qtasks.core.models import TaskSpec as TaskExecSchema
+from qtasks.core.status import CANCEL, ERROR, SUCCESS
 from qtasks.engine.executor import TaskExecutor
 from qtasks.exc import TaskCancelError, TaskNotRegisteredError, TaskPluginTriggerError
-from qtasks.plugins.runner import has_plugins, trigger
 
 if TYPE_CHECKING:
     from qtasks.engine.worker import Worker
 
-_EVENT_FOR_STATUS = {"success": "task_success", "cancel": "task_cancel"}
+_EVENT_FOR_STATUS = {SUCCESS: "task_success", CANCEL: "task_cancel"}
 
 
 async def run_delivery(worker: Worker, delivery: Delivery) -> Completion:
     app, record = worker.app, delivery.record
-    plugins = worker.plugins
-    schema = app._find_task(record.task_name)
-    if has_plugins(plugins, "worker_execute_before"):
-        changes = await trigger(
-            plugins,
+    hooks = worker.hooks
+    schema = app.find_task(record.task_name)
+    if hooks.listens("worker_execute_before"):
+        changes = await hooks.run(
             "worker_execute_before",
-            worker.log,
             worker=worker,
             task_broker=record,
             task_func=schema,
@@ -43,11 +41,9 @@ async def run_delivery(worker: Worker, delivery: Delivery) -> Completion:
         )
         record = _merge_record(record, changes.get("model"))
     await app.events.fire("task_running", worker=worker, task_func=schema, task_broker=record)
-    if has_plugins(plugins, "worker_run_task_before"):
-        changes = await trigger(
-            plugins,
+    if hooks.listens("worker_run_task_before"):
+        changes = await hooks.run(
             "worker_run_task_before",
-            worker.log,
             worker=worker,
             task_func=schema,
             task_broker=record,
@@ -74,15 +70,8 @@ async def run_delivery(worker: Worker, delivery: Delivery) -> Completion:
     except Exception as exc:
         completion = await _failed(worker, schema, delivery, record, exc)
     finally:
-        if executor is not None and has_plugins(executor.plugins, "task_executor_task_close"):
-            await trigger(
-                executor.plugins,
-                "task_executor_task_close",
-                worker.log,
-                task_executor=executor,
-                task_func=schema,
-                task_broker=record,
-            )
+        if executor is not None:
+            await executor.close()
     return await _finish(worker, schema, record, completion)
 
 
@@ -92,9 +81,12 @@ def _make_executor(worker: Worker, schema: TaskExecSchema, record: TaskRecord) -
         schema,
         record,
         log=worker.executor_log,
-        plugins=worker.executor_plugins(schema),
+        plugins=worker.hooks.tables["worker"],
         app=worker.app,
         pool=worker.pool,
+        hooks=worker.hooks,
+        injectors=worker.injectors_for(schema),
+        resources=worker.resources,
         middlewares_before=[*schema.middlewares_before, *worker.app.middlewares_before],
         middlewares_after=[*schema.middlewares_after, *worker.app.middlewares_after],
     )
@@ -104,11 +96,9 @@ async def _plugin_error_result(
     worker: Worker, executor: TaskExecutor, schema: TaskExecSchema, exc: TaskPluginTriggerError
 ) -> Any:
     """`ctx.plugin_error(**kw)`: a plugin may answer with a result; else it is an error."""
-    if has_plugins(executor.plugins, "task_executor_run_task_trigger_error"):
-        changes = await trigger(
-            executor.plugins,
+    if worker.hooks.listens("task_executor_run_task_trigger_error"):
+        changes = await worker.hooks.run(
             "task_executor_run_task_trigger_error",
-            worker.log,
             task_executor=executor,
             task_func=schema,
             task_broker=executor.record,
@@ -137,11 +127,9 @@ async def _failed(
             float(schema.extra.get("retry_jitter", cfg.retry_jitter)),
         )
         failed, child = outcome.retry_records(schema, record, exc, delay)
-        if has_plugins(worker.plugins, "worker_task_error_retry"):
-            changes = await trigger(
-                worker.plugins,
+        if worker.hooks.listens("worker_task_error_retry"):
+            changes = await worker.hooks.run(
                 "worker_task_error_retry",
-                worker.log,
                 broker=worker.backend,
                 task_func=schema,
                 task_broker=record,
@@ -155,7 +143,7 @@ async def _failed(
         )
         return Completion(delivery, failed, [child])
     final = outcome.failure(record, exc)
-    if final.status == "error":
+    if final.status == ERROR:
         worker.log.error(f"Task {record.task_name} ({record.uuid}) failed: {exc!r}")
     return Completion(delivery, final)
 
@@ -170,12 +158,10 @@ async def _finish(
     await events.fire(
         "task_stopping", worker=worker, task_func=schema, task_broker=record, model=final
     )
-    plugins = worker.plugins
-    if has_plugins(plugins, "worker_remove_finished_task"):
-        changes = await trigger(
-            plugins,
+    hooks = worker.hooks
+    if hooks.listens("worker_remove_finished_task"):
+        changes = await hooks.run(
             "worker_remove_finished_task",
-            worker.log,
             worker=worker,
             broker=worker.backend,
             task_func=schema,
@@ -183,11 +169,9 @@ async def _finish(
             model=final,
         )
         completion.record = _merge_record(final, changes.get("model"))
-    if has_plugins(plugins, "worker_execute_after"):
-        await trigger(
-            plugins,
+    if hooks.listens("worker_execute_after"):
+        await hooks.run(
             "worker_execute_after",
-            worker.log,
             task_func=schema,
             task_broker=record,
             model=completion.record,

@@ -1,8 +1,10 @@
 """The worker loop: fetch with a lease, run under a concurrency bound, heartbeat,
 acknowledge in batches, release on shutdown.
 
-All background jobs (consumers, heartbeat, acker, upkeep, running tasks) are owned
-by the worker and awaited or cancelled in `run()`; none outlives it.
+Every background job has an owner: the helpers (heartbeat, acker, upkeep, cancel
+watch) belong to one task group, the consumers and the running tasks to another, both
+awaited or cancelled in `run()`; none outlives it, and a cancellation at any point of
+`run()` leaves nothing running.
 """
 
 from __future__ import annotations
@@ -13,28 +15,33 @@ import socket
 import time
 import uuid as uuid_mod
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from qtasks.core.models import DEFAULT_QUEUE, Completion, Delivery
-from qtasks.core.models import TaskSpec as TaskExecSchema
+from qtasks.core.models import DEFAULT_QUEUE, Completion, Delivery, TaskSpec
+from qtasks.core.ports import CancelQueued, WorkerRegistry
+from qtasks.engine.injection import WorkerResources
 from qtasks.engine.task_run import run_delivery
 from qtasks.engine.threads import TaskThreads
-from qtasks.plugins.builtin import injectors_for
-from qtasks.plugins.runner import PluginTable, has_plugins, trigger
 
 if TYPE_CHECKING:
-    from qtasks.app.base import BaseQueueTasks
+    from qtasks.core.runtime import Injector, Runtime
 
 #: Longest a consumer blocks in one fetch; bounds how fast it notices a stop.
 FETCH_WAIT = 1.0
 #: Seconds between checks for `app.cancel()` requests while tasks run.
 CANCEL_CHECK_INTERVAL = 0.25
 
+#: Hooks around a fetch; when none has a listener the worker skips them all.
+_FETCH_HOOKS = frozenset(
+    {"broker_add_worker", "worker_add", "broker_update", "storage_update", "storage_add_process"}
+)
+_FINISH_HOOKS = frozenset({"broker_remove_finished_task", "storage_remove_finished_task"})
+
 
 class Worker:
     def __init__(
         self,
-        app: BaseQueueTasks,
+        app: Runtime,
         *,
         queue: str = DEFAULT_QUEUE,
         concurrency: int | None = None,
@@ -58,48 +65,29 @@ class Worker:
         self._ack_ready = asyncio.Event()
         self._stopping = asyncio.Event()
         self.pool: TaskThreads | None = None
-        self.plugins: PluginTable = app._component_plugins["worker"]
+        self.hooks = app.hooks
+        #: Long-lived state the argument injectors keep for this worker.
+        self.resources = WorkerResources()
         self._by_uuid: dict[str, asyncio.Task[None]] = {}
         self._cancel_reasons: dict[str, str] = {}
-        self._executor_plugins: dict[str, PluginTable] = {}
+        self._injectors: dict[str, list[Injector]] = {}
+        self._work: asyncio.TaskGroup | None = None
         self.executed = 0
 
     @property
     def name(self) -> str:
         return self.app.name
 
-    def executor_plugins(self, schema: TaskExecSchema) -> PluginTable:
-        """The worker's plugins plus the built-in argument injectors this task needs
-        (Pydantic models, Depends, State), worked out once per task."""
-        table = self._executor_plugins.get(schema.name)
-        if table is None:
-            injectors = injectors_for(schema)
-            if not injectors:
-                table = self.plugins
-            else:
-                table = {k: list(v) for k, v in self.plugins.items()}
-                ahead: dict[str, list[Any]] = {}
-                for trigger_name, plugin in injectors:  # built-ins first, in their order
-                    ahead.setdefault(trigger_name, []).append(plugin)
-                for trigger_name, plugins in ahead.items():
-                    table[trigger_name] = [*plugins, *table.get(trigger_name, [])]
-            self._executor_plugins[schema.name] = table
-        return table
-
-    # --- component triggers around fetch and ack (only when someone listens) -------------------
-    @property
-    def _hooks_fetch(self) -> bool:
-        tables = self.app._component_plugins
-        return bool(tables["broker"] or tables["storage"] or self.plugins)
-
-    @property
-    def _hooks_finish(self) -> bool:
-        tables = self.app._component_plugins
-        return bool(tables["broker"] or tables["storage"])
+    def injectors_for(self, spec: TaskSpec) -> list[Injector]:
+        """The argument injectors `spec`'s task needs, created once per task name."""
+        injectors = self._injectors.get(spec.name)
+        if injectors is None:
+            injectors = [factory() for factory in self.app.injectors if factory.applies(spec)]
+            self._injectors[spec.name] = injectors
+        return injectors
 
     async def _on_fetched(self, got: list[Delivery]) -> None:
-        tables, log = self.app._component_plugins, self.log
-        broker, storage = tables["broker"], tables["storage"]
+        hooks, backend = self.hooks, self.backend
         for d in got:
             r = d.record
             task_kw = dict(
@@ -110,51 +98,32 @@ class Worker:
                 kw=r.kwargs,
                 created_at=r.created_at,
             )
-            if has_plugins(broker, "broker_add_worker"):
-                await trigger(
-                    broker, "broker_add_worker", log, broker=self.backend, worker=self, **task_kw
-                )
-            if has_plugins(self.plugins, "worker_add"):
-                await trigger(self.plugins, "worker_add", log, worker=self, **task_kw)
+            await hooks.run("broker_add_worker", broker=backend, worker=self, **task_kw)
+            await hooks.run("worker_add", worker=self, **task_kw)
             update = {"status": "process", "uuid": r.uuid}
-            if has_plugins(broker, "broker_update"):
-                await trigger(broker, "broker_update", log, broker=self.backend, kw=update)
-            if has_plugins(storage, "storage_update"):
-                await trigger(storage, "storage_update", log, storage=self.backend, kw=update)
-            if has_plugins(storage, "storage_add_process"):
-                await trigger(
-                    storage,
-                    "storage_add_process",
-                    log,
-                    storage=self.backend,
-                    task_data=r,
-                    priority=r.priority,
-                )
+            await hooks.run("broker_update", broker=backend, kw=update)
+            await hooks.run("storage_update", storage=backend, kw=update)
+            await hooks.run(
+                "storage_add_process", storage=backend, task_data=r, priority=r.priority
+            )
 
     async def _on_finished(self, completion: Completion) -> None:
-        tables, log = self.app._component_plugins, self.log
         record = completion.delivery.record
-        if has_plugins(tables["broker"], "broker_remove_finished_task"):
-            changes = await trigger(
-                tables["broker"],
-                "broker_remove_finished_task",
-                log,
-                broker=self.backend,
-                storage=self.backend,
-                model=completion.record,
-            )
-            model = changes.get("model")
-            if isinstance(model, type(completion.record)):
-                completion.record = model
-        if has_plugins(tables["storage"], "storage_remove_finished_task"):
-            await trigger(
-                tables["storage"],
-                "storage_remove_finished_task",
-                log,
-                storage=self.backend,
-                task_broker=record,
-                model=completion.record,
-            )
+        changes = await self.hooks.run(
+            "broker_remove_finished_task",
+            broker=self.backend,
+            storage=self.backend,
+            model=completion.record,
+        )
+        model = changes.get("model")
+        if isinstance(model, type(completion.record)):
+            completion.record = model
+        await self.hooks.run(
+            "storage_remove_finished_task",
+            storage=self.backend,
+            task_broker=record,
+            model=completion.record,
+        )
 
     def cancel_reason(self, uuid: str) -> str | None:
         """Why a running task was cancelled through `app.cancel()`, if it was."""
@@ -166,52 +135,56 @@ class Worker:
         self._stopping.set()
 
     async def run(self, ready: Callable[[], Any] | None = None) -> None:
+        """Consume until `stop()`, then drain, acknowledge and release; see the module docs."""
         self.pool = TaskThreads(self.concurrency)
-        if has_plugins(self.plugins, "worker_start"):
-            await trigger(self.plugins, "worker_start", self.log, worker=self)
-        helpers = [
-            asyncio.ensure_future(self._heartbeat()),
-            asyncio.ensure_future(self._acker()),
-            asyncio.ensure_future(self._upkeep()),
-            asyncio.ensure_future(self._watch_cancels()),
-        ]
-        consumers = [asyncio.ensure_future(self._consume(n)) for n in range(self.consumers)]
-        await self._register()
-        for n in range(self.consumers):
-            await self.app.events.fire("worker_running", worker=self, number=n)
-        if ready is not None:
-            ready()
         try:
-            await asyncio.gather(*consumers)
-        finally:
-            for task in consumers:
-                task.cancel()
-            await asyncio.gather(*consumers, return_exceptions=True)
-            await self._drain()
-            for n in range(self.consumers):
-                await self.app.events.fire("worker_stopping", worker=self, number=n)
-            for task in helpers:
-                task.cancel()
-            await asyncio.gather(*helpers, return_exceptions=True)
+            await self.hooks.run("worker_start", worker=self)
+            async with asyncio.TaskGroup() as helpers:
+                jobs = [
+                    helpers.create_task(job())
+                    for job in (self._heartbeat, self._acker, self._upkeep, self._watch_cancels)
+                ]
+                try:
+                    await self._serve(ready)
+                finally:
+                    for job in jobs:
+                        job.cancel()
             await self._flush_acks(final=True)
             await self._unregister()
-            if has_plugins(self.plugins, "worker_stop"):
-                await trigger(self.plugins, "worker_stop", self.log, worker=self)
+            await self.hooks.run("worker_stop", worker=self)
+        finally:
+            await self.resources.close(self.log)
             self.pool.shutdown(wait=False, cancel_futures=True)
+
+    async def _serve(self, ready: Callable[[], Any] | None) -> None:
+        """The consumers and the tasks they start, in one task group; drained on the way out."""
+        async with asyncio.TaskGroup() as work:
+            self._work = work
+            consumers = [work.create_task(self._consume(n)) for n in range(self.consumers)]
+            try:
+                await self._register()
+                for n in range(self.consumers):
+                    await self.app.events.fire("worker_running", worker=self, number=n)
+                if ready is not None:
+                    ready()
+                await asyncio.gather(*consumers)
+            finally:
+                for consumer in consumers:
+                    consumer.cancel()
+                await asyncio.gather(*consumers, return_exceptions=True)
+                await self._drain()
+                for n in range(self.consumers):
+                    await self.app.events.fire("worker_stopping", worker=self, number=n)
 
     # --- consuming -----------------------------------------------------------------------
     async def _consume(self, number: int) -> None:
         lease = self.config.lease_timeout
-        broker_plugins = self.app._component_plugins["broker"]
-        if has_plugins(broker_plugins, "broker_listen_start"):
-            await trigger(
-                broker_plugins, "broker_listen_start", self.log, broker=self.backend, worker=self
-            )
+        await self.hooks.run("broker_listen_start", broker=self.backend, worker=self)
         while not self._stopping.is_set():
             free = self.concurrency - self._busy
             if free <= 0:
                 self._slot_freed.clear()
-                await _first(self._slot_freed.wait(), self._stopping.wait())
+                await _unless(self._slot_freed.wait(), self._stopping)
                 continue
             self._busy += free
             try:
@@ -221,41 +194,32 @@ class Worker:
             if self._stopping.is_set() and got:
                 await self.backend.release(got)
                 break
-            if got and self._hooks_fetch:
+            if got and not self.hooks.active.isdisjoint(_FETCH_HOOKS):
                 await self._on_fetched(got)
             for delivery in got:
                 self._busy += 1
                 self._unacked[delivery.record.uuid] = delivery
-                task = asyncio.ensure_future(self._execute(delivery))
+                assert self._work is not None
+                task = self._work.create_task(self._execute(delivery))
                 self._running[task] = delivery
                 self._by_uuid[delivery.record.uuid] = task
 
     async def _fetch(self, limit: int, lease: float) -> list[Delivery]:
-        fetch = asyncio.ensure_future(
-            self.backend.fetch(self.queue, limit, lease, self.worker_id, FETCH_WAIT)
-        )
-        stop = asyncio.ensure_future(self._stopping.wait())
+        fetch = self.backend.fetch(self.queue, limit, lease, self.worker_id, FETCH_WAIT)
         try:
-            await asyncio.wait({fetch, stop}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stop.cancel()
-        if not fetch.done():  # stopping: backends' fetch is cancel-safe
-            fetch.cancel()
-            await asyncio.gather(fetch, return_exceptions=True)
-            return []
-        try:
-            return fetch.result()
+            got = await _unless(fetch, self._stopping)  # backends' fetch is cancel-safe
         except Exception as exc:
-            self.log.error(f"Fetching from {self.backend!r} failed: {exc!r}; retrying")
-            await _first(asyncio.sleep(1.0), self._stopping.wait())
+            self.log.error("Fetching from %r failed: %r; retrying", self.backend, exc)
+            await _unless(asyncio.sleep(1.0), self._stopping)
             return []
+        return got or []
 
     async def _execute(self, delivery: Delivery) -> None:
         current = asyncio.current_task()
         uuid = delivery.record.uuid
         try:
             completion = await run_delivery(self, delivery)
-            if self._hooks_finish:
+            if not self.hooks.active.isdisjoint(_FINISH_HOOKS):
                 await self._on_finished(completion)
             self.executed += 1
             self._acks.append(completion)
@@ -317,12 +281,16 @@ class Worker:
 
     async def _watch_cancels(self) -> None:
         """Cancel running tasks that `app.cancel()` asked to stop (any process)."""
+        if not self.backend.capabilities.cancel_queued:
+            return
         while True:
             await asyncio.sleep(CANCEL_CHECK_INTERVAL)
             if not self._by_uuid:
                 continue
             try:
-                requests = await self.backend.cancel_requests(list(self._by_uuid))
+                requests = await cast(CancelQueued, self.backend).cancel_requests(
+                    list(self._by_uuid)
+                )
             except Exception as exc:
                 self.log.error(f"Checking cancel requests failed: {exc!r}")
                 continue
@@ -343,17 +311,15 @@ class Worker:
             await asyncio.sleep(interval)
 
     async def _fire_upkeep(self) -> None:
-        # Not a hot path: `trigger` returns at once when nobody listens.
-        tables, log, backend = self.app._component_plugins, self.log, self.backend
-        await trigger(
-            tables["broker"], "broker_running_older_tasks", log, broker=backend, worker=self
-        )
-        await trigger(
-            tables["storage"], "storage_running_older_tasks", log, storage=backend, worker=self
-        )
-        await trigger(tables["storage"], "storage_delete_finished_tasks", log, storage=backend)
+        # Not a hot path: a hook nobody listens to returns at once.
+        hooks, backend = self.hooks, self.backend
+        await hooks.run("broker_running_older_tasks", broker=backend, worker=self)
+        await hooks.run("storage_running_older_tasks", storage=backend, worker=self)
+        await hooks.run("storage_delete_finished_tasks", storage=backend)
 
     async def _register(self) -> None:
+        if not self.backend.capabilities.worker_registry:
+            return
         info = {
             "app": self.app.name,
             "queue": self.queue,
@@ -362,13 +328,17 @@ class Worker:
             "started": time.time(),
         }
         try:
-            await self.backend.register_worker(self.worker_id, info, self.config.lease_timeout)
+            await cast(WorkerRegistry, self.backend).register_worker(
+                self.worker_id, info, self.config.lease_timeout
+            )
         except Exception as exc:
             self.log.error(f"Registering worker failed: {exc!r}")
 
     async def _unregister(self) -> None:
+        if not self.backend.capabilities.worker_registry:
+            return
         try:
-            await self.backend.unregister_worker(self.worker_id)
+            await cast(WorkerRegistry, self.backend).unregister_worker(self.worker_id)
         except Exception as exc:
             self.log.warning(f"Unregistering worker failed: {exc!r}")
 
@@ -395,14 +365,21 @@ class Worker:
                 self._unacked.pop(d.record.uuid, None)
 
 
-async def _first(*awaitables: Awaitable[Any]) -> None:
-    """Wait until the first awaitable finishes; cancel the others."""
-    tasks = [asyncio.ensure_future(a) for a in awaitables]
+async def _unless(work: Awaitable[Any], stop: asyncio.Event) -> Any:
+    """Await `work` unless `stop` is set first (then cancel it and return None). Both
+    helper tasks are awaited before returning: nothing is left behind."""
+    job = asyncio.ensure_future(work)
+    waiter = asyncio.ensure_future(stop.wait())
     try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({job, waiter}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for task in tasks:
-            task.cancel()
+        for task in (job, waiter):
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(job, waiter, return_exceptions=True)
+    if job.cancelled() or not job.done():
+        return None
+    return job.result()
 
 
 __all__ = ["Worker"]

@@ -1,5 +1,5 @@
 """What the built-in argument injectors (Pydantic, Depends, State) share: reading a task
-function's parameters once, and failing the one execution an injector cannot prepare.
+function's parameters once, and binding injected values into a call.
 
 Nothing here imports pydantic or touches I/O.
 """
@@ -15,6 +15,7 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from qtasks.exc import HookAbort
 from qtasks.plugins.base import BasePlugin
 
 if TYPE_CHECKING:
@@ -155,27 +156,42 @@ class Injector(BasePlugin):
     async def trigger(  # type: ignore[override]  # BasePlugin methods may be async
         self, name: str, *args: Any, **kwargs: Any
     ) -> dict[str, Any] | None:
+        """The QTasks 1.7 face of an injector, for code that registers one by hand."""
         executor: TaskExecutor | None = kwargs.get("task_executor")
         if executor is None:
             return None
         if name == ARGS_REPLACE:
-            if failed(executor) or not _first_run(executor, type(self)):
-                return None  # failed already, or this injector also registered by hand
             try:
-                params = task_params(executor.task_func.func)
-                call_args = list(kwargs.get("args") or ())
-                call_kw = dict(kwargs.get("kw") or {})
-                values = await self.inject(executor, params, call_args, call_kw)
-                place(executor, params, call_args, call_kw, values)
+                call_args, call_kw = await self.prepare(
+                    executor, list(kwargs.get("args") or ()), dict(kwargs.get("kw") or {})
+                )
             except Exception as exc:
-                fail_execution(executor, exc)
-                return None
+                raise HookAbort(f"{type(self).__name__} could not prepare the arguments") from exc
             return {"args": call_args, "kw": call_kw}
         if name == RESULT_REPLACE:
             return await self.replace_result(executor, kwargs.get("result"))
         if name == TASK_CLOSE:
             await self.close(executor)
         return None
+
+    # --- what the engine calls (see qtasks.core.runtime.Injector) ---------------------------
+    async def prepare(
+        self, executor: TaskExecutor, args: list[Any], kw: dict[str, Any]
+    ) -> tuple[list[Any], dict[str, Any]]:
+        """The call's arguments with this injector's values added; raises to fail the
+        execution. Runs once per execution even when also registered by hand."""
+        if type(self) in executor.injection.ran:
+            return args, kw
+        executor.injection.ran.add(type(self))
+        params = task_params(executor.task_func.func)
+        values = await self.inject(executor, params, args, kw)
+        place(executor, params, args, kw, values)
+        return args, kw
+
+    async def finish(self, executor: TaskExecutor, result: Any) -> Any:
+        """The result to store in place of `result`."""
+        changes = await self.replace_result(executor, result)
+        return changes["result"] if changes and "result" in changes else result
 
     async def inject(
         self,
@@ -204,20 +220,6 @@ class Injector(BasePlugin):
 # run one after another, each seeing the previous one's args/kw; the names already moved
 # are remembered on the executor so every step reads `args` the same way.
 
-_PLACED_ATTR = "_qtasks_injected_positional"
-_RAN_ATTR = "_qtasks_injectors_ran"
-
-
-def _first_run(executor: TaskExecutor, cls: type[Injector]) -> bool:
-    ran: set[type[Injector]] | None = getattr(executor, _RAN_ATTR, None)
-    if ran is None:
-        ran = set()
-        setattr(executor, _RAN_ATTR, ran)
-    if cls in ran:
-        return False
-    ran.add(cls)
-    return True
-
 
 def owned(param: Param) -> bool:
     """Whether any built-in injector provides `param`."""
@@ -241,19 +243,11 @@ def owned_names(func: Callable[..., Any]) -> frozenset[str]:
     return names
 
 
-def _placed(executor: TaskExecutor) -> set[str]:
-    placed: set[str] | None = getattr(executor, _PLACED_ATTR, None)
-    if placed is None:
-        placed = set()
-        setattr(executor, _PLACED_ATTR, placed)
-    return placed
-
-
 def positional_start(
     executor: TaskExecutor, params: tuple[Param, ...], target: Param, kw: dict[str, Any]
 ) -> int:
     """Index in `args` of the first positional argument that would go to `target`."""
-    placed = _placed(executor)
+    placed = executor.injection.placed
     owners = owned_names(executor.task_func.func)
     index = 0
     for param in params:
@@ -279,7 +273,7 @@ def place(
     kw.update(values)
     if not args:
         return
-    placed = _placed(executor)
+    placed = executor.injection.placed
     owners = owned_names(executor.task_func.func)
     queue = list(args)
     out: list[Any] = []
@@ -304,29 +298,6 @@ def place(
     args[:] = out
 
 
-_FAILED_ATTR = "_qtasks_injection_error"
-
-
-def fail_execution(executor: TaskExecutor, exc: BaseException) -> None:
-    """Make this execution end with `exc` instead of calling the task function.
-
-    The plugin runner isolates a raising plugin (logs it and carries on), which would
-    call the function with arguments that were never prepared; an injector's failure
-    belongs to the task instead. The override is set on this one executor object only.
-    """
-    setattr(executor, _FAILED_ATTR, exc)
-
-    async def raise_it(*_args: Any, **_kwargs: Any) -> Any:
-        raise exc
-
-    executor.run_task = raise_it  # type: ignore[method-assign]
-    executor.run_task_gen = raise_it  # type: ignore[method-assign]
-
-
-def failed(executor: TaskExecutor) -> bool:
-    return getattr(executor, _FAILED_ATTR, None) is not None
-
-
 __all__ = [
     "ARGS_REPLACE",
     "EMPTY",
@@ -334,8 +305,6 @@ __all__ = [
     "TASK_CLOSE",
     "Injector",
     "Param",
-    "fail_execution",
-    "failed",
     "owned",
     "owned_names",
     "place",

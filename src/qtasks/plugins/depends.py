@@ -35,8 +35,6 @@ import asyncio
 import contextlib
 import functools
 import inspect
-import threading
-import weakref
 from collections.abc import Callable
 from concurrent.futures import Executor
 from enum import Enum
@@ -50,12 +48,10 @@ from qtasks.plugins._injection import (
     Injector,
     Param,
 )
-from qtasks.plugins.base import BasePlugin
 
 if TYPE_CHECKING:
+    from qtasks.core.runtime import Log
     from qtasks.engine.executor import TaskExecutor
-    from qtasks.engine.worker import Worker
-    from qtasks.logs import Logger
 
 
 class ScopeEnum(str, Enum):
@@ -218,7 +214,7 @@ async def _finish_async_generator(agen: Any) -> None:
     raise RuntimeError(f"Dependency generator {agen!r} yielded more than once")
 
 
-async def _close(stack: contextlib.AsyncExitStack, log: Logger, what: str) -> None:
+async def _close(stack: contextlib.AsyncExitStack, log: Log, what: str) -> None:
     try:
         await stack.aclose()
     except Exception:
@@ -227,7 +223,7 @@ async def _close(stack: contextlib.AsyncExitStack, log: Logger, what: str) -> No
 
 # --- worker scope -------------------------------------------------------------------------------
 class _WorkerScope:
-    """Dependencies opened once for one worker, closed on its `worker_stop`."""
+    """Dependencies opened once for one worker, closed when it stops."""
 
     def __init__(self, pool: Executor | None) -> None:
         self.pool = pool
@@ -236,21 +232,13 @@ class _WorkerScope:
         self.locks: dict[tuple[ScopeEnum, int], asyncio.Lock] = {}
 
 
-_SCOPES: weakref.WeakKeyDictionary[Any, _WorkerScope] = weakref.WeakKeyDictionary()
-_APPS_WITH_CLOSER: weakref.WeakSet[Any] = weakref.WeakSet()
-_CLOSER_LOCK = threading.Lock()
-
-
 async def _long_lived(
     executor: TaskExecutor, dep: Depends, task_stack: contextlib.AsyncExitStack
 ) -> Any:
-    worker = _worker_of(executor)
-    if worker is None:  # an executor run outside a worker: nothing outlives the task
+    resources = executor.resources
+    if resources is None:  # an executor run outside a worker: nothing outlives the task
         return await resolve(dep, task_stack, executor.pool)
-    scope = _SCOPES.get(worker)
-    if scope is None:
-        scope = _SCOPES[worker] = _WorkerScope(executor.pool)
-        _ensure_closer(worker)
+    scope: _WorkerScope = resources.get(_WorkerScope, lambda: _new_scope(executor))
     key = (dep.scope, id(dep.func))
     if key not in scope.values:
         async with scope.locks.setdefault(key, asyncio.Lock()):
@@ -260,37 +248,12 @@ async def _long_lived(
     return scope.values[key][1]
 
 
-def _worker_of(executor: TaskExecutor) -> Worker | None:
-    """The worker running this execution: the one whose thread pool it was given."""
-    app = executor.app
-    if app is None:
-        return None
-    for worker in getattr(app.starter, "workers", None) or ():
-        if worker.pool is executor.pool:
-            return worker
-    return None
-
-
-def _ensure_closer(worker: Worker) -> None:
-    app = worker.app
-    with _CLOSER_LOCK:
-        if app in _APPS_WITH_CLOSER:
-            return
-        _APPS_WITH_CLOSER.add(app)
-    app.add_plugin(_WorkerScopeCloser(), ["worker_stop"], component="worker")
-
-
-class _WorkerScopeCloser(BasePlugin):
-    """Registered on an app's `worker_stop` the first time one of its workers opens a
-    worker-scope dependency; closes that worker's scope."""
-
-    async def trigger(  # type: ignore[override]  # BasePlugin methods may be async
-        self, name: str, *args: Any, **kwargs: Any
-    ) -> None:
-        worker = kwargs.get("worker")
-        scope = _SCOPES.pop(worker, None) if worker is not None else None
-        if scope is not None:
-            await _close(scope.stack, worker.log, f"worker {worker.worker_id}")  # type: ignore[union-attr]
+def _new_scope(executor: TaskExecutor) -> _WorkerScope:
+    """A worker's scope, closed by the worker when it stops (its resources' closers)."""
+    scope = _WorkerScope(executor.pool)
+    assert executor.resources is not None
+    executor.resources.on_close("worker-scope dependencies", scope.stack.aclose)
+    return scope
 
 
 __all__ = [
