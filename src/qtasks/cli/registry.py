@@ -1,0 +1,67 @@
+"""Where `qtasks` finds its commands: the built-in table below, then the entry-point
+group `qtasks.commands` of installed packages."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterable
+from importlib import metadata
+from typing import Protocol, cast
+
+from qtasks.cli import purge, run, status
+from qtasks.cli.common import warn
+
+GROUP = "qtasks.commands"
+
+
+class Command(Protocol):
+    """The shape of a command; a module with these four names has it."""
+
+    name: str
+    summary: str
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def run(self, args: argparse.Namespace) -> int: ...
+
+
+# In the order `qtasks --help` lists them. They are not read from entry points: that
+# would make them vanish when qtasks runs from a source tree without its metadata.
+BUILTIN_COMMANDS: tuple[Command, ...] = (run, status, purge)
+
+
+def as_command(obj: object) -> Command:
+    """`obj` itself if it has the command shape; `TypeError` naming what is missing."""
+    for attr in ("name", "summary"):
+        if not isinstance(getattr(obj, attr, None), str):
+            raise TypeError(f"{obj!r} has no string attribute {attr!r}")
+    for attr in ("add_arguments", "run"):
+        if not callable(getattr(obj, attr, None)):
+            raise TypeError(f"{obj!r} has no {attr}() function")
+    return cast(Command, obj)
+
+
+def plugin_commands(taken: Iterable[str]) -> list[Command]:
+    """The commands of entry-point group `qtasks.commands`, sorted by entry-point name.
+
+    One that fails to load, lacks the shape or reuses a name in `taken` (or of an
+    earlier one) is skipped with a warning: an installed plugin must not take the
+    whole CLI down with it.
+    """
+    names = set(taken)
+    found = []
+    for entry in sorted(metadata.entry_points(group=GROUP), key=lambda e: e.name):
+        try:
+            command = as_command(entry.load())
+        except Exception as exc:  # importing third-party code can fail in any way
+            warn(f"skipped command {entry.name!r} ({entry.value}): {exc}")
+            continue
+        if command.name in names:
+            warn(f"skipped command {entry.name!r} ({entry.value}): {command.name!r} exists")
+            continue
+        names.add(command.name)
+        found.append(command)
+    return found
+
+
+__all__ = ["BUILTIN_COMMANDS", "GROUP", "Command", "as_command", "plugin_commands"]
