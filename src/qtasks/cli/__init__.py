@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in BUILTIN_COMMANDS:
         _add_command(sub, command)
-    for command in plugin_commands(c.name for c in BUILTIN_COMMANDS):
+    for command in plugin_commands(BUILTIN_COMMANDS):
         try:
             _add_command(sub, command)
         except Exception as exc:  # third-party code: it must not break the other commands

@@ -4,7 +4,7 @@ group `qtasks.commands` of installed packages."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterable
+from collections.abc import Sequence
 from importlib import metadata
 from typing import Protocol, cast
 
@@ -25,8 +25,10 @@ class Command(Protocol):
     def run(self, args: argparse.Namespace) -> int: ...
 
 
-# In the order `qtasks --help` lists them. They are not read from entry points: that
-# would make them vanish when qtasks runs from a source tree without its metadata.
+# In the order `qtasks --help` lists them. pyproject.toml declares them under the
+# entry-point group as well, for tools that list what a package adds; the CLI still
+# takes them from here, so they exist when qtasks runs from a source tree without
+# installed metadata, and skips their entry points.
 BUILTIN_COMMANDS: tuple[Command, ...] = (run, status, purge)
 
 
@@ -41,20 +43,23 @@ def as_command(obj: object) -> Command:
     return cast(Command, obj)
 
 
-def plugin_commands(taken: Iterable[str]) -> list[Command]:
-    """The commands of entry-point group `qtasks.commands`, sorted by entry-point name.
+def plugin_commands(known: Sequence[Command]) -> list[Command]:
+    """The commands of entry-point group `qtasks.commands` that are not in `known`,
+    sorted by entry-point name.
 
-    One that fails to load, lacks the shape or reuses a name in `taken` (or of an
-    earlier one) is skipped with a warning: an installed plugin must not take the
-    whole CLI down with it.
+    One that fails to load, lacks the shape or takes the name of another command is
+    skipped with a warning: an installed plugin must not take the whole CLI down
+    with it.
     """
-    names = set(taken)
+    names = {command.name for command in known}
     found = []
     for entry in sorted(metadata.entry_points(group=GROUP), key=lambda e: e.name):
         try:
             command = as_command(entry.load())
         except Exception as exc:  # importing third-party code can fail in any way
             warn(f"skipped command {entry.name!r} ({entry.value}): {exc}")
+            continue
+        if command in known:  # a built-in's own entry point
             continue
         if command.name in names:
             warn(f"skipped command {entry.name!r} ({entry.value}): {command.name!r} exists")
