@@ -1,0 +1,111 @@
+"""`qtasks run`: run a worker, or several forked worker processes, until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from typing import Any
+
+from qtasks.cli.common import env_int, load_app
+
+name = "run"
+summary = "run a worker until SIGINT/SIGTERM"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The worker's options; their defaults may come from the environment."""
+    parser.add_argument(
+        "--concurrency",
+        "-c",
+        type=int,
+        default=None,
+        help="tasks run at once per process (default: max_tasks_process)",
+    )
+    parser.add_argument(
+        "--processes",
+        "-p",
+        type=int,
+        default=env_int("QTASKS_PROCESSES", 1),
+        help="worker processes (default: env QTASKS_PROCESSES, else 1)",
+    )
+    parser.add_argument(
+        "--queues",
+        "-Q",
+        default=os.environ.get("QTASKS_QUEUES"),
+        help="comma-separated queues (default: env QTASKS_QUEUES, else 'default')",
+    )
+    parser.add_argument("--num-workers", type=int, default=None, help="consumer loops per process")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the app's worker in this process, or fork `--processes` of them."""
+    app = load_app(args)
+    if args.concurrency is not None and args.concurrency < 1:
+        raise SystemExit("--concurrency must be >= 1")
+    queues = [q.strip() for q in args.queues.split(",") if q.strip()] if args.queues else None
+    options = {"queues": queues, "concurrency": args.concurrency}
+    if args.processes <= 1:
+        app.run_forever(args.num_workers, **options)
+        _exit_if_threads_linger(0)
+        return 0
+    return _run_processes(app, args.processes, args.num_workers, options)
+
+
+def _run_child(app: Any, num_workers: int | None, options: dict[str, Any]) -> None:
+    app.run_forever(num_workers, **options)
+    _exit_if_threads_linger(0)
+
+
+def _exit_if_threads_linger(code: int) -> None:
+    """After the worker stopped, leave at once if task threads are still blocked in
+    user code: their tasks were already released back to the queue, and the normal
+    interpreter exit would join those threads (wait for the sync function to return)."""
+    if any(t.name.startswith("qtasks-task") and t.is_alive() for t in threading.enumerate()):
+        logging.shutdown()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
+
+
+def _run_processes(app: Any, count: int, num_workers: int | None, options: dict[str, Any]) -> int:
+    """Fork `count` workers; forward SIGINT/SIGTERM to them and wait."""
+    import multiprocessing  # only here: it costs the single-process worker memory
+
+    ctx = multiprocessing.get_context("fork")
+    children = [
+        ctx.Process(target=_run_child, args=(app, num_workers, options), daemon=False)
+        for _ in range(count)
+    ]
+    for child in children:
+        child.start()
+
+    forwarded: set[int] = set()
+
+    def forward(signum: int, _frame: Any) -> None:
+        forwarded.add(signum)
+        for child in children:
+            if child.pid is not None and child.is_alive():
+                os.kill(child.pid, signum)
+
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
+    for child in children:
+        child.join()
+
+    def exit_code(child: Any) -> int:
+        # A child that the forwarded signal ended before it installed its handlers had
+        # not fetched anything yet: that is a clean stop.
+        code = child.exitcode or 0
+        return 0 if code < 0 and -code in forwarded else abs(code)
+
+    return max((exit_code(c) for c in children), default=0)
+
+
+__all__ = ["add_arguments", "name", "run", "summary"]
