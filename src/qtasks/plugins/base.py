@@ -1,11 +1,17 @@
-"""`BasePlugin`: a class of hooks; every method may be sync or async."""
+"""`BasePlugin`: a class of hooks; every method may be sync or async.
+
+Override the typed hook methods of `qtasks.core.hooks.Hooks` (and register with
+`app.add_plugin(plugin)`), or, as in QTasks 1.7, `trigger(name, **kwargs)` (and register
+for trigger names)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from qtasks.core.hooks import Hooks
 
-class BasePlugin:
+
+class BasePlugin(Hooks):
     def __init__(self, name: str | None = None, *args: Any, **kwargs: Any) -> None:
         self.name = name or type(self).__name__
         self.plugin_cache: dict[str, Any] = {}

@@ -21,7 +21,7 @@ class BaseRouter:
     def __init__(self) -> None:
         self.tasks: dict[str, TaskExecSchema] = {}
         self.handles: dict[str, BaseTask[Any]] = {}
-        self.plugins: PluginTable = {}
+        self.plugins: PluginTable = PluginTable()
 
     def task(self, name: Any = None, **options: Any) -> Any:
         """`@router.task`, bare or called, with the options of `@app.task`."""
