@@ -15,6 +15,7 @@ from qtasks.app.lifecycle import BackgroundServer, LoopServer, make_server, run_
 from qtasks.app.task import Task
 from qtasks.core.policy import eta_from
 from qtasks.events import AsyncEvents
+from qtasks.exc import EngineError
 from qtasks.registries.task import AsyncTask
 
 
@@ -118,7 +119,7 @@ class QueueTasks(BaseQueueTasks):
     ) -> None:
         """Start a worker as a task of the running event loop; returns once fetching."""
         if self._running is not None:
-            raise RuntimeError(f"App {self.name!r} is already running")
+            raise EngineError(f"App {self.name!r} is already running")
         self.starter = make_server(self, num_workers, queues=queues, concurrency=concurrency)
         runner = LoopServer(self.starter)
         await runner.start()
@@ -133,7 +134,7 @@ class QueueTasks(BaseQueueTasks):
     ) -> None:
         """Start a worker on its own thread and loop (for hosts without a loop)."""
         if self._running is not None:
-            raise RuntimeError(f"App {self.name!r} is already running")
+            raise EngineError(f"App {self.name!r} is already running")
         self.starter = make_server(self, num_workers, queues=queues, concurrency=concurrency)
         runner = BackgroundServer(self.starter)
         runner.start()

@@ -16,7 +16,7 @@ from qtasks.contexts import AsyncContext, BaseContext, SyncContext
 from qtasks.core.hooks import HookRunner, PluginTable, component_of, overridden_hooks
 from qtasks.core.models import TaskSpec as TaskExecSchema
 from qtasks.events import BaseEvents
-from qtasks.exc import ConfigError
+from qtasks.exc import ArgumentTypeError, ConfigError
 from qtasks.logs import Logger
 from qtasks.plugins.base import BasePlugin
 from qtasks.plugins.builtin import INJECTORS
@@ -140,7 +140,7 @@ class BaseQueueTasks(ClientOperations):
 
     def _register(self, schema: TaskExecSchema) -> BaseTask[Any]:
         if schema.name in self.tasks:
-            raise ValueError(f"Task with name {schema.name} is already registered!")
+            raise ConfigError(f"Task with name {schema.name} is already registered!")
         handle = self._task_class(schema, self)
         handle.ctx = self._context_for(schema)
         self.tasks[schema.name] = schema
@@ -151,7 +151,7 @@ class BaseQueueTasks(ClientOperations):
         """Attach a router: its tasks become this app's and use this app from now on."""
         clash = set(router.tasks) & set(self.tasks)
         if clash:
-            raise ValueError(
+            raise ConfigError(
                 f"Router tasks already registered in app {self.name!r}: {sorted(clash)}"
             )
         self.routers.append(router)
@@ -190,9 +190,11 @@ class BaseQueueTasks(ClientOperations):
         """Run `middleware` (a `TaskMiddleware` subclass) around every task of this app,
         after the task's own middlewares of the same position."""
         if not (isinstance(middleware, type) and callable(middleware)):
-            raise TypeError(f"add_middleware() takes a middleware class, got {middleware!r}")
+            raise ArgumentTypeError(
+                f"add_middleware() takes a middleware class, got {middleware!r}"
+            )
         if position not in ("before", "after"):
-            raise ValueError(f"position must be 'before' or 'after', got {position!r}")
+            raise ConfigError(f"position must be 'before' or 'after', got {position!r}")
         target = self.middlewares_before if position == "before" else self.middlewares_after
         target.append(middleware)
 

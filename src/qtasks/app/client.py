@@ -23,6 +23,7 @@ from qtasks.core.models import TaskSpec as TaskExecSchema
 from qtasks.core.records import new_record
 from qtasks.core.status import RETRY
 from qtasks.core.steps import Call, Flow, Hook, run_async, run_sync
+from qtasks.exc import ArgumentTypeError, ConfigError
 from qtasks.registries.task import BaseTaskCls
 
 if TYPE_CHECKING:
@@ -120,7 +121,7 @@ class ClientOperations:
         try:
             return str(UUID(str(uuid)))
         except ValueError:
-            raise ValueError(f"Not a task uuid: {uuid!r}") from None
+            raise ConfigError(f"Not a task uuid: {uuid!r}") from None
 
     @staticmethod
     def _next_in_chain(record: TaskRecord | None) -> str | None:
@@ -360,13 +361,13 @@ def _normalise_call(call: Any) -> tuple[str, tuple[Any, ...], dict[str, Any], in
     if isinstance(call, BaseTaskCls):
         name = call.task_name
         if name is None:
-            raise ValueError(f"{call!r} has no task name")
+            raise ConfigError(f"{call!r} has no task name")
         return name, tuple(call.args), dict(call.kwargs), call.priority
     if isinstance(call, (tuple, list)) and 1 <= len(call) <= 3 and isinstance(call[0], str):
         args = tuple(call[1]) if len(call) > 1 else ()
         kwargs = dict(call[2]) if len(call) > 2 else {}
         return call[0], args, kwargs, None
-    raise TypeError(
+    raise ArgumentTypeError(
         f"add_tasks() takes pre-built calls like task(1, 2) or (name, args, kwargs) tuples, "
         f"got {call!r}"
     )

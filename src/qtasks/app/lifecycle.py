@@ -13,6 +13,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from qtasks.engine.server import Server
+from qtasks.exc import EngineError, StartTimeoutError
 
 if TYPE_CHECKING:
     from qtasks.app.base import BaseQueueTasks
@@ -81,9 +82,9 @@ class BackgroundServer:
     def start(self) -> None:
         self._thread.start()
         if not self._ready.wait(START_TIMEOUT):
-            raise TimeoutError(f"qtasks server did not start within {START_TIMEOUT}s")
+            raise StartTimeoutError(f"qtasks server did not start within {START_TIMEOUT}s")
         if self._error is not None:
-            raise RuntimeError("qtasks server failed to start") from self._error
+            raise EngineError("qtasks server failed to start") from self._error
 
     def stop(self, timeout: float | None = None) -> None:
         self.server.stop()
@@ -111,9 +112,9 @@ class LoopServer:
         waiter.cancel()
         if self._task.done():
             self._task.result()  # re-raise the start-up failure
-            raise RuntimeError("qtasks server stopped while starting")
+            raise EngineError("qtasks server stopped while starting")
         if not ready.is_set():
-            raise TimeoutError(f"qtasks server did not start within {START_TIMEOUT}s")
+            raise StartTimeoutError(f"qtasks server did not start within {START_TIMEOUT}s")
 
     async def stop(self) -> None:
         self.server.stop()

@@ -14,6 +14,7 @@ from qtasks.app.lifecycle import BackgroundServer, make_server, run_blocking
 from qtasks.app.task import Task
 from qtasks.core.policy import eta_from
 from qtasks.events import SyncEvents
+from qtasks.exc import EngineError
 from qtasks.registries.task import SyncTask
 
 
@@ -115,7 +116,7 @@ class QueueTasks(BaseQueueTasks):
     ) -> None:
         """Start a worker on a background thread; returns once it is fetching."""
         if self._background is not None and self._background.alive:
-            raise RuntimeError(f"App {self.name!r} is already running")
+            raise EngineError(f"App {self.name!r} is already running")
         self.starter = make_server(self, num_workers, queues=queues, concurrency=concurrency)
         self._background = BackgroundServer(self.starter)
         self._background.start()

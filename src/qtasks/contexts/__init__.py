@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from qtasks.engine.current import current_record
-from qtasks.exc import TaskCancelError, TaskPluginTriggerError
+from qtasks.exc import ConfigError, TaskCancelError, TaskPluginTriggerError
 from qtasks.logs import Logger
 
 
@@ -62,7 +62,7 @@ class BaseContext:
 
     def _require_uuid(self) -> str:
         if not self.task_uuid:
-            raise ValueError("This context has no task uuid (it is not a running task)")
+            raise ConfigError("This context has no task uuid (it is not a running task)")
         return self.task_uuid
 
 

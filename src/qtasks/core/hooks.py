@@ -20,7 +20,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from qtasks.exc import HookAbort
+from qtasks.exc import HookAbort, PluginError
 
 if TYPE_CHECKING:
     from qtasks.core.runtime import Log
@@ -377,7 +377,7 @@ class HookRunner:
                 result = _call(plugin, name, kwargs)
                 if inspect.isawaitable(result):
                     if self.bridge is None:
-                        raise RuntimeError("an async plugin needs a bridge for sync callers")
+                        raise PluginError("an async plugin needs a bridge for sync callers")
                     result = self.bridge(result)
             except HookAbort:
                 raise

@@ -14,7 +14,7 @@ from typing import Any
 
 from qtasks.core.models import TaskRecord, TaskSpec
 from qtasks.core.status import CANCEL, ERROR, NEW, RETRY, SUCCESS
-from qtasks.exc import ConfigError, TaskCancelError
+from qtasks.exc import ArgumentTypeError, ConfigError, TaskCancelError
 
 
 def format_exception(exc: BaseException) -> str:
@@ -110,7 +110,7 @@ def eta_from(delay: float | None, eta: Any, now: float | None = None) -> float |
         return eta.timestamp()
     if isinstance(eta, (int, float)) and not isinstance(eta, bool):
         return float(eta)
-    raise TypeError(f"eta must be a datetime or epoch seconds, got {eta!r}")
+    raise ArgumentTypeError(f"eta must be a datetime or epoch seconds, got {eta!r}")
 
 
 __all__ = [

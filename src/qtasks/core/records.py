@@ -9,7 +9,7 @@ from typing import Any
 
 from qtasks.core.models import DEFAULT_QUEUE, TaskRecord, TaskSpec
 from qtasks.core.status import NEW
-from qtasks.exc import ConfigError
+from qtasks.exc import ArgumentTypeError, ConfigError
 
 
 def check_task_name(name: Any) -> str:
@@ -40,7 +40,7 @@ def new_record(
     if queue is None:
         queue = spec.extra.get("queue", DEFAULT_QUEUE) if spec is not None else DEFAULT_QUEUE
     if isinstance(priority, bool) or not isinstance(priority, int):
-        raise TypeError(f"priority must be an int, got {priority!r}")
+        raise ArgumentTypeError(f"priority must be an int, got {priority!r}")
     now = time.time()
     return TaskRecord(
         uuid or str(uuid_mod.uuid4()),

@@ -25,7 +25,7 @@ from qtasks.core.models import TaskSpec as TaskExecSchema
 from qtasks.engine.current import current_record
 from qtasks.engine.injection import ExecutionScope, WorkerResources
 from qtasks.engine.threads import run_in_pool
-from qtasks.exc import HookAbort, SerializationError
+from qtasks.exc import HookAbort, SerializationError, TaskTimeoutError
 
 if TYPE_CHECKING:
     from qtasks.core.runtime import Injector, Log, Runtime
@@ -212,7 +212,7 @@ class TaskExecutor:
         try:
             return await asyncio.wait_for(run, max_time)
         except TimeoutError:
-            raise TimeoutError(
+            raise TaskTimeoutError(
                 f"Time limit exceeded for task {self.task_func.name}: {max_time} seconds"
             ) from None
 

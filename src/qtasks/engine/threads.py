@@ -21,13 +21,15 @@ from concurrent.futures import Executor, Future
 from queue import Empty, SimpleQueue
 from typing import Any
 
+from qtasks.exc import ConfigError, EngineError
+
 _STOP = None  # the job that tells a thread to exit
 
 
 class TaskThreads(Executor):
     def __init__(self, size: int, name: str = "qtasks-task") -> None:
         if size < 1:
-            raise ValueError(f"TaskThreads needs at least one thread, got {size}")
+            raise ConfigError(f"TaskThreads needs at least one thread, got {size}")
         self.size = size
         self.name = name
         self._jobs: SimpleQueue[Any] = SimpleQueue()
@@ -110,7 +112,7 @@ class TaskThreads(Executor):
     def _put(self, job: tuple[Any, ...]) -> None:
         with self._lock:
             if self._closed:
-                raise RuntimeError("cannot run new calls after the worker's threads stopped")
+                raise EngineError("cannot run new calls after the worker's threads stopped")
             self._jobs.put(job)
             self._queued += 1
             if self._queued > self._idle and len(self._threads) < self.size:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from qtasks.core.callables import call_maybe_async, is_async_callable
+from qtasks.exc import ConfigError
 from qtasks.logs import Logger
 from qtasks.schemas.inits import InitsExecSchema
 
@@ -82,7 +83,7 @@ class BaseEvents:
 
     def add(self, name: str, func: Callable[..., Any]) -> None:
         if name not in EVENT_NAMES:
-            raise ValueError(f"Unknown event {name!r}; known: {', '.join(EVENT_NAMES)}")
+            raise ConfigError(f"Unknown event {name!r}; known: {', '.join(EVENT_NAMES)}")
         self._handlers.setdefault(name, []).append(
             InitsExecSchema(name=name, func=func, awaiting=is_async_callable(func))
         )

@@ -3,7 +3,8 @@
 ```
 QTasksError
 ├── ConfigError (ValueError)                bad option, URL or environment value
-│   └── AppNotFoundError (ImportError)     an app-less call found no app
+│   ├── AppNotFoundError (ImportError)     an app-less call found no app
+│   └── ArgumentTypeError (TypeError)      an argument of the wrong type
 ├── MissingDriverError (ImportError)        a backend's optional driver is not installed
 ├── SerializationError (TypeError)          arguments or a result are not JSON-encodable
 ├── BackendError                            a broker or result store failed
@@ -11,11 +12,16 @@ QTasksError
 │   └── CapabilityError (NotImplementedError)       the backend cannot do that
 ├── TaskError                               about one task
 │   ├── TaskNotRegisteredError (KeyError)  no task of that name in the worker's app
+│   ├── TaskNotBoundError (RuntimeError)   a pre-built call without its task
 │   ├── TaskCancelError (RuntimeError)     `ctx.cancel()` or `app.cancel()`
+│   ├── TaskTimeoutError (TimeoutError)    the task ran longer than its `max_time`
 │   └── TaskPluginTriggerError             `ctx.plugin_error(...)`
-├── PluginError                             about plugins and hooks
-│   └── HookAbort                           a plugin fails the task at hand on purpose
+├── PluginError                             about plugins, hooks and injected arguments
+│   ├── HookAbort                           a plugin fails the task at hand on purpose
+│   └── InjectionError (ValueError)         an injected argument cannot be built
+│       └── DependencyError (RuntimeError) a `Depends` function misbehaved
 └── EngineError (RuntimeError)              worker or server lifecycle (failed start, running)
+    └── StartTimeoutError (TimeoutError)    a server did not come up in time
 ```
 
 Each subclasses the builtin it replaced where there was one, so `except ValueError`
@@ -38,6 +44,11 @@ class ConfigError(QTasksError, ValueError):
 
 class AppNotFoundError(ConfigError, ImportError):
     """An app-less call found no `qtasks._state.app_main`."""
+
+
+class ArgumentTypeError(ConfigError, TypeError):
+    """An argument has the wrong type (a priority that is not an int, a middleware that is
+    not a class...)."""
 
 
 class MissingDriverError(QTasksError, ImportError):
@@ -71,8 +82,16 @@ class TaskNotRegisteredError(TaskError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class TaskNotBoundError(TaskError, RuntimeError):
+    """A pre-built call (`SyncTaskCls`/`AsyncTaskCls`) that is not bound to a task."""
+
+
 class TaskCancelError(TaskError, RuntimeError):
     """Raised by `ctx.cancel()`; the task ends with status `cancel`."""
+
+
+class TaskTimeoutError(TaskError, TimeoutError):
+    """The task ran longer than its `max_time`."""
 
 
 class TaskPluginTriggerError(TaskError):
@@ -92,24 +111,42 @@ class HookAbort(PluginError):
     (any other exception from a plugin is logged and the plugin skipped)."""
 
 
+class InjectionError(PluginError, ValueError):
+    """A value for a task's parameter (a Pydantic model, a dependency) cannot be built."""
+
+
+class DependencyError(InjectionError, RuntimeError):
+    """A `Depends` function did not yield a value, or yielded more than once."""
+
+
 class EngineError(QTasksError, RuntimeError):
     """A worker or server cannot do what was asked (already running, failed to start)."""
 
 
+class StartTimeoutError(EngineError, TimeoutError):
+    """A server did not start within its time."""
+
+
 __all__ = [
     "AppNotFoundError",
+    "ArgumentTypeError",
     "BackendError",
     "BackendUnavailableError",
     "CapabilityError",
     "ConfigError",
+    "DependencyError",
     "EngineError",
     "HookAbort",
+    "InjectionError",
     "MissingDriverError",
     "PluginError",
     "QTasksError",
     "SerializationError",
+    "StartTimeoutError",
     "TaskCancelError",
     "TaskError",
+    "TaskNotBoundError",
     "TaskNotRegisteredError",
     "TaskPluginTriggerError",
+    "TaskTimeoutError",
 ]

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from qtasks.core.callables import is_async_callable
 from qtasks.engine.threads import run_in_pool
+from qtasks.exc import DependencyError
 from qtasks.plugins._injection import (
     ARGS_REPLACE,
     TASK_CLOSE,
@@ -154,7 +155,7 @@ async def resolve(dep: Depends, stack: contextlib.AsyncExitStack, pool: Executor
         try:
             value = await obj.__anext__()
         except StopAsyncIteration:
-            raise RuntimeError(f"Dependency {target!r} did not yield a value") from None
+            raise DependencyError(f"Dependency {target!r} did not yield a value") from None
         stack.push_async_callback(_finish_async_generator, obj)
         return value
     if inspect.isawaitable(obj):
@@ -192,7 +193,7 @@ def _sync_setup(target: Callable[[], Any]) -> tuple[str, Any, Any]:
         try:
             return "gen", obj, next(obj)
         except StopIteration:
-            raise RuntimeError(f"Dependency {target!r} did not yield a value") from None
+            raise DependencyError(f"Dependency {target!r} did not yield a value") from None
     return "value", obj, obj
 
 
@@ -202,7 +203,7 @@ def _finish_generator(gen: Any) -> None:
     except StopIteration:
         return
     gen.close()
-    raise RuntimeError(f"Dependency generator {gen!r} yielded more than once")
+    raise DependencyError(f"Dependency generator {gen!r} yielded more than once")
 
 
 async def _finish_async_generator(agen: Any) -> None:
@@ -211,7 +212,7 @@ async def _finish_async_generator(agen: Any) -> None:
     except StopAsyncIteration:
         return
     await agen.aclose()
-    raise RuntimeError(f"Dependency generator {agen!r} yielded more than once")
+    raise DependencyError(f"Dependency generator {agen!r} yielded more than once")
 
 
 async def _close(stack: contextlib.AsyncExitStack, log: Log, what: str) -> None:

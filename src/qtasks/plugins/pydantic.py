@@ -84,6 +84,7 @@ class PydanticWrapperPlugin(Injector):
             try:
                 values[param.name] = _build(param, names, args, kw, start)
             except Exception as exc:
+                # A plain ValueError: its line in the stored traceback is documented.
                 raise ValueError(
                     f"Error while building the model for {param.name!r}: {exc}"
                 ) from exc

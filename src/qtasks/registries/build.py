@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from qtasks.core.models import TaskSpec as TaskExecSchema
+from qtasks.exc import ArgumentTypeError, ConfigError
 
 #: Options every task decorator accepts (reference §3.1).
 TASK_OPTIONS = (
@@ -27,7 +28,7 @@ TASK_OPTIONS = (
 
 def check_task_name(name: Any) -> str:
     if not isinstance(name, str) or not name.strip():
-        raise ValueError(f"A task name must be a non-empty string, got {name!r}")
+        raise ConfigError(f"A task name must be a non-empty string, got {name!r}")
     return name
 
 
@@ -43,13 +44,13 @@ def build_schema(
     func: Callable[..., Any], name: str | None, priority: int, options: dict[str, Any]
 ) -> TaskExecSchema:
     if not callable(func):
-        raise TypeError(f"@task needs a function, got {func!r}")
+        raise ArgumentTypeError(f"@task needs a function, got {func!r}")
     extra = {k: v for k, v in options.items() if k not in TASK_OPTIONS}
     known = {k: v for k, v in options.items() if k in TASK_OPTIONS and k != "priority"}
     if known.get("retry") is not None and int(known["retry"]) < 0:
-        raise ValueError("retry must be >= 0")
+        raise ConfigError("retry must be >= 0")
     if known.get("max_time") is not None and float(known["max_time"]) <= 0:
-        raise ValueError("max_time must be > 0 seconds")
+        raise ConfigError("max_time must be > 0 seconds")
     return TaskExecSchema(
         priority=priority,
         name=check_task_name(name if name is not None else func.__name__),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from qtasks.core.models import TaskSpec as TaskExecSchema
+from qtasks.exc import ConfigError
 from qtasks.registries.task import BaseTask
 
 
@@ -19,7 +20,7 @@ class TaskRegistry:
     @classmethod
     def register_schema(cls, schema: TaskExecSchema, handle: BaseTask[Any]) -> None:
         if schema.name in cls._tasks and cls._tasks[schema.name].func is not schema.func:
-            raise ValueError(f"Task with name {schema.name} is already registered!")
+            raise ConfigError(f"Task with name {schema.name} is already registered!")
         cls._tasks[schema.name] = schema
         cls._handles[schema.name] = handle
 

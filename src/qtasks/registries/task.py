@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec
 
 from qtasks._state import require_app
 from qtasks.core.models import TaskSpec as TaskExecSchema
+from qtasks.exc import TaskNotBoundError
 
 if TYPE_CHECKING:
     from qtasks.app.task import Task
@@ -193,7 +194,7 @@ class BaseTaskCls:
 
     def _deco(self) -> Any:
         if self._task_deco is None:
-            raise RuntimeError("This call is not bound to a task; use task(...) to build it")
+            raise TaskNotBoundError("This call is not bound to a task; use task(...) to build it")
         return self._task_deco
 
 

@@ -7,12 +7,13 @@ from uuid import UUID
 
 from qtasks._state import require_app
 from qtasks.app.task import Task
+from qtasks.exc import ConfigError
 
 
 class _BaseResult:
     def __init__(self, uuid: UUID | str | None = None, app: Any = None, log: Any = None) -> None:
         if uuid is None:
-            raise ValueError("A result needs the task's uuid")
+            raise ConfigError("A result needs the task's uuid")
         self.uuid = uuid
         self._app = app
         self.log = log

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from qtasks.core.models import TaskSpec as TaskExecSchema
+from qtasks.exc import ConfigError
 from qtasks.plugins.base import BasePlugin
 from qtasks.plugins.runner import PluginTable, add_plugin
 from qtasks.registries.build import decorate
@@ -29,7 +30,7 @@ class BaseRouter:
 
     def _register(self, schema: TaskExecSchema) -> BaseTask[Any]:
         if schema.name in self.tasks:
-            raise ValueError(f"Task with name {schema.name} is already registered!")
+            raise ConfigError(f"Task with name {schema.name} is already registered!")
         handle = self._task_class(schema)
         self.tasks[schema.name] = schema
         self.handles[schema.name] = handle

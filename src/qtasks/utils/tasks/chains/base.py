@@ -18,6 +18,7 @@ from typing import Any
 
 from qtasks.app.task import Task
 from qtasks.enums import TaskStatusEnum
+from qtasks.exc import ArgumentTypeError
 from qtasks.registries.task import BaseTaskCls
 
 #: Seconds a whole chain may take by default.
@@ -75,7 +76,7 @@ class BaseChain:
                 flat.append(call)
         for call in flat:
             if not isinstance(call, BaseTaskCls):
-                raise TypeError(
+                raise ArgumentTypeError(
                     f"A chain takes pre-built calls such as `my_task(1, 2)`, got {call!r}"
                 )
         self.calls: list[BaseTaskCls] = flat
