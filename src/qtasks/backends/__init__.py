@@ -13,8 +13,8 @@ from qtasks.backends.base import DEFAULT_QUEUE, Backend, Completion, Delivery, T
 from qtasks.exc import ConfigError, MissingDriverError
 
 if TYPE_CHECKING:
-    from qtasks.configs import QueueConfig
-    from qtasks.logs import Logger
+    from qtasks.core.config import QueueConfig
+    from qtasks.core.log import Log as Logger
 
 DEFAULT_URL = "sqlite:///qtasks.db"
 

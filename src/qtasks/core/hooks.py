@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from qtasks.exc import HookAbort, PluginError
 
 if TYPE_CHECKING:
-    from qtasks.core.runtime import Log
+    from qtasks.core.log import Log
 
 #: The registration key of a plugin that listens to every hook of its component.
 GLOBAL_TRIGGER = "Globals"

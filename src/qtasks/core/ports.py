@@ -39,7 +39,7 @@ from qtasks.exc import CapabilityError
 
 if TYPE_CHECKING:
     from qtasks.core.config import QueueConfig
-    from qtasks.core.runtime import Log
+    from qtasks.core.log import Log
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -9,22 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from qtasks.core.log import Log
+
 if TYPE_CHECKING:
     from qtasks.core.config import QueueConfig
     from qtasks.core.hooks import HookRunner
     from qtasks.core.models import TaskRecord, TaskSpec
     from qtasks.core.ports import Backend
-
-
-class Log(Protocol):
-    """The logging surface qtasks uses (`qtasks.logs.Logger` implements it)."""
-
-    def debug(self, msg: str, *args: Any, **kwargs: Any) -> None: ...
-    def info(self, msg: str, *args: Any, **kwargs: Any) -> None: ...
-    def warning(self, msg: str, *args: Any, **kwargs: Any) -> None: ...
-    def error(self, msg: str, *args: Any, **kwargs: Any) -> None: ...
-    def exception(self, msg: str, *args: Any, **kwargs: Any) -> None: ...
-    def with_subname(self, subname: str) -> Log: ...
 
 
 class Events(Protocol):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from qtasks.core import policy as outcome
 from qtasks.core.models import Completion, Delivery, TaskRecord
@@ -22,7 +22,39 @@ from qtasks.engine.executor import TaskExecutor
 from qtasks.exc import TaskCancelError, TaskNotRegisteredError, TaskPluginTriggerError
 
 if TYPE_CHECKING:
-    from qtasks.engine.worker import Worker
+    from concurrent.futures import Executor
+
+    from qtasks.core.config import QueueConfig
+    from qtasks.core.hooks import HookRunner
+    from qtasks.core.log import Log
+    from qtasks.core.ports import Backend
+    from qtasks.core.runtime import Injector, Runtime
+    from qtasks.engine.injection import WorkerResources
+
+
+class Worker(Protocol):
+    """What running one delivery needs from its worker (`engine.worker.Worker`)."""
+
+    @property
+    def app(self) -> Runtime: ...
+    @property
+    def hooks(self) -> HookRunner: ...
+    @property
+    def config(self) -> QueueConfig: ...
+    @property
+    def backend(self) -> Backend: ...
+    @property
+    def log(self) -> Log: ...
+    @property
+    def executor_log(self) -> Log: ...
+    @property
+    def pool(self) -> Executor | None: ...
+    @property
+    def resources(self) -> WorkerResources: ...
+
+    def cancel_reason(self, uuid: str) -> str | None: ...
+    def injectors_for(self, spec: TaskExecSchema) -> list[Injector]: ...
+
 
 _EVENT_FOR_STATUS = {SUCCESS: "task_success", CANCEL: "task_cancel"}
 

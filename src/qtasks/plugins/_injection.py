@@ -144,6 +144,10 @@ class Injector(BasePlugin):
 
     TRIGGERS: ClassVar[tuple[str, ...]] = ()
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        KINDS.append(cls)
+
     @classmethod
     def owns(cls, param: Param) -> bool:
         """Whether this injector provides `param`'s value."""
@@ -221,11 +225,13 @@ class Injector(BasePlugin):
 # are remembered on the executor so every step reads `args` the same way.
 
 
-def owned(param: Param) -> bool:
-    """Whether any built-in injector provides `param`."""
-    from qtasks.plugins.builtin import INJECTORS
+#: Every injector class defined (each subclass of `Injector` adds itself).
+KINDS: list[type[Injector]] = []
 
-    return any(cls.owns(param) for cls in INJECTORS)
+
+def owned(param: Param) -> bool:
+    """Whether any injector provides `param`."""
+    return any(cls.owns(param) for cls in KINDS)
 
 
 _OWNED: weakref.WeakKeyDictionary[Any, frozenset[str]] = weakref.WeakKeyDictionary()

@@ -1,0 +1,19 @@
+"""The logging surface qtasks uses (`qtasks.logs.Logger` implements it)."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class Log(Protocol):
+    """The logging surface qtasks uses (`qtasks.logs.Logger` implements it)."""
+
+    def debug(self, msg: str, *args: Any, **kwargs: Any) -> None: ...
+    def info(self, msg: str, *args: Any, **kwargs: Any) -> None: ...
+    def warning(self, msg: str, *args: Any, **kwargs: Any) -> None: ...
+    def error(self, msg: str, *args: Any, **kwargs: Any) -> None: ...
+    def exception(self, msg: str, *args: Any, **kwargs: Any) -> None: ...
+    def with_subname(self, subname: str) -> Log: ...
+
+
+__all__ = ["Log"]
