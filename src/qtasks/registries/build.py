@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
+from qtasks._callables import callable_name, generating_kind, is_async_callable
 from qtasks.schemas.task_exec import TaskExecSchema
 
 #: Options every task decorator accepts (reference §3.1).
@@ -31,14 +31,6 @@ def check_task_name(name: Any) -> str:
     return name
 
 
-def generating_kind(func: Callable[..., Any]) -> Literal["async", "sync", False]:
-    if inspect.isasyncgenfunction(func):
-        return "async"
-    if inspect.isgeneratorfunction(func):
-        return "sync"
-    return False
-
-
 def build_schema(
     func: Callable[..., Any], name: str | None, priority: int, options: dict[str, Any]
 ) -> TaskExecSchema:
@@ -50,12 +42,15 @@ def build_schema(
         raise ValueError("retry must be >= 0")
     if known.get("max_time") is not None and float(known["max_time"]) <= 0:
         raise ValueError("max_time must be > 0 seconds")
+    generating = generating_kind(func)
     return TaskExecSchema(
         priority=priority,
-        name=check_task_name(name if name is not None else func.__name__),
+        name=check_task_name(name if name is not None else callable_name(func)),
         func=func,
-        awaiting=inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func),
-        generating=generating_kind(func),
+        # Async code (functions, partials of them, instances with `async def __call__`)
+        # runs on the loop; anything else on a thread.
+        awaiting=is_async_callable(func) or generating == "async",
+        generating=generating,
         echo=bool(known.get("echo", False)),
         max_time=known.get("max_time"),
         retry=known.get("retry"),
