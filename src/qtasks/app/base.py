@@ -24,7 +24,7 @@ from qtasks.logs import Logger
 from qtasks.plugins.base import BasePlugin
 from qtasks.plugins.runner import PluginTable, add_plugin
 from qtasks.registries.build import check_task_name, decorate
-from qtasks.registries.registry import TaskRegistry
+from qtasks.registries.registry import TaskTable
 from qtasks.registries.task import AsyncTask, BaseTask, BaseTaskCls, SyncTask
 from qtasks.schemas.task import Task
 from qtasks.schemas.task_exec import TaskExecSchema
@@ -80,7 +80,8 @@ class BaseQueueTasks:
         self.events: BaseEvents = events if events is not None else self._events_class(self.log)
         if self.events.log is None:
             self.events.log = self.log
-        self.tasks: dict[str, TaskExecSchema] = {}
+        # Own tasks, then the shared ones (`@shared_task`, imported before or after).
+        self.tasks = TaskTable()
         self._handles: dict[str, BaseTask[Any]] = {}
         self.routers: list[BaseRouter] = []
         self.plugins: PluginTable = {}
@@ -141,7 +142,7 @@ class BaseQueueTasks:
         return decorate(name, options, self.config.task_default_priority, self._register)
 
     def _register(self, schema: TaskExecSchema) -> BaseTask[Any]:
-        if schema.name in self.tasks:
+        if schema.name in self.tasks.own:  # a shared task of that name is shadowed
             raise ValueError(f"Task with name {schema.name} is already registered!")
         handle = self._task_class(schema, self)
         handle.ctx = self._context_for(schema)
@@ -151,7 +152,7 @@ class BaseQueueTasks:
 
     def include_router(self, router: BaseRouter) -> None:
         """Attach a router: its tasks become this app's and use this app from now on."""
-        clash = set(router.tasks) & set(self.tasks)
+        clash = set(router.tasks) & set(self.tasks.own)
         if clash:
             raise ValueError(
                 f"Router tasks already registered in app {self.name!r}: {sorted(clash)}"
@@ -193,7 +194,7 @@ class BaseQueueTasks:
         target.append(middleware)
 
     def _find_task(self, name: str) -> TaskExecSchema | None:
-        return self.tasks.get(name) or TaskRegistry.get_task(name)
+        return self.tasks.get(name)  # own first, then shared
 
     def _echo_handle(self, schema: TaskExecSchema, record: TaskRecord) -> BaseTask[Any]:
         """The `self` of an echo task: async methods for async functions, plain ones for
