@@ -7,9 +7,9 @@ from __future__ import annotations
 import os
 import time
 import uuid as uuid_mod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, overload
 from uuid import UUID
 
 from qtasks import _state
@@ -32,6 +32,13 @@ from qtasks.version import __version__
 
 if TYPE_CHECKING:
     from qtasks.engine.worker import Worker
+    from qtasks.registries.build import (
+        AsyncAppLike,
+        AsyncTaskDecorator,
+        SyncAppLike,
+        SyncTaskDecorator,
+    )
+    from qtasks.registries.task import P, R
     from qtasks.routers import BaseRouter
 
 COMPONENTS = ("worker", "broker", "storage", "global_config", "starter")
@@ -137,6 +144,15 @@ class BaseQueueTasks:
         return cls(self.name, config=self.config, log=self.log, backend=self.backend)  # type: ignore[arg-type]
 
     # --- registration -------------------------------------------------------------------------
+    # Typed per app: a sync app's tasks are `SyncTask`s, an async app's `AsyncTask`s.
+    @overload
+    def task(self: SyncAppLike, name: Callable[P, R], /) -> SyncTask[P, R]: ...
+    @overload
+    def task(self: SyncAppLike, name: str | None = None, **options: Any) -> SyncTaskDecorator: ...
+    @overload
+    def task(self: AsyncAppLike, name: Callable[P, R], /) -> AsyncTask[P, R]: ...
+    @overload
+    def task(self: AsyncAppLike, name: str | None = None, **options: Any) -> AsyncTaskDecorator: ...
     def task(self, name: Any = None, **options: Any) -> Any:
         """Register a task: `@app.task`, `@app.task()`, `@app.task("name", retry=3, ...)`."""
         return decorate(name, options, self.config.task_default_priority, self._register)

@@ -1,12 +1,20 @@
-"""Turning a decorated function into a `TaskExecSchema` (no I/O, no app)."""
+"""Turning a decorated function into a `TaskExecSchema` (no I/O, no app), and the
+types of the task decorators (`@app.task`, `@router.task`, `@shared_task`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 from qtasks._callables import callable_name, generating_kind, is_async_callable
+from qtasks.registries.task import AsyncTask, P, R, SyncTask
 from qtasks.schemas.task_exec import TaskExecSchema
+
+if TYPE_CHECKING:
+    from qtasks.schemas.task import Task
+
+#: What an async function (or async generator function) returns when called.
+AsyncResult = TypeVar("AsyncResult", bound=Coroutine[Any, Any, Any] | AsyncIterator[Any])
 
 #: Options every task decorator accepts (reference §3.1).
 TASK_OPTIONS = (
@@ -90,4 +98,60 @@ def decorate(
     return lambda func: wrap(func, name)
 
 
-__all__ = ["TASK_OPTIONS", "build_schema", "check_task_name", "decorate", "generating_kind"]
+# --- types of the decorators ----------------------------------------------------------------
+
+
+class SyncAppLike(Protocol):
+    """An app whose `add_task` is a plain call (`qtasks.QueueTasks`)."""
+
+    def add_task(self, task_name: str, /, *args: Any, **kwargs: Any) -> Task | None: ...
+
+
+class AsyncAppLike(Protocol):
+    """An app whose `add_task` is a coroutine (`qtasks.asyncio.QueueTasks`)."""
+
+    def add_task(self, task_name: str, /, *args: Any, **kwargs: Any) -> Awaitable[Task | None]: ...
+
+
+class SyncTaskDecorator(Protocol):
+    """`@app.task(...)` with options, on a sync app or `SyncRouter`."""
+
+    def __call__(self, func: Callable[P, R], /) -> SyncTask[P, R]: ...
+
+
+class AsyncTaskDecorator(Protocol):
+    """`@app.task(...)` with options, on an async app or `AsyncRouter`."""
+
+    def __call__(self, func: Callable[P, R], /) -> AsyncTask[P, R]: ...
+
+
+class SharedTaskDecorator(Protocol):
+    """`@shared_task(...)` with options: an async task for an async function."""
+
+    @overload
+    def __call__(  # type: ignore[overload-overlap]
+        self, func: Callable[P, AsyncResult], /
+    ) -> AsyncTask[P, AsyncResult]: ...
+    @overload
+    def __call__(self, func: Callable[P, R], /) -> SyncTask[P, R]: ...
+
+
+class EitherTaskDecorator(Protocol):
+    """`@shared_task(awaiting=flag)` with a flag known only when it runs."""
+
+    def __call__(self, func: Callable[P, R], /) -> SyncTask[P, R] | AsyncTask[P, R]: ...
+
+
+__all__ = [
+    "TASK_OPTIONS",
+    "AsyncAppLike",
+    "AsyncTaskDecorator",
+    "EitherTaskDecorator",
+    "SharedTaskDecorator",
+    "SyncAppLike",
+    "SyncTaskDecorator",
+    "build_schema",
+    "check_task_name",
+    "decorate",
+    "generating_kind",
+]
