@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+
 import pytest
 
 from qtasks import _state
@@ -26,3 +30,41 @@ def _isolate_globals(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_state, "log_main", _state.log_main)
     monkeypatch.setattr(TaskRegistry, "_tasks", dict(TaskRegistry._tasks))
     monkeypatch.setattr(TaskRegistry, "_handles", dict(TaskRegistry._handles))
+
+
+@pytest.fixture(autouse=True)
+def _isolate_log_levels() -> Iterator[None]:
+    """A level set on a `qtasks` logger (by a test or an app it built) ends with the test:
+    qtasks applies its default level only to a logger nobody has set."""
+    before = _qtasks_levels()
+    yield
+    for name, level in _qtasks_levels().items():
+        if level != before.get(name, logging.NOTSET):
+            logging.getLogger(name).setLevel(before.get(name, logging.NOTSET))
+
+
+def _qtasks_levels() -> dict[str, int]:
+    return {
+        name: logger.level
+        for name, logger in list(logging.root.manager.loggerDict.items())
+        if isinstance(logger, logging.Logger) and (name == "qtasks" or name.startswith("qtasks."))
+    }
+
+
+@contextlib.contextmanager
+def _root_handlers(*handlers: logging.Handler) -> Iterator[None]:
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    root.handlers[:] = list(handlers)
+    try:
+        yield
+    finally:
+        root.handlers[:] = saved
+
+
+@pytest.fixture
+def root_handlers() -> Callable[..., contextlib.AbstractContextManager[None]]:
+    """`with root_handlers(*handlers):` gives the root logger exactly these handlers
+    (none: logging is unconfigured) for the block. pytest puts its own handlers on the
+    root at the start of each test phase, so this must run inside the test body."""
+    return _root_handlers

@@ -2,14 +2,25 @@
 
 Each app logs through `qtasks.<app name>`, so setting one app's level never
 changes another app's. The subname (component) travels in the record's extra.
+
+Records propagate like any library's, so the host's logging configuration (Django
+`LOGGING`, pytest's caplog, a JSON formatter, Sentry) sees them. qtasks prints them
+itself, to stderr, only while nothing else would: the fallback handler each app logger
+carries steps aside as soon as any other handler is on the record's way up (on the
+`qtasks` tree or on the root logger), even one added after the app was created. So a
+host that configures logging never gets each line twice.
+
+Calls take %-style arguments (`log.info("Started %s", name)`): the message is built
+only when a handler takes the record, and handlers see the template and its arguments.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
-DEFAULT_FORMAT = "%(asctime)s [%(name)s: %(levelname)s] (%(subname)s) %(message)s"
+from qtasks.core.config import DEFAULT_FORMAT
 
 
 class _SubnameFormatter(logging.Formatter):
@@ -19,8 +30,48 @@ class _SubnameFormatter(logging.Formatter):
         return super().format(record)
 
 
+class _FallbackHandler(logging.Handler):
+    """qtasks' own output, for a process whose logging nobody configured."""
+
+    def filter(self, record: logging.LogRecord) -> Any:
+        return _is_only_output(self, record) and super().filter(record)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            # The current stderr, looked up at each record: a swapped sys.stderr is honoured.
+            sys.stderr.write(self.format(record) + "\n")
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
+
+
+def _is_only_output(handler: _FallbackHandler, record: logging.LogRecord) -> bool:
+    """True when `handler` is the first fallback on the record's way up and no other
+    handler (the host's) is on that way: then, and only then, it prints."""
+    logger: Any = logging.root.manager.loggerDict.get(record.name)
+    if not isinstance(logger, logging.Logger):
+        return True
+    first = None
+    while logger is not None:
+        for other in logger.handlers:
+            if not isinstance(other, _FallbackHandler):
+                return False
+            if first is None:
+                first = other
+        if not logger.propagate:
+            break
+        logger = logger.parent
+    return first is handler
+
+
 class Logger:
-    """Logger(name, subname=None, default_level=logging.INFO, format=None)."""
+    """Logger(name, subname=None, default_level=logging.INFO, format=None).
+
+    `default_level` is a default: it is applied only when neither the user nor an
+    earlier `Logger` set a level on `qtasks.<name>` (or on `qtasks`). `format` is the
+    format of qtasks' own fallback output.
+    """
 
     def __init__(
         self,
@@ -32,21 +83,9 @@ class Logger:
         self.name = name
         self.subname = subname or "-"
         self.default_level = default_level
-        self.format = format or DEFAULT_FORMAT
         self.logger = logging.getLogger(_qualified(name))
-        self.logger.setLevel(default_level)
-        self.logger.propagate = False
-        self._ensure_handler()
-
-    def _ensure_handler(self) -> None:
-        for handler in self.logger.handlers:
-            if getattr(handler, "_qtasks", False):
-                handler.setFormatter(_SubnameFormatter(self.format))
-                return
-        handler = logging.StreamHandler()
-        handler._qtasks = True  # type: ignore[attr-defined]
-        handler.setFormatter(_SubnameFormatter(self.format))
-        self.logger.addHandler(handler)
+        _set_default_level(self.logger, default_level)
+        self.format = _ensure_handler(self.logger, format)
 
     def _log(self, level: int, msg: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         if not self.logger.isEnabledFor(level):
@@ -75,41 +114,74 @@ class Logger:
         kwargs.setdefault("exc_info", True)
         self._log(logging.ERROR, msg, args, kwargs)
 
+    def log(self, level: int, msg: Any, *args: Any, **kwargs: Any) -> None:
+        self._log(level, msg, args, kwargs)
+
     def with_subname(
         self, new_subname: str, default_level: int | None = None, format: str | None = None
     ) -> Logger:
-        """A new Logger for another component of the same app."""
+        """A new Logger for another component of the same app (same level, same output)."""
         return Logger(
             self.name,
             new_subname,
-            self.logger.level if default_level is None else default_level,
-            format or self.format,
+            self.default_level if default_level is None else default_level,
+            format,
         )
 
     def update_logger(self, **kwargs: Any) -> Logger:
-        """Change name, subname, default_level or format in place; returns self."""
+        """Change name, subname, default_level or format in place; returns self.
+
+        An explicit `default_level` sets the level; the other keys leave it alone.
+        """
         unknown = set(kwargs) - {"name", "subname", "default_level", "format"}
         if unknown:
             raise TypeError(f"update_logger() got unexpected keys: {sorted(unknown)}")
+        if "default_level" in kwargs:
+            self.default_level = kwargs["default_level"]
         if "name" in kwargs:
             self.name = kwargs["name"]
             self.logger = logging.getLogger(_qualified(self.name))
-            self.logger.propagate = False
-        self.subname = kwargs.get("subname", self.subname)
-        self.format = kwargs.get("format", self.format)
+            _set_default_level(self.logger, self.default_level)
         if "default_level" in kwargs:
-            self.default_level = kwargs["default_level"]
-        self.logger.setLevel(self.default_level)
-        self._ensure_handler()
+            self.logger.setLevel(self.default_level)
+        self.subname = kwargs.get("subname", self.subname)
+        self.format = _ensure_handler(self.logger, kwargs.get("format"))
         return self
 
     def __repr__(self) -> str:
-        level = logging.getLevelName(self.logger.level)
+        level = logging.getLevelName(self.logger.getEffectiveLevel())
         return f"Logger(name={self.name!r}, subname={self.subname!r}, level={level})"
 
 
 def _qualified(name: str) -> str:
     return name if name.startswith("qtasks.") else f"qtasks.{name}"
+
+
+def _set_default_level(logger: logging.Logger, level: int) -> None:
+    """Set `level` unless a level is already set on `logger` or on an ancestor in the
+    `qtasks` tree (by the user, their logging config, or an earlier `Logger`)."""
+    node: Any = logger
+    while node is not None and node is not logging.root:
+        if node.level != logging.NOTSET:
+            return
+        node = node.parent
+    logger.setLevel(level)
+
+
+def _ensure_handler(logger: logging.Logger, format: str | None) -> str:
+    """Give `logger` its fallback handler; returns the format in use. An explicit
+    `format` replaces the current one; None keeps it."""
+    for handler in logger.handlers:
+        if isinstance(handler, _FallbackHandler):
+            if format is not None:
+                handler.setFormatter(_SubnameFormatter(format))
+                return format
+            current = handler.formatter._fmt if handler.formatter is not None else None
+            return current or DEFAULT_FORMAT
+    handler = _FallbackHandler()
+    handler.setFormatter(_SubnameFormatter(format or DEFAULT_FORMAT))
+    logger.addHandler(handler)
+    return format or DEFAULT_FORMAT
 
 
 __all__ = ["DEFAULT_FORMAT", "Logger"]

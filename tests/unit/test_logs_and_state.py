@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
 
@@ -19,12 +20,13 @@ def test_logger_levels_are_per_app_name() -> None:
     assert a.logger.level == logging.DEBUG
 
 
-def test_logger_subname_and_format(capsys: pytest.CaptureFixture[str]) -> None:
-    log = Logger("fmt-app", "Main", logging.INFO, "%(name)s|%(subname)s|%(message)s")
-    log.info("hello %s", "you")
-    worker = log.with_subname("Worker")
-    worker.warning("careful")
-    worker.debug("hidden")
+def test_logger_subname_and_format(capsys: pytest.CaptureFixture[str], root_handlers: Any) -> None:
+    with root_handlers():  # nothing configured: qtasks prints its own lines
+        log = Logger("fmt-app", "Main", logging.INFO, "%(name)s|%(subname)s|%(message)s")
+        log.info("hello %s", "you")
+        worker = log.with_subname("Worker")
+        worker.warning("careful")
+        worker.debug("hidden")
     err = capsys.readouterr().err.splitlines()
     assert err == ["qtasks.fmt-app|Main|hello you", "qtasks.fmt-app|Worker|careful"]
 

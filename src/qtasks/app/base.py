@@ -4,8 +4,8 @@ operations written once over the backend's sync and async methods.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, overload
 
 from qtasks import _state
 from qtasks.app.client import ClientOperations
@@ -22,12 +22,19 @@ from qtasks.plugins.base import BasePlugin
 from qtasks.plugins.builtin import INJECTORS
 from qtasks.plugins.runner import add_plugin
 from qtasks.registries.build import decorate
-from qtasks.registries.registry import TaskRegistry
+from qtasks.registries.registry import TaskTable
 from qtasks.registries.task import AsyncTask, BaseTask, SyncTask
 from qtasks.version import __version__
 
 if TYPE_CHECKING:
     from qtasks.engine.worker import Worker
+    from qtasks.registries.build import (
+        AsyncAppLike,
+        AsyncTaskDecorator,
+        SyncAppLike,
+        SyncTaskDecorator,
+    )
+    from qtasks.registries.task import P, R
     from qtasks.routers import BaseRouter
 
 COMPONENTS = ("worker", "broker", "storage", "global_config", "starter")
@@ -76,7 +83,8 @@ class BaseQueueTasks(ClientOperations):
         self.events: BaseEvents = events if events is not None else self._events_class(self.log)
         if self.events.log is None:
             self.events.log = self.log
-        self.tasks: dict[str, TaskExecSchema] = {}
+        # Own tasks, then the shared ones (`@shared_task`, imported before or after).
+        self.tasks = TaskTable()
         self._handles: dict[str, BaseTask[Any]] = {}
         self.routers: list[BaseRouter] = []
         self.plugins: PluginTable = PluginTable()
@@ -134,12 +142,21 @@ class BaseQueueTasks(ClientOperations):
         return cls(self.name, config=self.config, log=self.log, backend=self.backend)  # type: ignore[arg-type]
 
     # --- registration -------------------------------------------------------------------------
+    # Typed per app: a sync app's tasks are `SyncTask`s, an async app's `AsyncTask`s.
+    @overload
+    def task(self: SyncAppLike, name: Callable[P, R], /) -> SyncTask[P, R]: ...
+    @overload
+    def task(self: SyncAppLike, name: str | None = None, **options: Any) -> SyncTaskDecorator: ...
+    @overload
+    def task(self: AsyncAppLike, name: Callable[P, R], /) -> AsyncTask[P, R]: ...
+    @overload
+    def task(self: AsyncAppLike, name: str | None = None, **options: Any) -> AsyncTaskDecorator: ...
     def task(self, name: Any = None, **options: Any) -> Any:
         """Register a task: `@app.task`, `@app.task()`, `@app.task("name", retry=3, ...)`."""
         return decorate(name, options, self.config.task_default_priority, self._register)
 
     def _register(self, schema: TaskExecSchema) -> BaseTask[Any]:
-        if schema.name in self.tasks:
+        if schema.name in self.tasks.own:  # a shared task of that name is shadowed
             raise ConfigError(f"Task with name {schema.name} is already registered!")
         handle = self._task_class(schema, self)
         handle.ctx = self._context_for(schema)
@@ -149,7 +166,7 @@ class BaseQueueTasks(ClientOperations):
 
     def include_router(self, router: BaseRouter) -> None:
         """Attach a router: its tasks become this app's and use this app from now on."""
-        clash = set(router.tasks) & set(self.tasks)
+        clash = set(router.tasks) & set(self.tasks.own)
         if clash:
             raise ConfigError(
                 f"Router tasks already registered in app {self.name!r}: {sorted(clash)}"
@@ -220,7 +237,7 @@ class BaseQueueTasks(ClientOperations):
         return workers[0] if workers else None
 
     def find_task(self, name: str) -> TaskExecSchema | None:
-        return self.tasks.get(name) or TaskRegistry.get_task(name)
+        return self.tasks.get(name)  # own first, then shared
 
     _find_task = find_task
 

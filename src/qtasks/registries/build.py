@@ -1,13 +1,21 @@
-"""Turning a decorated function into a `TaskExecSchema` (no I/O, no app)."""
+"""Turning a decorated function into a `TaskExecSchema` (no I/O, no app), and the
+types of the task decorators (`@app.task`, `@router.task`, `@shared_task`)."""
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
-from typing import Any, Literal
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
+from qtasks.core.callables import callable_name, generating_kind, is_async_callable
 from qtasks.core.models import TaskSpec as TaskExecSchema
 from qtasks.exc import ArgumentTypeError, ConfigError
+from qtasks.registries.task import AsyncTask, P, R, SyncTask
+
+if TYPE_CHECKING:
+    from qtasks.app.task import Task
+
+#: What an async function (or async generator function) returns when called.
+AsyncResult = TypeVar("AsyncResult", bound=Coroutine[Any, Any, Any] | AsyncIterator[Any])
 
 #: Options every task decorator accepts (reference §3.1).
 TASK_OPTIONS = (
@@ -32,14 +40,6 @@ def check_task_name(name: Any) -> str:
     return name
 
 
-def generating_kind(func: Callable[..., Any]) -> Literal["async", "sync", False]:
-    if inspect.isasyncgenfunction(func):
-        return "async"
-    if inspect.isgeneratorfunction(func):
-        return "sync"
-    return False
-
-
 def build_schema(
     func: Callable[..., Any], name: str | None, priority: int, options: dict[str, Any]
 ) -> TaskExecSchema:
@@ -51,12 +51,15 @@ def build_schema(
         raise ConfigError("retry must be >= 0")
     if known.get("max_time") is not None and float(known["max_time"]) <= 0:
         raise ConfigError("max_time must be > 0 seconds")
+    generating = generating_kind(func)
     return TaskExecSchema(
         priority=priority,
-        name=check_task_name(name if name is not None else func.__name__),
+        name=check_task_name(name if name is not None else callable_name(func)),
         func=func,
-        awaiting=inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func),
-        generating=generating_kind(func),
+        # Async code (functions, partials of them, instances with `async def __call__`)
+        # runs on the loop; anything else on a thread.
+        awaiting=is_async_callable(func) or generating == "async",
+        generating=generating,
         echo=bool(known.get("echo", False)),
         max_time=known.get("max_time"),
         retry=known.get("retry"),
@@ -96,4 +99,60 @@ def decorate(
     return lambda func: wrap(func, name)
 
 
-__all__ = ["TASK_OPTIONS", "build_schema", "check_task_name", "decorate", "generating_kind"]
+# --- types of the decorators ----------------------------------------------------------------
+
+
+class SyncAppLike(Protocol):
+    """An app whose `add_task` is a plain call (`qtasks.QueueTasks`)."""
+
+    def add_task(self, task_name: str, /, *args: Any, **kwargs: Any) -> Task | None: ...
+
+
+class AsyncAppLike(Protocol):
+    """An app whose `add_task` is a coroutine (`qtasks.asyncio.QueueTasks`)."""
+
+    def add_task(self, task_name: str, /, *args: Any, **kwargs: Any) -> Awaitable[Task | None]: ...
+
+
+class SyncTaskDecorator(Protocol):
+    """`@app.task(...)` with options, on a sync app or `SyncRouter`."""
+
+    def __call__(self, func: Callable[P, R], /) -> SyncTask[P, R]: ...
+
+
+class AsyncTaskDecorator(Protocol):
+    """`@app.task(...)` with options, on an async app or `AsyncRouter`."""
+
+    def __call__(self, func: Callable[P, R], /) -> AsyncTask[P, R]: ...
+
+
+class SharedTaskDecorator(Protocol):
+    """`@shared_task(...)` with options: an async task for an async function."""
+
+    @overload
+    def __call__(  # type: ignore[overload-overlap]
+        self, func: Callable[P, AsyncResult], /
+    ) -> AsyncTask[P, AsyncResult]: ...
+    @overload
+    def __call__(self, func: Callable[P, R], /) -> SyncTask[P, R]: ...
+
+
+class EitherTaskDecorator(Protocol):
+    """`@shared_task(awaiting=flag)` with a flag known only when it runs."""
+
+    def __call__(self, func: Callable[P, R], /) -> SyncTask[P, R] | AsyncTask[P, R]: ...
+
+
+__all__ = [
+    "TASK_OPTIONS",
+    "AsyncAppLike",
+    "AsyncTaskDecorator",
+    "EitherTaskDecorator",
+    "SharedTaskDecorator",
+    "SyncAppLike",
+    "SyncTaskDecorator",
+    "build_schema",
+    "check_task_name",
+    "decorate",
+    "generating_kind",
+]

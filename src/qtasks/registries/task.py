@@ -2,12 +2,19 @@
 
 A task object knows its options and, when it has one, its app. Without an app (a
 shared task, a router task before `include_router`) it uses `qtasks._state.app_main`.
+
+For type checkers a task object is generic in its function's parameters `P` and
+return type `R`: `add.add_task("x")` is flagged for `def add(a: int, b: int)`, and
+`add_task` returns `Task`, or `Task | None` when given `timeout=` (the wait may end
+first). A call that also passes `priority=`, `timeout=` or `task_name=` has its task
+arguments unchecked: a ParamSpec admits no keyword of its own beside `P.kwargs`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any, Generic, ParamSpec
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 from qtasks._state import require_app
 from qtasks.core.models import TaskSpec as TaskExecSchema
@@ -17,6 +24,7 @@ if TYPE_CHECKING:
     from qtasks.app.task import Task
 
 P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class BaseTask(Generic[P]):
@@ -61,7 +69,37 @@ class BaseTask(Generic[P]):
         return f"<{type(self).__name__} {self._schema.name!r} app={bound!r}>"
 
 
-class SyncTask(BaseTask[P]):
+class SyncTask(BaseTask[P], Generic[P, R]):
+    """A task of a sync app: `add_task` and `enqueue` are plain calls."""
+
+    @property
+    def func(self) -> Callable[P, R]:
+        """The decorated function."""
+        return self._schema.func
+
+    @overload
+    def enqueue(
+        self,
+        args: tuple[Any, ...] | list[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+        *,
+        priority: int | None = None,
+        delay: float | None = None,
+        eta: Any = None,
+        queue: str | None = None,
+        timeout: float | None,
+    ) -> Task | None: ...
+    @overload
+    def enqueue(
+        self,
+        args: tuple[Any, ...] | list[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+        *,
+        priority: int | None = None,
+        delay: float | None = None,
+        eta: Any = None,
+        queue: str | None = None,
+    ) -> Task: ...
     def enqueue(
         self,
         args: tuple[Any, ...] | list[Any] = (),
@@ -87,7 +125,26 @@ class SyncTask(BaseTask[P]):
         )
         return self.app._run_sync(flow)
 
+    # With `timeout=` the result may be None; with the other options the task arguments
+    # go unchecked (see the module docstring); without options they are checked.
+    @overload
+    def add_task(  # type: ignore[overload-overlap]
+        self,
+        *args: Any,
+        timeout: float | None,
+        priority: int | None = None,
+        task_name: str | None = None,
+        **kwargs: Any,
+    ) -> Task | None: ...
+    @overload
     def add_task(
+        self, *args: Any, priority: int | None, task_name: str | None = None, **kwargs: Any
+    ) -> Task: ...
+    @overload
+    def add_task(self, *args: Any, task_name: str | None, **kwargs: Any) -> Task: ...
+    @overload
+    def add_task(self, *args: P.args, **kwargs: P.kwargs) -> Task: ...
+    def add_task(  # type: ignore[misc]  # P.kwargs could hold `timeout`: see above
         self,
         *args: Any,
         priority: int | None = None,
@@ -104,7 +161,24 @@ class SyncTask(BaseTask[P]):
             timeout=timeout,
         )
 
+    @overload
     def __call__(
+        self,
+        *args: Any,
+        timeout: float | None,
+        priority: int | None = None,
+        task_name: str | None = None,
+        **kwargs: Any,
+    ) -> SyncTaskCls: ...
+    @overload
+    def __call__(
+        self, *args: Any, priority: int | None, task_name: str | None = None, **kwargs: Any
+    ) -> SyncTaskCls: ...
+    @overload
+    def __call__(self, *args: Any, task_name: str | None, **kwargs: Any) -> SyncTaskCls: ...
+    @overload
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> SyncTaskCls: ...
+    def __call__(  # type: ignore[misc]  # as add_task
         self,
         *args: Any,
         priority: int | None = None,
@@ -118,7 +192,37 @@ class SyncTask(BaseTask[P]):
         )
 
 
-class AsyncTask(BaseTask[P]):
+class AsyncTask(BaseTask[P], Generic[P, R]):
+    """A task of an async app: `add_task` and `enqueue` are coroutines."""
+
+    @property
+    def func(self) -> Callable[P, R]:
+        """The decorated function."""
+        return self._schema.func
+
+    @overload
+    async def enqueue(
+        self,
+        args: tuple[Any, ...] | list[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+        *,
+        priority: int | None = None,
+        delay: float | None = None,
+        eta: Any = None,
+        queue: str | None = None,
+        timeout: float | None,
+    ) -> Task | None: ...
+    @overload
+    async def enqueue(
+        self,
+        args: tuple[Any, ...] | list[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+        *,
+        priority: int | None = None,
+        delay: float | None = None,
+        eta: Any = None,
+        queue: str | None = None,
+    ) -> Task: ...
     async def enqueue(
         self,
         args: tuple[Any, ...] | list[Any] = (),
@@ -144,7 +248,26 @@ class AsyncTask(BaseTask[P]):
         )
         return await self.app._run_async(flow)
 
+    # With `timeout=` the result may be None; with the other options the task arguments
+    # go unchecked (see the module docstring); without options they are checked.
+    @overload
+    async def add_task(  # type: ignore[overload-overlap]
+        self,
+        *args: Any,
+        timeout: float | None,
+        priority: int | None = None,
+        task_name: str | None = None,
+        **kwargs: Any,
+    ) -> Task | None: ...
+    @overload
     async def add_task(
+        self, *args: Any, priority: int | None, task_name: str | None = None, **kwargs: Any
+    ) -> Task: ...
+    @overload
+    async def add_task(self, *args: Any, task_name: str | None, **kwargs: Any) -> Task: ...
+    @overload
+    async def add_task(self, *args: P.args, **kwargs: P.kwargs) -> Task: ...
+    async def add_task(  # type: ignore[misc]  # P.kwargs could hold `timeout`: see above
         self,
         *args: Any,
         priority: int | None = None,
@@ -161,7 +284,24 @@ class AsyncTask(BaseTask[P]):
             timeout=timeout,
         )
 
+    @overload
     def __call__(
+        self,
+        *args: Any,
+        timeout: float | None,
+        priority: int | None = None,
+        task_name: str | None = None,
+        **kwargs: Any,
+    ) -> AsyncTaskCls: ...
+    @overload
+    def __call__(
+        self, *args: Any, priority: int | None, task_name: str | None = None, **kwargs: Any
+    ) -> AsyncTaskCls: ...
+    @overload
+    def __call__(self, *args: Any, task_name: str | None, **kwargs: Any) -> AsyncTaskCls: ...
+    @overload
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> AsyncTaskCls: ...
+    def __call__(  # type: ignore[misc]  # as add_task
         self,
         *args: Any,
         priority: int | None = None,

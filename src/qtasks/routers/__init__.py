@@ -6,14 +6,15 @@ that, it falls back to `qtasks._state.app_main`.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, overload
 
 from qtasks.core.models import TaskSpec as TaskExecSchema
 from qtasks.exc import ConfigError
 from qtasks.plugins.base import BasePlugin
 from qtasks.plugins.runner import PluginTable, add_plugin
-from qtasks.registries.build import decorate
-from qtasks.registries.task import AsyncTask, BaseTask, SyncTask
+from qtasks.registries.build import AsyncTaskDecorator, SyncTaskDecorator, decorate
+from qtasks.registries.task import AsyncTask, BaseTask, P, R, SyncTask
 
 
 class BaseRouter:
@@ -45,11 +46,25 @@ class SyncRouter(BaseRouter):
 
     _task_class = SyncTask
 
+    @overload
+    def task(self, name: Callable[P, R], /) -> SyncTask[P, R]: ...
+    @overload
+    def task(self, name: str | None = None, **options: Any) -> SyncTaskDecorator: ...
+    def task(self, name: Any = None, **options: Any) -> Any:
+        return super().task(name, **options)
+
 
 class AsyncRouter(BaseRouter):
     """Tasks for an async app: `add_task` on its tasks is a coroutine."""
 
     _task_class = AsyncTask
+
+    @overload
+    def task(self, name: Callable[P, R], /) -> AsyncTask[P, R]: ...
+    @overload
+    def task(self, name: str | None = None, **options: Any) -> AsyncTaskDecorator: ...
+    def task(self, name: Any = None, **options: Any) -> Any:
+        return super().task(name, **options)
 
 
 __all__ = ["AsyncRouter", "BaseRouter", "SyncRouter"]

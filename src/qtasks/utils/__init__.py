@@ -3,13 +3,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal, overload
 
 from qtasks import _state
 from qtasks.core.models import TaskSpec as TaskExecSchema
-from qtasks.registries.build import decorate
+from qtasks.registries.build import (
+    AsyncResult,
+    AsyncTaskDecorator,
+    EitherTaskDecorator,
+    SharedTaskDecorator,
+    SyncTaskDecorator,
+    decorate,
+)
 from qtasks.registries.registry import TaskRegistry
-from qtasks.registries.task import AsyncTask, BaseTask, SyncTask
+from qtasks.registries.task import AsyncTask, BaseTask, P, R, SyncTask
 from qtasks.utils.tasks import AsyncTaskUtils, SyncTaskUtils
 
 
@@ -18,6 +26,28 @@ def get_app() -> Any:
     return _state.app_main
 
 
+@overload
+def shared_task(  # type: ignore[overload-overlap]
+    name: Callable[P, AsyncResult], /
+) -> AsyncTask[P, AsyncResult]: ...
+@overload
+def shared_task(name: Callable[P, R], /) -> SyncTask[P, R]: ...
+@overload
+def shared_task(
+    name: str | None = None, *, awaiting: Literal[True], **options: Any
+) -> AsyncTaskDecorator: ...
+@overload
+def shared_task(
+    name: str | None = None, *, awaiting: Literal[False], **options: Any
+) -> SyncTaskDecorator: ...
+@overload
+def shared_task(
+    name: str | None = None, *, awaiting: None = None, **options: Any
+) -> SharedTaskDecorator: ...
+@overload
+def shared_task(
+    name: str | None = None, *, awaiting: bool | None = None, **options: Any
+) -> EitherTaskDecorator: ...
 def shared_task(name: Any = None, *, awaiting: bool | None = None, **options: Any) -> Any:
     """A task usable by any app: the worker of whichever app runs it finds it by name.
 
