@@ -8,12 +8,12 @@ others still run.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from qtasks.core.callables import call_maybe_async, is_async_callable
 from qtasks.logs import Logger
-from qtasks.schemas.inits import InitsExecSchema
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -28,6 +28,15 @@ EVENT_NAMES = (
     "task_cancel",
     "task_stopping",
 )
+
+
+@dataclasses.dataclass
+class EventHandler:
+    """An event handler as registered on `app.events` (QTasks 1.7: `InitsExecSchema`)."""
+
+    name: str
+    func: Callable[..., Any]
+    awaiting: bool = False
 
 
 class OnEvents:
@@ -77,17 +86,17 @@ BaseOnEvents = OnEvents
 class BaseEvents:
     def __init__(self, log: Logger | None = None) -> None:
         self.on = OnEvents(self)
-        self._handlers: dict[str, list[InitsExecSchema]] = {}
+        self._handlers: dict[str, list[EventHandler]] = {}
         self.log = log
 
     def add(self, name: str, func: Callable[..., Any]) -> None:
         if name not in EVENT_NAMES:
             raise ValueError(f"Unknown event {name!r}; known: {', '.join(EVENT_NAMES)}")
         self._handlers.setdefault(name, []).append(
-            InitsExecSchema(name=name, func=func, awaiting=is_async_callable(func))
+            EventHandler(name=name, func=func, awaiting=is_async_callable(func))
         )
 
-    def handlers(self, name: str) -> list[InitsExecSchema]:
+    def handlers(self, name: str) -> list[EventHandler]:
         return list(self._handlers.get(name, ()))
 
     def has(self, name: str) -> bool:
@@ -113,4 +122,12 @@ class SyncEvents(BaseEvents):
     """Events of a sync app (handlers may be sync or async)."""
 
 
-__all__ = ["EVENT_NAMES", "AsyncEvents", "BaseEvents", "BaseOnEvents", "OnEvents", "SyncEvents"]
+__all__ = [
+    "EVENT_NAMES",
+    "AsyncEvents",
+    "BaseEvents",
+    "BaseOnEvents",
+    "EventHandler",
+    "OnEvents",
+    "SyncEvents",
+]

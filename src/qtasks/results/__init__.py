@@ -1,37 +1,5 @@
-"""`AsyncResult` / `SyncResult`: wait for a task by uuid (pushed by the backend)."""
+"""`AsyncResult` / `SyncResult`, from `qtasks.app.results`."""
 
-from __future__ import annotations
-
-from typing import Any
-from uuid import UUID
-
-from qtasks._state import require_app
-from qtasks.app.task import Task
-
-
-class _BaseResult:
-    def __init__(self, uuid: UUID | str | None = None, app: Any = None, log: Any = None) -> None:
-        if uuid is None:
-            raise ValueError("A result needs the task's uuid")
-        self.uuid = uuid
-        self._app = app
-        self.log = log
-
-    @property
-    def app(self) -> Any:
-        return self._app if self._app is not None else require_app()
-
-
-class SyncResult(_BaseResult):
-    def result(self, timeout: float = 100) -> Task | None:
-        """The finished Task (following retries), or None after `timeout` seconds."""
-        return self.app._wait_sync(self.uuid, timeout)
-
-
-class AsyncResult(_BaseResult):
-    async def result(self, timeout: float = 100) -> Task | None:
-        """The finished Task (following retries), or None after `timeout` seconds."""
-        return await self.app._wait_async(self.uuid, timeout)
-
+from qtasks.app.results import AsyncResult, SyncResult
 
 __all__ = ["AsyncResult", "SyncResult"]

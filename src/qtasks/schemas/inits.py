@@ -1,17 +1,7 @@
-from __future__ import annotations
+"""`InitsExecSchema`: QTasks 1.7's name for `qtasks.events.EventHandler`."""
 
-import dataclasses
-from collections.abc import Callable
-from typing import Any
+from qtasks.events import EventHandler
 
-
-@dataclasses.dataclass
-class InitsExecSchema:
-    """An event handler as registered on `app.events`."""
-
-    name: str
-    func: Callable[..., Any]
-    awaiting: bool = False
-
+InitsExecSchema = EventHandler
 
 __all__ = ["InitsExecSchema"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from qtasks.chains import AsyncChain
 from qtasks.registries.task import BaseTaskCls
-from qtasks.utils.tasks.chains.async_chains import AsyncChain
 
 
 class AsyncTaskUtils:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from qtasks.chains import SyncChain
 from qtasks.registries.task import BaseTaskCls
-from qtasks.utils.tasks.chains.sync_chains import SyncChain
 
 
 class SyncTaskUtils:

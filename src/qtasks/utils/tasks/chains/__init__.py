@@ -1,6 +1,5 @@
-"""Chains of pre-built task calls: `SyncChain`, `AsyncChain`."""
+"""Chains of pre-built task calls: `SyncChain`, `AsyncChain` (from `qtasks.chains`)."""
 
-from qtasks.utils.tasks.chains.async_chains import AsyncChain
-from qtasks.utils.tasks.chains.sync_chains import SyncChain
+from qtasks.chains import AsyncChain, SyncChain
 
 __all__ = ["AsyncChain", "SyncChain"]

@@ -1,43 +1,5 @@
-"""`AsyncChain`: a chain run with awaited calls (see `chains.base` for the rules)."""
+"""`AsyncChain`, from `qtasks.chains`."""
 
-from __future__ import annotations
-
-from typing import Any
-
-from qtasks.app.task import Task
-from qtasks.registries.task import AsyncTask
-from qtasks.utils.tasks.chains.base import DEFAULT_TIMEOUT, BaseChain, Step, chain_flow
-
-
-class AsyncChain(BaseChain):
-    async def get(self, timeout: float = DEFAULT_TIMEOUT) -> list[Task | None]:
-        """Run the calls in order; one entry per call (None where none ran or finished)."""
-        flow = chain_flow(self.calls, timeout)
-        try:
-            step = next(flow)
-            while True:
-                result = await _send(step)
-                step = flow.send(result)
-        except StopIteration as stop:
-            return list(stop.value)
-
-
-async def _send(step: Step) -> Task | None:
-    call, deco = step.call, step.call._task_deco
-    if isinstance(deco, AsyncTask):
-        return await deco.add_task(
-            *step.args,
-            task_name=call.task_name,
-            priority=call.priority,
-            timeout=step.timeout,
-            **call.kwargs,
-        )
-    # a call built from a sync app's task: that app's async twin
-    app: Any = deco.app
-    result: Task | None = await app._add_task_async(
-        step.task_name, step.args, dict(call.kwargs), priority=call.priority, timeout=step.timeout
-    )
-    return result
-
+from qtasks.chains import AsyncChain
 
 __all__ = ["AsyncChain"]

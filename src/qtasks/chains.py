@@ -1,4 +1,6 @@
-"""The steps of a chain, written once; `SyncChain` and `AsyncChain` only send them.
+"""Chains of pre-built task calls: `SyncChain` (blocking) and `AsyncChain` (awaited).
+
+The steps of a chain are written once (`chain_flow`); the two classes only send them.
 
 A chain runs pre-built calls (`task(1, 2)`) one after another. Each waits for its
 result within what is left of the chain's total timeout (a call's own `timeout`, if
@@ -17,8 +19,8 @@ from collections.abc import Generator, Iterable
 from typing import Any
 
 from qtasks.app.task import Task
-from qtasks.enums import TaskStatusEnum
-from qtasks.registries.task import BaseTaskCls
+from qtasks.core.status import SUCCESS
+from qtasks.registries.task import AsyncTask, BaseTaskCls, SyncTask
 
 #: Seconds a whole chain may take by default.
 DEFAULT_TIMEOUT = 50.0
@@ -57,7 +59,7 @@ def chain_flow(calls: list[BaseTaskCls], timeout: float) -> ChainFlow:
             remaining = min(float(call.timeout), remaining)
         task = yield Step(call, args, remaining)
         results[index] = task
-        if task is None or task.status != TaskStatusEnum.SUCCESS.value:
+        if task is None or task.status != SUCCESS:
             break
         previous = task
     return results
@@ -88,4 +90,74 @@ class BaseChain:
         return f"<{type(self).__name__} [{names}]>"
 
 
-__all__ = ["DEFAULT_TIMEOUT", "BaseChain", "ChainFlow", "Step", "chain_flow"]
+class SyncChain(BaseChain):
+    def get(self, timeout: float = DEFAULT_TIMEOUT) -> list[Task | None]:
+        """Run the calls in order; one entry per call (None where none ran or finished)."""
+        flow = chain_flow(self.calls, timeout)
+        try:
+            step = next(flow)
+            while True:
+                result = _send_sync(step)
+                step = flow.send(result)
+        except StopIteration as stop:
+            return list(stop.value)
+
+
+class AsyncChain(BaseChain):
+    async def get(self, timeout: float = DEFAULT_TIMEOUT) -> list[Task | None]:
+        """Run the calls in order; one entry per call (None where none ran or finished)."""
+        flow = chain_flow(self.calls, timeout)
+        try:
+            step = next(flow)
+            while True:
+                result = await _send_async(step)
+                step = flow.send(result)
+        except StopIteration as stop:
+            return list(stop.value)
+
+
+def _send_sync(step: Step) -> Task | None:
+    call, deco = step.call, step.call._task_deco
+    if isinstance(deco, SyncTask):
+        return deco.add_task(
+            *step.args,
+            task_name=call.task_name,
+            priority=call.priority,
+            timeout=step.timeout,
+            **call.kwargs,
+        )
+    # a call built from an async app's task: that app's blocking twin
+    app: Any = deco.app
+    result: Task | None = app._add_task_sync(
+        step.task_name, step.args, dict(call.kwargs), priority=call.priority, timeout=step.timeout
+    )
+    return result
+
+
+async def _send_async(step: Step) -> Task | None:
+    call, deco = step.call, step.call._task_deco
+    if isinstance(deco, AsyncTask):
+        return await deco.add_task(
+            *step.args,
+            task_name=call.task_name,
+            priority=call.priority,
+            timeout=step.timeout,
+            **call.kwargs,
+        )
+    # a call built from a sync app's task: that app's async twin
+    app: Any = deco.app
+    result: Task | None = await app._add_task_async(
+        step.task_name, step.args, dict(call.kwargs), priority=call.priority, timeout=step.timeout
+    )
+    return result
+
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "AsyncChain",
+    "BaseChain",
+    "ChainFlow",
+    "Step",
+    "SyncChain",
+    "chain_flow",
+]
