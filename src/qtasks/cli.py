@@ -19,7 +19,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from qtasks.configs.config import cast_env_value
+from qtasks.core.config import cast_env_value
 from qtasks.version import __version__
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from qtasks._compat_hook import compat_attribute
 from qtasks.core.callables import call_maybe_async, is_async_callable
 from qtasks.logs import Logger
 
@@ -80,9 +81,6 @@ class OnEvents:
         return self._register("task_stopping")
 
 
-BaseOnEvents = OnEvents
-
-
 class BaseEvents:
     def __init__(self, log: Logger | None = None) -> None:
         self.on = OnEvents(self)
@@ -122,12 +120,9 @@ class SyncEvents(BaseEvents):
     """Events of a sync app (handlers may be sync or async)."""
 
 
-__all__ = [
-    "EVENT_NAMES",
-    "AsyncEvents",
-    "BaseEvents",
-    "BaseOnEvents",
-    "EventHandler",
-    "OnEvents",
-    "SyncEvents",
-]
+__all__ = ["EVENT_NAMES", "AsyncEvents", "BaseEvents", "EventHandler", "OnEvents", "SyncEvents"]
+
+
+def __getattr__(name: str) -> Any:
+    """QTasks 1.7 names kept in `qtasks.compat` (table: `qtasks._compat_paths`)."""
+    return compat_attribute(__name__, name)

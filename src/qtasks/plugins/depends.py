@@ -42,6 +42,7 @@ from concurrent.futures import Executor
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from qtasks._compat_hook import compat_attribute
 from qtasks.core.callables import is_async_callable
 from qtasks.engine.threads import run_in_pool
 from qtasks.plugins._injection import (
@@ -130,10 +131,6 @@ class DependsPlugin(Injector):
         stack = self._open.pop(executor.record.uuid, None)
         if stack is not None:
             await _close(stack, executor.log, f"task {executor.record.uuid}")
-
-
-AsyncDependsPlugin = DependsPlugin
-SyncDependsPlugin = DependsPlugin
 
 
 # --- opening one dependency -------------------------------------------------------------------
@@ -294,11 +291,14 @@ class _WorkerScopeCloser(BasePlugin):
 
 
 __all__ = [
-    "AsyncDependsPlugin",
     "Depends",
     "DependsPlugin",
     "ScopeEnum",
-    "SyncDependsPlugin",
     "depends_of",
     "resolve",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """QTasks 1.7 names kept in `qtasks.compat` (table: `qtasks._compat_paths`)."""
+    return compat_attribute(__name__, name)

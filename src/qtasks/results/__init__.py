@@ -1,5 +1,0 @@
-"""`AsyncResult` / `SyncResult`, from `qtasks.app.results`."""
-
-from qtasks.app.results import AsyncResult, SyncResult
-
-__all__ = ["AsyncResult", "SyncResult"]

@@ -1,5 +1,0 @@
-"""`TestConfig`, from `qtasks.tests`."""
-
-from qtasks.tests import TestConfig
-
-__all__ = ["TestConfig"]

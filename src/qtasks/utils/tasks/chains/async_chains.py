@@ -1,5 +1,0 @@
-"""`AsyncChain`, from `qtasks.chains`."""
-
-from qtasks.chains import AsyncChain
-
-__all__ = ["AsyncChain"]

@@ -1,5 +1,0 @@
-"""`SyncChain`, from `qtasks.chains`."""
-
-from qtasks.chains import SyncChain
-
-__all__ = ["SyncChain"]
