@@ -1,12 +1,17 @@
 """qtasks: a task queue for Python with the QTasks API.
 
 `QueueTasks` here is the sync app; `qtasks.asyncio.QueueTasks` is the async one.
+QTasks 1.7's other import paths live in `qtasks.compat`, reached through the import
+hook installed below (see `qtasks._compat_hook`).
 """
 
+from qtasks import _compat_hook
 from qtasks.app.sync_app import QueueTasks
 from qtasks.routers import AsyncRouter, SyncRouter
 from qtasks.utils import shared_task
 from qtasks.version import __version__
+
+_compat_hook.install()
 
 __all__ = [
     "AsyncRouter",

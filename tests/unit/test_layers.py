@@ -25,6 +25,8 @@ SHARED_BACKEND_MODULES = (
 )
 #: What the plugins may reach of the engine: its declared injection point.
 INJECTION_POINT = ("qtasks.engine.injection", "qtasks.engine.executor", "qtasks.engine.threads")
+#: How a real module serves its QTasks 1.7-only names (by name, from the compat table).
+COMPAT_HOOK = "qtasks._compat_hook"
 #: The public API the outer clients (CLI, contrib, later scheduler, web, metrics) use.
 PUBLIC_API = (
     "qtasks",
@@ -125,7 +127,7 @@ def allowed(module: str, target: str) -> bool:
         return (
             any(in_layer(target, t) for t in ("qtasks.plugins", "qtasks.core", "qtasks.exc"))
             or target in INJECTION_POINT
-            or target == "qtasks.logs"
+            or target in ("qtasks.logs", COMPAT_HOOK)
         )
     if module == "qtasks.__main__":  # `python -m qtasks` is the CLI
         return in_layer(target, "qtasks.cli")

@@ -15,7 +15,7 @@ import os
 import sys
 from typing import Any
 
-from qtasks.configs.config import cast_env_value
+from qtasks.core.config import cast_env_value
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 

@@ -280,7 +280,4 @@ def _default_log() -> Log:
     return Logger("qtasks")
 
 
-AsyncTaskExecutor = TaskExecutor
-SyncTaskExecutor = TaskExecutor
-
-__all__ = ["AsyncTaskExecutor", "SyncTaskExecutor", "TaskExecutor"]
+__all__ = ["TaskExecutor"]

@@ -8,13 +8,14 @@ others still run.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from qtasks._compat_hook import compat_attribute
 from qtasks.core.callables import call_maybe_async, is_async_callable
 from qtasks.exc import ConfigError
 from qtasks.logs import Logger
-from qtasks.schemas.inits import InitsExecSchema
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,6 +30,15 @@ EVENT_NAMES = (
     "task_cancel",
     "task_stopping",
 )
+
+
+@dataclasses.dataclass
+class EventHandler:
+    """An event handler as registered on `app.events` (QTasks 1.7: `InitsExecSchema`)."""
+
+    name: str
+    func: Callable[..., Any]
+    awaiting: bool = False
 
 
 class OnEvents:
@@ -72,23 +82,20 @@ class OnEvents:
         return self._register("task_stopping")
 
 
-BaseOnEvents = OnEvents
-
-
 class BaseEvents:
     def __init__(self, log: Logger | None = None) -> None:
         self.on = OnEvents(self)
-        self._handlers: dict[str, list[InitsExecSchema]] = {}
+        self._handlers: dict[str, list[EventHandler]] = {}
         self.log = log
 
     def add(self, name: str, func: Callable[..., Any]) -> None:
         if name not in EVENT_NAMES:
             raise ConfigError(f"Unknown event {name!r}; known: {', '.join(EVENT_NAMES)}")
         self._handlers.setdefault(name, []).append(
-            InitsExecSchema(name=name, func=func, awaiting=is_async_callable(func))
+            EventHandler(name=name, func=func, awaiting=is_async_callable(func))
         )
 
-    def handlers(self, name: str) -> list[InitsExecSchema]:
+    def handlers(self, name: str) -> list[EventHandler]:
         return list(self._handlers.get(name, ()))
 
     def has(self, name: str) -> bool:
@@ -114,4 +121,9 @@ class SyncEvents(BaseEvents):
     """Events of a sync app (handlers may be sync or async)."""
 
 
-__all__ = ["EVENT_NAMES", "AsyncEvents", "BaseEvents", "BaseOnEvents", "OnEvents", "SyncEvents"]
+__all__ = ["EVENT_NAMES", "AsyncEvents", "BaseEvents", "EventHandler", "OnEvents", "SyncEvents"]
+
+
+def __getattr__(name: str) -> Any:
+    """QTasks 1.7 names kept in `qtasks.compat` (table: `qtasks._compat_paths`)."""
+    return compat_attribute(__name__, name)

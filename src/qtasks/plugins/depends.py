@@ -40,6 +40,7 @@ from concurrent.futures import Executor
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from qtasks._compat_hook import compat_attribute
 from qtasks.core.callables import is_async_callable
 from qtasks.engine.threads import run_in_pool
 from qtasks.exc import DependencyError
@@ -127,10 +128,6 @@ class DependsPlugin(Injector):
         stack = self._open.pop(executor.record.uuid, None)
         if stack is not None:
             await _close(stack, executor.log, f"task {executor.record.uuid}")
-
-
-AsyncDependsPlugin = DependsPlugin
-SyncDependsPlugin = DependsPlugin
 
 
 # --- opening one dependency -------------------------------------------------------------------
@@ -258,11 +255,14 @@ def _new_scope(executor: TaskExecutor) -> _WorkerScope:
 
 
 __all__ = [
-    "AsyncDependsPlugin",
     "Depends",
     "DependsPlugin",
     "ScopeEnum",
-    "SyncDependsPlugin",
     "depends_of",
     "resolve",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """QTasks 1.7 names kept in `qtasks.compat` (table: `qtasks._compat_paths`)."""
+    return compat_attribute(__name__, name)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from qtasks._compat_hook import compat_attribute
 from qtasks.plugins._injection import (
     ARGS_REPLACE,
     EMPTY,
@@ -98,10 +99,6 @@ class PydanticWrapperPlugin(Injector):
         return None if dumped is result else {"result": dumped}
 
 
-AsyncPydanticWrapperPlugin = PydanticWrapperPlugin
-SyncPydanticWrapperPlugin = PydanticWrapperPlugin
-
-
 def _build(param: Param, names: set[str], args: list[Any], kw: dict[str, Any], start: int) -> Any:
     """The model for `param` from kw (fields by name or alias) and args[start:] (the
     other fields, in field order); the arguments used are removed."""
@@ -166,8 +163,11 @@ def _dump(value: Any, base: Any) -> Any:
 
 
 __all__ = [
-    "AsyncPydanticWrapperPlugin",
     "PydanticWrapperPlugin",
-    "SyncPydanticWrapperPlugin",
     "is_model_class",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """QTasks 1.7 names kept in `qtasks.compat` (table: `qtasks._compat_paths`)."""
+    return compat_attribute(__name__, name)

@@ -17,6 +17,7 @@ import threading
 import weakref
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from qtasks._compat_hook import compat_attribute
 from qtasks.plugins._injection import ARGS_REPLACE, Injector, Param
 
 if TYPE_CHECKING:
@@ -188,17 +189,17 @@ class StatePlugin(Injector):
         return values
 
 
-AsyncStatePlugin = StatePlugin
-SyncStatePlugin = StatePlugin
-
 __all__ = [
     "AsyncState",
-    "AsyncStatePlugin",
     "BaseState",
     "StatePlugin",
     "StateRegistry",
     "SyncState",
-    "SyncStatePlugin",
     "registry_for",
     "state_class_of",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """QTasks 1.7 names kept in `qtasks.compat` (table: `qtasks._compat_paths`)."""
+    return compat_attribute(__name__, name)

@@ -1,4 +1,5 @@
-"""Testing helpers for users' own test suites: `SyncTestCase`, `AsyncTestCase`.
+"""Testing helpers for users' own test suites: `SyncTestCase`, `AsyncTestCase`,
+`TestConfig` (QTasks 1.7: `qtasks.schemas.test.TestConfig`).
 
 `settings(TestConfig(...))` keeps the components a test wants real; a disabled
 broker/storage becomes an in-memory backend (so tasks still run, no server), a
@@ -7,13 +8,47 @@ disabled worker means `start()` runs nothing, disabled plugins are removed.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid as uuid_mod
 from typing import Any
 from uuid import UUID
 
 from qtasks.app.task import Task
 from qtasks.backends.memory import MemoryBackend
-from qtasks.schemas.test import TestConfig
+
+
+@dataclasses.dataclass
+class TestConfig:
+    """Which components of an app a test keeps real: True keeps the app's real
+    component; False swaps in an in-memory one.
+
+    A disabled broker/storage/global config means the app runs on `memory://`, so
+    tasks still run without any server; a disabled worker means nothing executes.
+    """
+
+    __test__ = False  # not a pytest test class
+
+    worker: bool = False
+    broker: bool = False
+    storage: bool = False
+    global_config: bool = False
+    plugins: bool = False
+
+    @classmethod
+    def full(cls) -> TestConfig:
+        return cls(worker=True, broker=True, storage=True, global_config=True, plugins=True)
+
+    @classmethod
+    def only_worker(cls, plugins: bool = False) -> TestConfig:
+        return cls(worker=True, plugins=plugins)
+
+    @classmethod
+    def only_broker(cls, plugins: bool = False) -> TestConfig:
+        return cls(broker=True, plugins=plugins)
+
+    @classmethod
+    def full_broker(cls) -> TestConfig:
+        return cls(broker=True, storage=True, global_config=True, plugins=True)
 
 
 class BaseTestCase:
@@ -117,4 +152,4 @@ class AsyncTestCase(BaseTestCase):
         await self.app.stop()
 
 
-__all__ = ["AsyncTestCase", "BaseTestCase", "SyncTestCase"]
+__all__ = ["AsyncTestCase", "BaseTestCase", "SyncTestCase", "TestConfig"]

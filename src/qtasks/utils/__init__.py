@@ -1,5 +1,5 @@
-"""App-less helpers: `get_app()`, `@shared_task`, and chains (`AsyncTaskUtils`,
-`SyncTaskUtils`)."""
+"""App-less helpers: `get_app()`, `@shared_task`. QTasks 1.7's `AsyncTaskUtils` and
+`SyncTaskUtils` still import from here; they live in `qtasks.compat`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any, Literal, overload
 
 from qtasks import _state
+from qtasks._compat_hook import compat_attribute
 from qtasks.core.models import TaskSpec as TaskExecSchema
 from qtasks.registries.build import (
     AsyncResult,
@@ -18,7 +19,6 @@ from qtasks.registries.build import (
 )
 from qtasks.registries.registry import TaskRegistry
 from qtasks.registries.task import AsyncTask, BaseTask, P, R, SyncTask
-from qtasks.utils.tasks import AsyncTaskUtils, SyncTaskUtils
 
 
 def get_app() -> Any:
@@ -64,4 +64,9 @@ def shared_task(name: Any = None, *, awaiting: bool | None = None, **options: An
     return decorate(name, options, 0, register)
 
 
-__all__ = ["AsyncTaskUtils", "SyncTaskUtils", "get_app", "shared_task"]
+__all__ = ["get_app", "shared_task"]
+
+
+def __getattr__(name: str) -> Any:
+    """QTasks 1.7 names kept in `qtasks.compat` (table: `qtasks._compat_paths`)."""
+    return compat_attribute(__name__, name)

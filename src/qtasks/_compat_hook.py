@@ -1,0 +1,83 @@
+"""The import hook that keeps QTasks 1.7's import paths working (see `qtasks.compat`).
+
+`install()` (called by `qtasks/__init__.py`) puts one `CompatFinder` first on
+`sys.meta_path`. Importing an original path listed in `qtasks._compat_paths.MODULES`
+(`qtasks.brokers`, `qtasks.schemas.task_exec`, ...) imports its compat module and
+registers that same module object under the original name, as `os.path` is `posixpath`:
+`qtasks.brokers is sys.modules["qtasks.compat.brokers"]`. The module keeps its own
+`__name__` and `__spec__`. Real modules of ours reach their 1.7-only names through
+`compat_attribute()` from a module-level `__getattr__`.
+
+Nothing is imported until asked for, and names come from the table, so no module outside
+`qtasks.compat` holds an import of it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import sys
+from types import ModuleType
+from typing import Any
+
+from qtasks._compat_paths import MODULES, NAMES
+
+
+def compat_module_name(fullname: str) -> str | None:
+    """The compat module that serves original path `fullname`, or None."""
+    target = MODULES.get(fullname)
+    if target is not None:
+        return target
+    parent = fullname.rpartition(".")[0]
+    while parent:  # a submodule of a mapped package follows its package
+        if parent in MODULES:
+            return MODULES[parent] + fullname[len(parent) :]
+        parent = parent.rpartition(".")[0]
+    return None
+
+
+class CompatFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Finds original paths and loads each as its compat module (same object)."""
+
+    def find_spec(
+        self, fullname: str, path: Any = None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if not fullname.startswith("qtasks."):
+            return None
+        compat_name = compat_module_name(fullname)
+        if compat_name is None:
+            return None
+        if fullname not in MODULES and importlib.util.find_spec(compat_name) is None:
+            return None  # no such submodule: the usual ModuleNotFoundError follows
+        return importlib.machinery.ModuleSpec(fullname, self, loader_state=compat_name)
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
+        module = importlib.import_module(spec.loader_state)
+        # the import system sets __spec__ to the alias' spec; exec_module puts it back
+        spec.loader_state = module.__spec__
+        return module
+
+    def exec_module(self, module: ModuleType) -> None:
+        alias_spec = module.__spec__
+        if alias_spec is not None and alias_spec.loader is self:
+            module.__spec__ = alias_spec.loader_state
+
+
+def compat_attribute(module_name: str, name: str) -> Any:
+    """1.7 name `name` of real module `module_name`, from the compat module holding it;
+    `AttributeError` for any other name."""
+    holder, names = NAMES.get(module_name, ("", ()))
+    if name not in names:
+        raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(holder), name)
+
+
+def install() -> None:
+    """Put the finder first on `sys.meta_path` (once per process)."""
+    if not any(isinstance(finder, CompatFinder) for finder in sys.meta_path):
+        sys.meta_path.insert(0, CompatFinder())
+
+
+__all__ = ["CompatFinder", "compat_attribute", "compat_module_name", "install"]

@@ -1,3 +1,0 @@
-from qtasks.app.async_app import QueueTasks
-
-__all__ = ["QueueTasks"]

@@ -1,0 +1,1 @@
+"""Holds `qtasks.compat.asyncio.qtasks`; `qtasks.asyncio` itself is a real package."""

@@ -1,0 +1,1 @@
+"""Holds `qtasks.compat.exc.task` and `.plugins`; `qtasks.exc` itself is a real package."""

@@ -1,0 +1,1 @@
+"""Holds `qtasks.compat.middlewares.base`; `qtasks.middlewares` itself is a real package."""

@@ -1,0 +1,1 @@
+"""Holds `qtasks.compat.tests.base`; `qtasks.tests` itself is a real package."""

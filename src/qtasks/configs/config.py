@@ -1,3 +1,0 @@
-from qtasks.core.config import QueueConfig, cast_env_value
-
-__all__ = ["QueueConfig", "cast_env_value"]

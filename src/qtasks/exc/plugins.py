@@ -1,3 +1,0 @@
-from qtasks.exc import TaskPluginTriggerError
-
-__all__ = ["TaskPluginTriggerError"]

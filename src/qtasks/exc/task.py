@@ -1,3 +1,0 @@
-from qtasks.exc import TaskCancelError
-
-__all__ = ["TaskCancelError"]

@@ -1,3 +1,0 @@
-from qtasks.engine.executor import TaskExecutor as BaseTaskExecutor
-
-__all__ = ["BaseTaskExecutor"]

@@ -1,3 +1,0 @@
-from qtasks.middlewares import BaseMiddleware
-
-__all__ = ["BaseMiddleware"]

@@ -1,3 +1,0 @@
-from qtasks.core.argmeta import ArgMeta
-
-__all__ = ["ArgMeta"]
