@@ -9,7 +9,6 @@ by an exception in the calling thread (Ctrl+C in `wait()`) cancels its coroutine
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import os
 import threading
 from collections.abc import Awaitable, Callable
@@ -63,16 +62,21 @@ class Portal:
             running = None
         if running is loop:
             raise EngineError("a sync call from the portal's own loop would deadlock")
-        future = asyncio.run_coroutine_threadsafe(_as_coro(_identity, (awaitable,), {}), loop)
+        finished = threading.Event()
+
+        async def run() -> T:
+            try:
+                return await awaitable
+            finally:
+                finished.set()
+
+        future = asyncio.run_coroutine_threadsafe(run(), loop)
         try:
             return future.result()
         except BaseException:
             if not future.done():  # interrupted here (Ctrl+C): stop the coroutine too
                 future.cancel()
-                try:
-                    future.result(timeout=1.0)
-                except (concurrent.futures.CancelledError, Exception):
-                    pass
+                finished.wait(1.0)
             raise
 
     def stop(self) -> None:
@@ -80,10 +84,6 @@ class Portal:
             loop, self._loop = self._loop, None
         if loop is not None and self._pid == os.getpid():
             loop.call_soon_threadsafe(loop.stop)
-
-
-async def _identity(awaitable: Awaitable[T]) -> T:
-    return await awaitable
 
 
 async def _as_coro(func: Callable[..., Awaitable[T]], args: Any, kwargs: Any) -> T:

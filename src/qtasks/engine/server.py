@@ -15,7 +15,7 @@ from qtasks.core.callables import call_maybe_async
 from qtasks.core.hooks import all_plugins
 from qtasks.core.models import DEFAULT_QUEUE
 from qtasks.core.ports import SharedSettings
-from qtasks.engine.worker import Worker
+from qtasks.engine.worker import Worker, first_error
 
 if TYPE_CHECKING:
     from qtasks.core.runtime import Runtime
@@ -82,7 +82,7 @@ class Server:
             )
             for plugin in plugins:
                 try:
-                    await call_maybe_async(plugin.start, app=app)
+                    await _lifecycle_call(plugin, "start", app)
                 except Exception:
                     self.log.exception("Plugin %r failed to start", _name(plugin))
             await self._lifecycle("start")
@@ -91,7 +91,7 @@ class Server:
             await self._lifecycle("stop")
             for plugin in plugins:
                 try:
-                    await call_maybe_async(plugin.stop, app=app)
+                    await _lifecycle_call(plugin, "stop", app)
                 except Exception:
                     self.log.exception("Plugin %r failed to stop", _name(plugin))
             await app.events.fire(
@@ -112,13 +112,14 @@ class Server:
 
         if self._stop_requested:
             self._stop_now()
-        async with asyncio.TaskGroup() as group:
-            status = group.create_task(self._publish_status())
-            runs = [group.create_task(w.run(one_ready)) for w in self.workers]
-            try:
-                await asyncio.gather(*runs)
-            finally:
-                status.cancel()
+        with first_error():
+            async with asyncio.TaskGroup() as group:
+                status = group.create_task(self._publish_status())
+                runs = [group.create_task(w.run(one_ready)) for w in self.workers]
+                try:
+                    await asyncio.wait(runs)  # a failure reaches the group, not this body
+                finally:
+                    status.cancel()
 
     async def _publish_status(self) -> None:
         """Where the backend keeps shared settings (Redis), keep the app's `main` status
@@ -153,6 +154,13 @@ class Server:
             steps[1][1]["worker"] = self.workers[0]
         for name, kwargs in steps:
             await hooks.run(name, **kwargs)
+
+
+async def _lifecycle_call(plugin: Any, method: str, app: Any) -> None:
+    """A plugin's `start`/`stop` (QTasks 1.7 plugins have them; typed ones may not)."""
+    call = getattr(plugin, method, None)
+    if call is not None:
+        await call_maybe_async(call, app=app)
 
 
 def _name(plugin: Any) -> str:

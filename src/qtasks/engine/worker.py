@@ -10,11 +10,12 @@ awaited or cancelled in `run()`; none outlives it, and a cancellation at any poi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import time
 import uuid as uuid_mod
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any, cast
 
 from qtasks.core.models import DEFAULT_QUEUE, Completion, Delivery, TaskSpec
@@ -139,22 +140,26 @@ class Worker:
         self.pool = TaskThreads(self.concurrency)
         try:
             await self.hooks.run("worker_start", worker=self)
-            async with asyncio.TaskGroup() as helpers:
-                jobs = [
-                    helpers.create_task(job())
-                    for job in (self._heartbeat, self._acker, self._upkeep, self._watch_cancels)
-                ]
-                try:
-                    await self._serve(ready)
-                finally:
-                    for job in jobs:
-                        job.cancel()
+            with first_error():
+                await self._run_groups(ready)
             await self._flush_acks(final=True)
             await self._unregister()
             await self.hooks.run("worker_stop", worker=self)
         finally:
             await self.resources.close(self.log)
             self.pool.shutdown(wait=False, cancel_futures=True)
+
+    async def _run_groups(self, ready: Callable[[], Any] | None) -> None:
+        async with asyncio.TaskGroup() as helpers:
+            jobs = [
+                helpers.create_task(job())
+                for job in (self._heartbeat, self._acker, self._upkeep, self._watch_cancels)
+            ]
+            try:
+                await self._serve(ready)
+            finally:
+                for job in jobs:
+                    job.cancel()
 
     async def _serve(self, ready: Callable[[], Any] | None) -> None:
         """The consumers and the tasks they start, in one task group; drained on the way out."""
@@ -167,7 +172,7 @@ class Worker:
                     await self.app.events.fire("worker_running", worker=self, number=n)
                 if ready is not None:
                     ready()
-                await asyncio.gather(*consumers)
+                await asyncio.wait(consumers)  # a failure reaches the group, not this body
             finally:
                 for consumer in consumers:
                     consumer.cancel()
@@ -363,6 +368,18 @@ class Worker:
                 self.log.error(f"Release failed ({exc!r}); their leases will expire instead")
             for d in to_release:
                 self._unacked.pop(d.record.uuid, None)
+
+
+@contextlib.contextmanager
+def first_error() -> Iterator[None]:
+    """Re-raise a task group's only error as itself (the caller of `run_forever` or
+    `app.start()` sees the worker's error, not a group of one)."""
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        if len(group.exceptions) == 1:
+            raise group.exceptions[0] from None
+        raise
 
 
 async def _unless(work: Awaitable[Any], stop: asyncio.Event) -> Any:

@@ -1,3 +1,2 @@
-# Type checkers' view of the QTasks 1.7 path `qtasks.enums.task_status`, which `import qtasks`
-# serves from `qtasks.compat.enums.task_status` at run time.
+# For type checkers: this QTasks 1.7 path is served from qtasks.compat.enums.task_status at run time.
 from qtasks.compat.enums.task_status import *

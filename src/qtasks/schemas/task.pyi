@@ -1,3 +1,2 @@
-# Type checkers' view of the QTasks 1.7 path `qtasks.schemas.task`, which `import qtasks`
-# serves from `qtasks.compat.schemas.task` at run time.
+# For type checkers: this QTasks 1.7 path is served from qtasks.compat.schemas.task at run time.
 from qtasks.compat.schemas.task import *

@@ -1,3 +1,2 @@
-# Type checkers' view of the QTasks 1.7 path `qtasks.utils.tasks.async_task_utils`, which `import qtasks`
-# serves from `qtasks.compat.utils.tasks.async_task_utils` at run time.
+# For type checkers: this QTasks 1.7 path is served from qtasks.compat.utils.tasks.async_task_utils at run time.
 from qtasks.compat.utils.tasks.async_task_utils import *
