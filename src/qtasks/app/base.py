@@ -14,7 +14,7 @@ from qtasks.backends.bridge import portal
 from qtasks.configs import QueueConfig
 from qtasks.contexts import AsyncContext, BaseContext, SyncContext
 from qtasks.core.hooks import HookRunner, PluginTable, component_of, overridden_hooks
-from qtasks.core.models import TaskSpec as TaskExecSchema
+from qtasks.core.models import TaskSpec
 from qtasks.events import BaseEvents
 from qtasks.exc import ArgumentTypeError, ConfigError
 from qtasks.logs import Logger
@@ -155,7 +155,7 @@ class BaseQueueTasks(ClientOperations):
         """Register a task: `@app.task`, `@app.task()`, `@app.task("name", retry=3, ...)`."""
         return decorate(name, options, self.config.task_default_priority, self._register)
 
-    def _register(self, schema: TaskExecSchema) -> BaseTask[Any]:
+    def _register(self, schema: TaskSpec) -> BaseTask[Any]:
         if schema.name in self.tasks.own:  # a shared task of that name is shadowed
             raise ConfigError(f"Task with name {schema.name} is already registered!")
         handle = self._task_class(schema, self)
@@ -236,12 +236,12 @@ class BaseQueueTasks(ClientOperations):
         workers = getattr(self.starter, "workers", None)
         return workers[0] if workers else None
 
-    def find_task(self, name: str) -> TaskExecSchema | None:
+    def find_task(self, name: str) -> TaskSpec | None:
         return self.tasks.get(name)  # own first, then shared
 
     _find_task = find_task
 
-    def echo_handle(self, schema: TaskExecSchema, record: TaskRecord) -> BaseTask[Any]:
+    def echo_handle(self, schema: TaskSpec, record: TaskRecord) -> BaseTask[Any]:
         """The `self` of an echo task: async methods for async functions, plain ones for
         sync functions (which run in a thread and cannot await), whatever the app."""
         handle: BaseTask[Any] = (AsyncTask if schema.awaiting else SyncTask)(schema, self)
@@ -250,7 +250,7 @@ class BaseQueueTasks(ClientOperations):
 
     _echo_handle = echo_handle
 
-    def _context_for(self, schema: TaskExecSchema, uuid: str | None = None) -> BaseContext:
+    def _context_for(self, schema: TaskSpec, uuid: str | None = None) -> BaseContext:
         """A task's `ctx`: async methods when the function is async, else plain ones."""
         context_class = AsyncContext if schema.awaiting else SyncContext
         return context_class(task_name=schema.name, task_uuid=uuid, app=self)

@@ -18,8 +18,7 @@ from uuid import UUID
 
 from qtasks.app.task import Task
 from qtasks.core.hooks import HookRunner
-from qtasks.core.models import TaskRecord
-from qtasks.core.models import TaskSpec as TaskExecSchema
+from qtasks.core.models import TaskRecord, TaskSpec
 from qtasks.core.records import new_record
 from qtasks.core.status import RETRY
 from qtasks.core.steps import Call, Flow, Hook, run_async, run_sync
@@ -50,7 +49,7 @@ class ClientOperations:
     hooks: HookRunner
     starter: Any
 
-    def find_task(self, name: str) -> TaskExecSchema | None:
+    def find_task(self, name: str) -> TaskSpec | None:
         raise NotImplementedError
 
     # --- client operations: pure parts ---------------------------------------------------------

@@ -40,7 +40,7 @@ def run_blocking(server: Server) -> None:
             seen.append(signum)
             if not first:
                 return
-            server.log.info(f"Received {signal.Signals(signum).name}: shutting down gracefully")
+            server.log.info("Received %s: shutting down gracefully", signal.Signals(signum).name)
             server.stop()
 
         if threading.current_thread() is threading.main_thread():

@@ -20,8 +20,7 @@ from qtasks.core import codec as serialization
 from qtasks.core.argmeta import ArgMeta
 from qtasks.core.callables import call_maybe_async
 from qtasks.core.hooks import HookRunner, PluginTable
-from qtasks.core.models import TaskPrioritySchema, TaskRecord
-from qtasks.core.models import TaskSpec as TaskExecSchema
+from qtasks.core.models import TaskPrioritySchema, TaskRecord, TaskSpec
 from qtasks.engine.current import current_record
 from qtasks.engine.injection import ExecutionScope, WorkerResources
 from qtasks.engine.threads import run_in_pool
@@ -37,7 +36,7 @@ class TaskExecutor:
 
     def __init__(
         self,
-        task_func: TaskExecSchema,
+        task_func: TaskSpec,
         task_broker: TaskRecord,
         log: Log | None = None,
         plugins: dict[str, list[Any]] | None = None,

@@ -15,8 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any, Protocol
 
 from qtasks.core import policy as outcome
-from qtasks.core.models import Completion, Delivery, TaskRecord
-from qtasks.core.models import TaskSpec as TaskExecSchema
+from qtasks.core.models import Completion, Delivery, TaskRecord, TaskSpec
 from qtasks.core.status import CANCEL, ERROR, SUCCESS
 from qtasks.engine.executor import TaskExecutor
 from qtasks.exc import TaskCancelError, TaskNotRegisteredError, TaskPluginTriggerError
@@ -53,7 +52,7 @@ class Worker(Protocol):
     def resources(self) -> WorkerResources: ...
 
     def cancel_reason(self, uuid: str) -> str | None: ...
-    def injectors_for(self, spec: TaskExecSchema) -> list[Injector]: ...
+    def injectors_for(self, spec: TaskSpec) -> list[Injector]: ...
 
 
 _EVENT_FOR_STATUS = {SUCCESS: "task_success", CANCEL: "task_cancel"}
@@ -107,7 +106,7 @@ async def run_delivery(worker: Worker, delivery: Delivery) -> Completion:
     return await _finish(worker, schema, record, completion)
 
 
-def _make_executor(worker: Worker, schema: TaskExecSchema, record: TaskRecord) -> TaskExecutor:
+def _make_executor(worker: Worker, schema: TaskSpec, record: TaskRecord) -> TaskExecutor:
     cls: type[TaskExecutor] = schema.executor or TaskExecutor
     return cls(
         schema,
@@ -125,7 +124,7 @@ def _make_executor(worker: Worker, schema: TaskExecSchema, record: TaskRecord) -
 
 
 async def _plugin_error_result(
-    worker: Worker, executor: TaskExecutor, schema: TaskExecSchema, exc: TaskPluginTriggerError
+    worker: Worker, executor: TaskExecutor, schema: TaskSpec, exc: TaskPluginTriggerError
 ) -> Any:
     """`ctx.plugin_error(**kw)`: a plugin may answer with a result; else it is an error."""
     if worker.hooks.listens("task_executor_run_task_trigger_error"):
@@ -144,7 +143,7 @@ async def _plugin_error_result(
 
 async def _failed(
     worker: Worker,
-    schema: TaskExecSchema | None,
+    schema: TaskSpec | None,
     delivery: Delivery,
     record: TaskRecord,
     exc: BaseException,
@@ -170,18 +169,24 @@ async def _failed(
             )
             failed = _merge_record(failed, changes.get("model"))
         worker.log.warning(
-            f"Task {record.task_name} ({record.uuid}) failed: {exc!r}; "
-            f"retry {attempt + 1}/{schema.retry} as {child.uuid} in {delay:.2f}s"
+            "Task %s (%s) failed: %r; retry %s/%s as %s in %.2fs",
+            record.task_name,
+            record.uuid,
+            exc,
+            attempt + 1,
+            schema.retry,
+            child.uuid,
+            delay,
         )
         return Completion(delivery, failed, [child])
     final = outcome.failure(record, exc)
     if final.status == ERROR:
-        worker.log.error(f"Task {record.task_name} ({record.uuid}) failed: {exc!r}")
+        worker.log.error("Task %s (%s) failed: %r", record.task_name, record.uuid, exc)
     return Completion(delivery, final)
 
 
 async def _finish(
-    worker: Worker, schema: TaskExecSchema | None, record: TaskRecord, completion: Completion
+    worker: Worker, schema: TaskSpec | None, record: TaskRecord, completion: Completion
 ) -> Completion:
     final = completion.record
     events = worker.app.events

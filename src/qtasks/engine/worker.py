@@ -261,7 +261,7 @@ class Worker:
                 # Nothing is lost: the batch goes back, leases stay extended meanwhile,
                 # and if this process dies the tasks are redelivered.
                 self._acks[:0] = batch
-                self.log.error(f"Storing {len(batch)} results failed: {exc!r}; retrying")
+                self.log.error("Storing %s results failed: %r; retrying", len(batch), exc)
                 if final and delay > 5:
                     return
                 await asyncio.sleep(delay)
@@ -282,7 +282,7 @@ class Worker:
                     await self.backend.extend(list(self._unacked.values()), lease)
                 await self._register()
             except Exception as exc:
-                self.log.error(f"Heartbeat failed: {exc!r}")
+                self.log.error("Heartbeat failed: %r", exc)
 
     async def _watch_cancels(self) -> None:
         """Cancel running tasks that `app.cancel()` asked to stop (any process)."""
@@ -297,7 +297,7 @@ class Worker:
                     list(self._by_uuid)
                 )
             except Exception as exc:
-                self.log.error(f"Checking cancel requests failed: {exc!r}")
+                self.log.error("Checking cancel requests failed: %r", exc)
                 continue
             for uuid, reason in requests.items():
                 task = self._by_uuid.get(uuid)
@@ -312,7 +312,7 @@ class Worker:
                 await self._fire_upkeep()
                 await self.backend.recover_expired(self.queue)
             except Exception as exc:
-                self.log.error(f"Upkeep failed: {exc!r}")
+                self.log.error("Upkeep failed: %r", exc)
             await asyncio.sleep(interval)
 
     async def _fire_upkeep(self) -> None:
@@ -337,7 +337,7 @@ class Worker:
                 self.worker_id, info, self.config.lease_timeout
             )
         except Exception as exc:
-            self.log.error(f"Registering worker failed: {exc!r}")
+            self.log.error("Registering worker failed: %r", exc)
 
     async def _unregister(self) -> None:
         if not self.backend.capabilities.worker_registry:
@@ -345,13 +345,13 @@ class Worker:
         try:
             await cast(WorkerRegistry, self.backend).unregister_worker(self.worker_id)
         except Exception as exc:
-            self.log.warning(f"Unregistering worker failed: {exc!r}")
+            self.log.warning("Unregistering worker failed: %r", exc)
 
     async def _drain(self) -> None:
         """Let running tasks finish within the grace period, then release the rest."""
         if self._running:
             grace = self.config.shutdown_grace
-            self.log.info(f"Waiting up to {grace}s for {len(self._running)} running task(s)")
+            self.log.info("Waiting up to %ss for %s running task(s)", grace, len(self._running))
             await asyncio.wait(list(self._running), timeout=grace)
         leftovers = list(self._running.items())
         for task, _ in leftovers:
@@ -361,11 +361,11 @@ class Worker:
         done = {c.delivery.record.uuid for c in (*self._acks, *self._acking)}
         to_release = [d for u, d in self._unacked.items() if u not in done]
         if to_release:
-            self.log.warning(f"Releasing {len(to_release)} unfinished task(s) back to the queue")
+            self.log.warning("Releasing %s unfinished task(s) back to the queue", len(to_release))
             try:
                 await self.backend.release(to_release)
             except Exception as exc:
-                self.log.error(f"Release failed ({exc!r}); their leases will expire instead")
+                self.log.error("Release failed (%r); their leases will expire instead", exc)
             for d in to_release:
                 self._unacked.pop(d.record.uuid, None)
 

@@ -110,7 +110,7 @@ class BaseEvents:
                 await call_maybe_async(handler.func, *args, **kwargs)
             except Exception:
                 if self.log is not None:
-                    self.log.exception(f"Event handler {handler.func!r} for {name!r} failed")
+                    self.log.exception("Event handler %r for %r failed", handler.func, name)
 
 
 class AsyncEvents(BaseEvents):

@@ -19,7 +19,7 @@ from qtasks.exc import HookAbort
 from qtasks.plugins.base import BasePlugin
 
 if TYPE_CHECKING:
-    from qtasks.core.models import TaskSpec as TaskExecSchema
+    from qtasks.core.models import TaskSpec
     from qtasks.engine.executor import TaskExecutor
 
 ARGS_REPLACE = "task_executor_args_replace"
@@ -154,7 +154,7 @@ class Injector(BasePlugin):
         raise NotImplementedError
 
     @classmethod
-    def applies(cls, schema: TaskExecSchema) -> bool:
+    def applies(cls, schema: TaskSpec) -> bool:
         return any(cls.owns(p) for p in task_params(schema.func))
 
     async def trigger(  # type: ignore[override]  # BasePlugin methods may be async

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from qtasks.core.models import TaskSpec as TaskExecSchema
+from qtasks.core.models import TaskSpec
 from qtasks.plugins.base import BasePlugin
 from qtasks.plugins.depends import DependsPlugin
 from qtasks.plugins.pydantic import PydanticWrapperPlugin
@@ -20,7 +20,7 @@ from qtasks.plugins.states import StatePlugin
 INJECTORS: list[Any] = [PydanticWrapperPlugin, DependsPlugin, StatePlugin]
 
 
-def injectors_for(schema: TaskExecSchema) -> list[tuple[str, BasePlugin]]:
+def injectors_for(schema: TaskSpec) -> list[tuple[str, BasePlugin]]:
     """(trigger name, plugin) pairs for the injectors `schema` needs."""
     pairs: list[tuple[str, BasePlugin]] = []
     for cls in INJECTORS:

@@ -216,7 +216,7 @@ async def _close(stack: contextlib.AsyncExitStack, log: Log, what: str) -> None:
     try:
         await stack.aclose()
     except Exception:
-        log.exception(f"Closing the dependencies of {what} failed")
+        log.exception("Closing the dependencies of %s failed", what)
 
 
 # --- worker scope -------------------------------------------------------------------------------

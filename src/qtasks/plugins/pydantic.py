@@ -35,7 +35,7 @@ from qtasks.plugins._injection import (
 )
 
 if TYPE_CHECKING:
-    from qtasks.core.models import TaskSpec as TaskExecSchema
+    from qtasks.core.models import TaskSpec
     from qtasks.engine.executor import TaskExecutor
 
 
@@ -59,7 +59,7 @@ class PydanticWrapperPlugin(Injector):
         return is_model_class(param.annotation)
 
     @classmethod
-    def applies(cls, schema: TaskExecSchema) -> bool:
+    def applies(cls, schema: TaskSpec) -> bool:
         if _base_model() is None:
             return False
         if super().applies(schema):

@@ -1,4 +1,4 @@
-"""Turning a decorated function into a `TaskExecSchema` (no I/O, no app), and the
+"""Turning a decorated function into a `TaskSpec` (no I/O, no app), and the
 types of the task decorators (`@app.task`, `@router.task`, `@shared_task`)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 from qtasks.core.callables import callable_name, generating_kind, is_async_callable
-from qtasks.core.models import TaskSpec as TaskExecSchema
+from qtasks.core.models import TaskSpec
 from qtasks.exc import ArgumentTypeError, ConfigError
 from qtasks.registries.task import AsyncTask, P, R, SyncTask
 
@@ -42,7 +42,7 @@ def check_task_name(name: Any) -> str:
 
 def build_schema(
     func: Callable[..., Any], name: str | None, priority: int, options: dict[str, Any]
-) -> TaskExecSchema:
+) -> TaskSpec:
     if not callable(func):
         raise ArgumentTypeError(f"@task needs a function, got {func!r}")
     extra = {k: v for k, v in options.items() if k not in TASK_OPTIONS}
@@ -52,7 +52,7 @@ def build_schema(
     if known.get("max_time") is not None and float(known["max_time"]) <= 0:
         raise ConfigError("max_time must be > 0 seconds")
     generating = generating_kind(func)
-    return TaskExecSchema(
+    return TaskSpec(
         priority=priority,
         name=check_task_name(name if name is not None else callable_name(func)),
         func=func,
@@ -79,7 +79,7 @@ def decorate(
     name: Any,
     options: dict[str, Any],
     default_priority: int,
-    register: Callable[[TaskExecSchema], Any],
+    register: Callable[[TaskSpec], Any],
 ) -> Any:
     """Shared body of `@app.task`, `@router.task` and `@shared_task`, bare or called.
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, MutableMapping
 from typing import Any, TypeVar, overload
 
-from qtasks.core.models import TaskSpec as TaskExecSchema
+from qtasks.core.models import TaskSpec
 from qtasks.exc import ConfigError
 from qtasks.registries.task import BaseTask
 
@@ -19,22 +19,22 @@ _T = TypeVar("_T")
 
 
 class TaskRegistry:
-    _tasks: dict[str, TaskExecSchema] = {}
+    _tasks: dict[str, TaskSpec] = {}
     _handles: dict[str, BaseTask[Any]] = {}
 
     @classmethod
-    def register_schema(cls, schema: TaskExecSchema, handle: BaseTask[Any]) -> None:
+    def register_schema(cls, schema: TaskSpec, handle: BaseTask[Any]) -> None:
         if schema.name in cls._tasks and cls._tasks[schema.name].func is not schema.func:
             raise ConfigError(f"Task with name {schema.name} is already registered!")
         cls._tasks[schema.name] = schema
         cls._handles[schema.name] = handle
 
     @classmethod
-    def get_task(cls, name: str) -> TaskExecSchema | None:
+    def get_task(cls, name: str) -> TaskSpec | None:
         return cls._tasks.get(name)
 
     @classmethod
-    def all_tasks(cls) -> dict[str, TaskExecSchema]:
+    def all_tasks(cls) -> dict[str, TaskSpec]:
         return dict(cls._tasks)
 
     @classmethod
@@ -43,7 +43,7 @@ class TaskRegistry:
         cls._handles.clear()
 
 
-class TaskTable(MutableMapping[str, TaskExecSchema]):
+class TaskTable(MutableMapping[str, TaskSpec]):
     """`app.tasks`: the app's own tasks (`own`), then the shared ones it does not shadow.
 
     Writes and deletes touch only the app's own tasks; an own task of a shared task's
@@ -53,18 +53,18 @@ class TaskTable(MutableMapping[str, TaskExecSchema]):
     __slots__ = ("own",)
 
     def __init__(self) -> None:
-        self.own: dict[str, TaskExecSchema] = {}
+        self.own: dict[str, TaskSpec] = {}
 
-    def __getitem__(self, name: str) -> TaskExecSchema:
+    def __getitem__(self, name: str) -> TaskSpec:
         schema = self.own.get(name)
         if schema is None:
             return TaskRegistry._tasks[name]
         return schema
 
     @overload
-    def get(self, name: str, /) -> TaskExecSchema | None: ...
+    def get(self, name: str, /) -> TaskSpec | None: ...
     @overload
-    def get(self, name: str, default: TaskExecSchema | _T, /) -> TaskExecSchema | _T: ...
+    def get(self, name: str, default: TaskSpec | _T, /) -> TaskSpec | _T: ...
     def get(self, name: str, default: Any = None, /) -> Any:
         # The lookup on every enqueue and every run: no exception on a miss.
         schema = self.own.get(name)
@@ -75,7 +75,7 @@ class TaskTable(MutableMapping[str, TaskExecSchema]):
     def __contains__(self, name: object) -> bool:
         return name in self.own or name in TaskRegistry._tasks
 
-    def __setitem__(self, name: str, schema: TaskExecSchema) -> None:
+    def __setitem__(self, name: str, schema: TaskSpec) -> None:
         self.own[name] = schema
 
     def __delitem__(self, name: str) -> None:
@@ -88,7 +88,7 @@ class TaskTable(MutableMapping[str, TaskExecSchema]):
     def __len__(self) -> int:
         return len(self.own) + sum(1 for name in TaskRegistry._tasks if name not in self.own)
 
-    def copy(self) -> dict[str, TaskExecSchema]:
+    def copy(self) -> dict[str, TaskSpec]:
         """A plain dict of the tasks as they are now."""
         return dict(self.items())
 

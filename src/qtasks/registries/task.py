@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 from qtasks._state import require_app
-from qtasks.core.models import TaskSpec as TaskExecSchema
+from qtasks.core.models import TaskSpec
 from qtasks.exc import TaskNotBoundError
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ R = TypeVar("R")
 class BaseTask(Generic[P]):
     """Options of one task (visible as attributes) plus its app, if bound."""
 
-    def __init__(self, schema: TaskExecSchema, app: Any = None) -> None:
+    def __init__(self, schema: TaskSpec, app: Any = None) -> None:
         self._schema = schema
         self._app = app
         self.ctx: Any = None

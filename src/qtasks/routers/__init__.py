@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, overload
 
-from qtasks.core.models import TaskSpec as TaskExecSchema
+from qtasks.core.models import TaskSpec
 from qtasks.exc import ConfigError
 from qtasks.plugins.base import BasePlugin
 from qtasks.plugins.runner import PluginTable, add_plugin
@@ -21,7 +21,7 @@ class BaseRouter:
     _task_class: type[BaseTask[Any]] = SyncTask
 
     def __init__(self) -> None:
-        self.tasks: dict[str, TaskExecSchema] = {}
+        self.tasks: dict[str, TaskSpec] = {}
         self.handles: dict[str, BaseTask[Any]] = {}
         self.plugins: PluginTable = PluginTable()
 
@@ -29,7 +29,7 @@ class BaseRouter:
         """`@router.task`, bare or called, with the options of `@app.task`."""
         return decorate(name, options, 0, self._register)
 
-    def _register(self, schema: TaskExecSchema) -> BaseTask[Any]:
+    def _register(self, schema: TaskSpec) -> BaseTask[Any]:
         if schema.name in self.tasks:
             raise ConfigError(f"Task with name {schema.name} is already registered!")
         handle = self._task_class(schema)

@@ -86,7 +86,7 @@ class BaseTestCase:
 
     def _worker_enabled(self) -> bool:
         if not self.test_config.worker:
-            self.app.log.warning(f"[{self.name}] the worker is disabled in TestConfig")
+            self.app.log.warning("[%s] the worker is disabled in TestConfig", self.name)
             return False
         return True
 

@@ -8,7 +8,7 @@ from typing import Any, Literal, overload
 
 from qtasks import _state
 from qtasks._compat_hook import compat_attribute
-from qtasks.core.models import TaskSpec as TaskExecSchema
+from qtasks.core.models import TaskSpec
 from qtasks.registries.build import (
     AsyncResult,
     AsyncTaskDecorator,
@@ -55,7 +55,7 @@ def shared_task(name: Any = None, *, awaiting: bool | None = None, **options: An
     is not given, when the function is a coroutine function).
     """
 
-    def register(schema: TaskExecSchema) -> BaseTask[Any]:
+    def register(schema: TaskSpec) -> BaseTask[Any]:
         is_async = schema.awaiting if awaiting is None else awaiting
         handle: BaseTask[Any] = AsyncTask(schema) if is_async else SyncTask(schema)
         TaskRegistry.register_schema(schema, handle)
