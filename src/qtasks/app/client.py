@@ -13,7 +13,7 @@ import time
 import uuid as uuid_mod
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 from qtasks.app.task import Task
@@ -28,6 +28,8 @@ from qtasks.registries.task import BaseTaskCls
 if TYPE_CHECKING:
     from qtasks.core.config import QueueConfig
     from qtasks.core.ports import Backend
+
+T = TypeVar("T")
 
 #: Hooks around an enqueue; when none has a listener, `add_task` skips them all.
 _ENQUEUE_HOOKS = frozenset(
@@ -140,7 +142,7 @@ class ClientOperations:
         timeout: float | None,
         eta: float | None = None,
         queue: str | None = None,
-    ) -> Flow:
+    ) -> Flow[Task | None]:
         uuid = uuid_mod.uuid4()
         text = str(uuid)
         record = yield from self._record_flow(
@@ -152,7 +154,7 @@ class ClientOperations:
             return self._to_task(record, uuid if record.uuid is text else None)
         return (yield from self._wait_flow(record.uuid, timeout))
 
-    def _add_many_flow(self, calls: Iterable[Any]) -> Flow:
+    def _add_many_flow(self, calls: Iterable[Any]) -> Flow[list[Task]]:
         """Many tasks in one backend round trip (`app.add_tasks`)."""
         calls = list(calls)
         uuids = _new_uuids(len(calls))
@@ -187,7 +189,7 @@ class ClientOperations:
         eta: float | None,
         queue: str | None,
         uuid: str | None = None,
-    ) -> Flow:
+    ) -> Flow[TaskRecord]:
         """The record to enqueue, after the plugins that may change it."""
         if not self._add_hooked():  # nobody listens: no plugin steps (every producer's path)
             return self._new_record(
@@ -224,7 +226,7 @@ class ClientOperations:
         )
         return record
 
-    def _after_add_flow(self, record: TaskRecord) -> Flow:
+    def _after_add_flow(self, record: TaskRecord) -> Flow[None]:
         if not self._add_hooked():
             return
         yield from self._fire(
@@ -243,7 +245,7 @@ class ClientOperations:
             kwargs=record.kwargs,
         )
 
-    def _get_flow(self, uuid: UUID | str) -> Flow:
+    def _get_flow(self, uuid: UUID | str) -> Flow[Task | None]:
         record = yield Call("get", (self._uuid_str(uuid),))
         changes = yield from self._fire("storage_get", storage=self.backend, result=record)
         record = changes.get("result", record)
@@ -253,7 +255,7 @@ class ClientOperations:
         changes = yield from self._fire("qtasks_get", qtasks=self, broker=self.backend, task=task)
         return changes.get("task", task)
 
-    def _wait_flow(self, uuid: UUID | str, timeout: float) -> Flow:
+    def _wait_flow(self, uuid: UUID | str, timeout: float) -> Flow[Task | None]:
         """Wait for the final state, following retries to the last attempt."""
         deadline = time.monotonic() + timeout
         current: str | None = self._uuid_str(uuid)
@@ -266,27 +268,27 @@ class ClientOperations:
             current = nxt
         return None
 
-    def _cancel_flow(self, uuid: UUID | str, reason: str) -> Flow:
+    def _cancel_flow(self, uuid: UUID | str, reason: str) -> Flow[Task | None]:
         record = yield Call("cancel", (self._uuid_str(uuid), reason or "cancelled"))
         return self._to_task(record) if record is not None else None
 
-    def _ping_flow(self, server: bool) -> Flow:
+    def _ping_flow(self, server: bool) -> Flow[bool]:
         yield from self._fire("qtasks_ping", qtasks=self, global_config=self.backend)
         if not server:
             return True
         workers = yield Call("live_workers", ())
         return bool(workers)
 
-    def _flush_flow(self) -> Flow:
+    def _flush_flow(self) -> Flow[None]:
         yield from self._fire("qtasks_flush_all", qtasks=self, broker=self.backend)
         yield from self._fire("broker_flush_all", broker=self.backend)
         yield from self._fire("storage_flush_all", storage=self.backend)
         yield Call("purge", ())
 
-    def _stop_flow(self) -> Flow:
+    def _stop_flow(self) -> Flow[None]:
         yield from self._fire("qtasks_stop", qtasks=self, starter=self.starter)
 
-    def _fire(self, name: str, **kwargs: Any) -> Flow:
+    def _fire(self, name: str, **kwargs: Any) -> Flow[dict[str, Any]]:
         """`changes = yield from self._fire(...)`: what plugins changed ({} when none
         listen, without a step)."""
         if not self.hooks.listens(name):
@@ -304,10 +306,10 @@ class ClientOperations:
             return await getattr(self.backend, step.method)(*step.args)
         return await self.hooks.run(step.name, **step.kwargs)
 
-    def _run_sync(self, flow: Flow) -> Any:
+    def _run_sync(self, flow: Flow[T]) -> T:
         return run_sync(flow, self._perform_sync)
 
-    async def _run_async(self, flow: Flow) -> Any:
+    async def _run_async(self, flow: Flow[T]) -> T:
         return await run_async(flow, self._perform_async)
 
     # Names the task objects, contexts and results call (both apps have all of them).

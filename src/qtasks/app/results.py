@@ -29,13 +29,15 @@ class BaseResult:
 class SyncResult(BaseResult):
     def result(self, timeout: float = 100) -> Task | None:
         """The finished Task (following retries), or None after `timeout` seconds."""
-        return self.app._wait_sync(self.uuid, timeout)
+        result: Task | None = self.app._wait_sync(self.uuid, timeout)
+        return result
 
 
 class AsyncResult(BaseResult):
     async def result(self, timeout: float = 100) -> Task | None:
         """The finished Task (following retries), or None after `timeout` seconds."""
-        return await self.app._wait_async(self.uuid, timeout)
+        result: Task | None = await self.app._wait_async(self.uuid, timeout)
+        return result
 
 
 __all__ = ["AsyncResult", "BaseResult", "SyncResult"]

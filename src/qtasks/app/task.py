@@ -36,13 +36,15 @@ class Task:
         """Wait (sync) for this task's final state through the default app."""
         from qtasks._state import require_app
 
-        return require_app()._wait_sync(str(self.uuid), timeout)
+        result: Task | None = require_app()._wait_sync(str(self.uuid), timeout)
+        return result
 
     async def wait_result_async(self, timeout: float = 100.0) -> Task | None:
         """Wait (async) for this task's final state through the default app."""
         from qtasks._state import require_app
 
-        return await require_app()._wait_async(str(self.uuid), timeout)
+        result: Task | None = await require_app()._wait_async(str(self.uuid), timeout)
+        return result
 
 
 __all__ = ["Task"]

@@ -74,7 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command is None:  # a plugin whose add_arguments failed half-way
         parser.error(f"unknown command {args.command!r}")
     try:
-        return command.run(args)
+        result: int = command.run(args)
+        return result
     except UsageError as exc:
         parser.error(str(exc))
 

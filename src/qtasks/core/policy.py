@@ -60,7 +60,8 @@ def retry_delay(attempt: int, base: float, cap: float, jitter: float) -> float:
     if base <= 0:
         return 0.0
     delay = min(cap, base * (2**attempt))
-    return max(0.0, delay * (1 + random.uniform(-jitter, jitter)))
+    result: float = max(0.0, delay * (1 + random.uniform(-jitter, jitter)))
+    return result
 
 
 def retry_records(

@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-#: A flow: yields steps, receives their results, returns its value.
-Flow = Generator[Any, Any, Any]
+#: A flow: yields steps, receives their results, returns its value (of type `T`).
+Flow = Generator[Any, Any, T]
 
 
 def run_sync(flow: Generator[Any, Any, T], perform: Callable[[Any], Any]) -> T:
@@ -27,7 +27,8 @@ def run_sync(flow: Generator[Any, Any, T], perform: Callable[[Any], Any]) -> T:
         while True:
             result = perform(flow.send(result))
     except StopIteration as stop:
-        return stop.value
+        value: T = stop.value
+        return value
     finally:
         flow.close()
 
@@ -39,7 +40,8 @@ async def run_async(flow: Generator[Any, Any, T], perform: Callable[[Any], Await
         while True:
             result = await perform(flow.send(result))
     except StopIteration as stop:
-        return stop.value
+        value: T = stop.value
+        return value
     finally:
         flow.close()
 

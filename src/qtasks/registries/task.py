@@ -123,7 +123,8 @@ class SyncTask(BaseTask[P], Generic[P, R]):
             eta_from(delay, eta),
             queue,
         )
-        return self.app._run_sync(flow)
+        result: Task | None = self.app._run_sync(flow)
+        return result
 
     # With `timeout=` the result may be None; with the other options the task arguments
     # go unchecked (see the module docstring); without options they are checked.
@@ -153,13 +154,14 @@ class SyncTask(BaseTask[P], Generic[P, R]):
         **kwargs: Any,
     ) -> Task | None:
         """Enqueue this task; with `timeout`, wait for and return the finished Task."""
-        return self.app._add_task_sync(
+        result: Task | None = self.app._add_task_sync(
             self._names(task_name),
             args,
             kwargs,
             priority=self._schema.priority if priority is None else priority,
             timeout=timeout,
         )
+        return result
 
     @overload
     def __call__(
@@ -187,9 +189,10 @@ class SyncTask(BaseTask[P], Generic[P, R]):
         **kwargs: Any,
     ) -> SyncTaskCls:
         """A pre-built call: `task(1, 2).add_task()`."""
-        return SyncTaskCls(task_name or self._schema.name, priority, timeout, args, kwargs)._bind(
-            self
-        )
+        result: SyncTaskCls = SyncTaskCls(
+            task_name or self._schema.name, priority, timeout, args, kwargs
+        )._bind(self)
+        return result
 
 
 class AsyncTask(BaseTask[P], Generic[P, R]):
@@ -246,7 +249,8 @@ class AsyncTask(BaseTask[P], Generic[P, R]):
             eta_from(delay, eta),
             queue,
         )
-        return await self.app._run_async(flow)
+        result: Task | None = await self.app._run_async(flow)
+        return result
 
     # With `timeout=` the result may be None; with the other options the task arguments
     # go unchecked (see the module docstring); without options they are checked.
@@ -276,13 +280,14 @@ class AsyncTask(BaseTask[P], Generic[P, R]):
         **kwargs: Any,
     ) -> Task | None:
         """Enqueue this task; with `timeout`, wait for and return the finished Task."""
-        return await self.app._add_task_async(
+        result: Task | None = await self.app._add_task_async(
             self._names(task_name),
             args,
             kwargs,
             priority=self._schema.priority if priority is None else priority,
             timeout=timeout,
         )
+        return result
 
     @overload
     def __call__(
@@ -309,9 +314,10 @@ class AsyncTask(BaseTask[P], Generic[P, R]):
         task_name: str | None = None,
         **kwargs: Any,
     ) -> AsyncTaskCls:
-        return AsyncTaskCls(task_name or self._schema.name, priority, timeout, args, kwargs)._bind(
-            self
-        )
+        result: AsyncTaskCls = AsyncTaskCls(
+            task_name or self._schema.name, priority, timeout, args, kwargs
+        )._bind(self)
+        return result
 
 
 @dataclasses.dataclass
@@ -340,24 +346,26 @@ class BaseTaskCls:
 
 class SyncTaskCls(BaseTaskCls):
     def add_task(self, timeout: float | None = None) -> Task | None:
-        return self._deco().add_task(
+        result: Task | None = self._deco().add_task(
             *self.args,
             task_name=self.task_name,
             priority=self.priority,
             timeout=self.timeout if timeout is None else timeout,
             **self.kwargs,
         )
+        return result
 
 
 class AsyncTaskCls(BaseTaskCls):
     async def add_task(self, timeout: float | None = None) -> Task | None:
-        return await self._deco().add_task(
+        result: Task | None = await self._deco().add_task(
             *self.args,
             task_name=self.task_name,
             priority=self.priority,
             timeout=self.timeout if timeout is None else timeout,
             **self.kwargs,
         )
+        return result
 
 
 __all__ = [

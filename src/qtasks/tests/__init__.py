@@ -102,10 +102,14 @@ class SyncTestCase(BaseTestCase):
         timeout: float | None = None,
         **kwargs: Any,
     ) -> Task | None:
-        return self.app.add_task(task_name, *args, priority=priority, timeout=timeout, **kwargs)
+        result: Task | None = self.app.add_task(
+            task_name, *args, priority=priority, timeout=timeout, **kwargs
+        )
+        return result
 
     def get(self, uuid: UUID | str) -> Task | None:
-        return self.app.get(uuid)
+        result: Task | None = self.app.get(uuid)
+        return result
 
     def start(self, num_workers: int | None = None, **options: Any) -> None:
         """Run the worker in this thread until stopped (blocks)."""
@@ -131,12 +135,14 @@ class AsyncTestCase(BaseTestCase):
         timeout: float | None = None,
         **kwargs: Any,
     ) -> Task | None:
-        return await self.app.add_task(
+        result: Task | None = await self.app.add_task(
             task_name, *args, priority=priority, timeout=timeout, **kwargs
         )
+        return result
 
     async def get(self, uuid: UUID | str) -> Task | None:
-        return await self.app.get(uuid)
+        result: Task | None = await self.app.get(uuid)
+        return result
 
     async def start(self, num_workers: int | None = None, **options: Any) -> None:
         """Start the worker in the running event loop."""
