@@ -109,7 +109,7 @@ class Server:
         there with a TTL while it runs, as QTasks 1.7 did (`app.ping()` itself reads the
         live-worker registry every backend has)."""
         backend = self.app.backend
-        gc_set = getattr(backend, "gc_set", None)
+        gc_set = getattr(backend, "settings_set", None)
         if gc_set is None:
             return
         cfg, tables = self.app.config, self.app._component_plugins
