@@ -17,7 +17,7 @@ import os
 import socket
 import threading
 import weakref
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from functools import partial
 from types import TracebackType
 from typing import Any, NoReturn
@@ -119,10 +119,11 @@ class RedisDriver:
             "socket_keepalive_options": _KEEPALIVE,
         }
 
-    def _sync_conn(self) -> Any:
+    def _sync_perform(self) -> Callable[[Cmd | Pipe], Any]:
+        """This thread's `perform` (its connection bound in), made once per connection."""
         local = self._local
         if getattr(local, "epoch", None) is self._epoch:
-            return local.conn
+            return local.perform
         with self._lock:
             if self._factory is None:
                 retry = Retry(ExponentialBackoff(cap=1.0, base=0.01), _RETRIES)
@@ -130,8 +131,9 @@ class RedisDriver:
                 self._factory = redis.ConnectionPool.from_url(self.url, **options)
             conn = self._factory.make_connection()
             self._conns.add(conn)  # weak: the connection dies with its thread
-            local.conn, local.epoch = conn, self._epoch
-        return conn
+            local.perform = partial(self._perform_sync, conn)
+            local.epoch = self._epoch
+        return local.perform
 
     async def _loop_conns(self) -> _LoopConns:
         loop = asyncio.get_running_loop()
@@ -143,7 +145,7 @@ class RedisDriver:
                 # TCP keepalive already notices a dead server under a blocked read.
                 options = self._options(retry, None)
                 self._afactory = redis.asyncio.ConnectionPool.from_url(self.url, **options)
-            conns = self._loops[loop] = _LoopConns(self._afactory)
+            conns = self._loops[loop] = _LoopConns(self._afactory, self._perform)
             await conns.guard.__anext__()
         return conns
 
@@ -156,9 +158,13 @@ class RedisDriver:
             return ("EVAL", head.script.source, 1, self.prefix, *cmd[1:])
         return cmd
 
+    # Errors are translated by try/except rather than `with self._errors`: this is the
+    # hot path, and the context manager's two calls cost more than the rest of the driving.
     def _drive_sync(self, flow: Flow) -> Any:
-        with self._errors:
-            return run_sync(flow, partial(self._perform_sync, self._sync_conn()))
+        try:
+            return run_sync(flow, self._sync_perform())
+        except RedisError as exc:
+            raise self._errors.translate(exc) from exc
 
     def _perform_sync(self, conn: Any, step: Cmd | Pipe) -> Any:
         if type(step) is Pipe:
@@ -174,25 +180,21 @@ class RedisDriver:
         conns = self._loops.get(asyncio.get_running_loop()) or await self._loop_conns()
         conn = conns.take()
         try:
-            with self._errors:
-                return await run_async(flow, partial(self._perform, conns, conn))
+            return await run_async(flow, conns.performs[conn])
+        except RedisError as exc:
+            raise self._errors.translate(exc) from exc
         finally:
             conns.idle.append(conn)
 
-    async def _perform(self, conns: _LoopConns, conn: Any, step: Cmd | Pipe) -> Any:
+    def _perform(self, conns: _LoopConns, conn: Any, step: Cmd | Pipe) -> Awaitable[Any]:
+        # A plain function handing back the call's own coroutine: no extra frame per step.
         if type(step) is Pipe:
-            return await self._pipe(conns, conn, step)
-        wire = self._wire(step)  # type: ignore[arg-type]
-        try:
-            return await _call(conn, wire)
-        except NoScriptError:
-            await _call(conn, ("SCRIPT", "LOAD", step[0].source))  # type: ignore[index]
-            return await _call(conn, wire)
-        except _Cancelled as stop:  # the script ran, but our caller is gone
-            undo = self._undo(step, stop.reply)  # type: ignore[arg-type]
-            if undo is not None:
-                await _call(conn, self._wire(undo))
-            raise stop.cancel from None
+            return self._pipe(conns, conn, step)
+        return _call(conn, self._wire(step), step, self._wired_undo)  # type: ignore[arg-type]
+
+    def _wired_undo(self, cmd: Cmd, reply: Any) -> Cmd | None:
+        undo = self._undo(cmd, reply)
+        return None if undo is None else self._wire(undo)
 
     def _pipe_sync(self, conn: Any, pipe: Pipe) -> list[Any]:
         """Send a pipeline's commands in one write and read every reply."""
@@ -270,19 +272,22 @@ class _LoopConns:
     async generators runs its `finally` while the loop can still await.
     """
 
-    __slots__ = ("all", "factory", "guard", "idle")
+    __slots__ = ("all", "factory", "guard", "idle", "perform", "performs")
 
-    def __init__(self, factory: redis.asyncio.ConnectionPool) -> None:
+    def __init__(self, factory: redis.asyncio.ConnectionPool, perform: Callable[..., Any]) -> None:
         self.factory = factory
+        self.perform = perform  # (conns, conn, step) -> awaitable
         self.idle: list[Any] = []
         self.all: list[Any] = []
+        #: each connection's `perform`, made once
+        self.performs: dict[Any, Callable[[Cmd | Pipe], Awaitable[Any]]] = {}
         self.guard = self._guard()
 
     async def _guard(self) -> AsyncGenerator[None, None]:
         try:
             yield
         finally:
-            conns, self.all, self.idle = self.all, [], []
+            conns, self.all, self.idle, self.performs = self.all, [], [], {}
             for conn in conns:
                 await conn.disconnect()
 
@@ -291,6 +296,7 @@ class _LoopConns:
             return self.idle.pop()
         conn = self.factory.make_connection()
         self.all.append(conn)
+        self.performs[conn] = partial(self.perform, self, conn)
         return conn
 
 
@@ -332,14 +338,15 @@ def _call_many_sync(conn: Any, wires: list[Cmd]) -> list[Any]:
     return conn.retry.call_with_retry(attempt, lambda _: conn.disconnect())
 
 
-class _Cancelled(BaseException):
-    """A script call was cancelled after it reached Redis; `reply` is what it did."""
-
-    def __init__(self, reply: Any, cancel: asyncio.CancelledError) -> None:
-        self.reply, self.cancel = reply, cancel
-
-
-async def _call(conn: Any, wire: Cmd) -> Any:
+async def _call(
+    conn: Any,
+    wire: Cmd,
+    cmd: Cmd | None = None,
+    undo: Callable[[Cmd, Any], Cmd | None] | None = None,
+) -> Any:
+    """Send one command and read its reply. With `cmd` (the command before wiring), a
+    script the server lost is loaded and sent again, and a script cancelled after it
+    reached Redis is given back with `undo(cmd, reply)` (a wired command, or None)."""
     packed = [_pack(wire)] if _pack is not None else conn.pack_command(*wire)
     sent = False
 
@@ -352,16 +359,24 @@ async def _call(conn: Any, wire: Cmd) -> Any:
 
     try:
         return await conn.retry.call_with_retry(attempt, lambda _: conn.disconnect())
+    except NoScriptError:  # the server restarted or flushed its script cache
+        if cmd is None:
+            raise
+        await _call(conn, ("SCRIPT", "LOAD", cmd[0].source))
+        return await _call(conn, wire, cmd, undo)
     except asyncio.CancelledError as cancel:
         # A script runs whole once sent: read its reply (so the connection stays in step
-        # and the caller can undo it). Anything else, e.g. a blocked BLPOP, is dropped.
+        # and it can be undone). Anything else, e.g. a blocked BLPOP, is dropped.
         if sent and wire[0] == "EVALSHA":
             try:
                 reply = await conn.read_response(disconnect_on_error=False)
             except BaseException:
                 await conn.disconnect(nowait=True)
                 raise cancel from None
-            raise _Cancelled(reply, cancel) from None
+            fix = None if cmd is None or undo is None else undo(cmd, reply)
+            if fix is not None:  # the script ran, but our caller is gone
+                await _call(conn, fix)
+            raise cancel from None
         await conn.disconnect(nowait=True)
         raise
 
