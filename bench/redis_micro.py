@@ -146,7 +146,7 @@ async def ping_async(url: str, n: int) -> float:
 
 def ping_backend_sync(b: RedisBackend, n: int) -> float:
     """PING through the backend's own connection and driver: its floor per call."""
-    from qtasks.backends.redis import _once
+    from qtasks.backends.redis.commands import once as _once
 
     b._drive_sync(_once(("PING",)))
     t = time.perf_counter()
@@ -156,7 +156,7 @@ def ping_backend_sync(b: RedisBackend, n: int) -> float:
 
 
 async def ping_backend_async(b: RedisBackend, n: int) -> float:
-    from qtasks.backends.redis import _once
+    from qtasks.backends.redis.commands import once as _once
 
     await b._drive(_once(("PING",)))
     t = time.perf_counter()

@@ -2,6 +2,8 @@
 
 Each backend gets a fresh namespace per test, so tests never see each other's data.
 Redis runs against the local server (REDIS_URL, default redis://127.0.0.1:6379/15).
+"paired" is a memory backend used as the broker with an SQLite result store
+(`create_backend(url, storage_url=...)`, see `qtasks.backends.paired`).
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ from qtasks.logs import Logger
 
 REDIS_URL = os.environ.get("QTASKS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
-BACKENDS = ["memory", "sqlite", "redis"]
+BACKENDS = ["memory", "sqlite", "redis", "paired"]
 
 
 def backend_url(kind: str, tmp_path: object) -> str:
-    if kind == "memory":
+    if kind in ("memory", "paired"):
         return f"memory://contract-{uuid.uuid4().hex[:8]}"
     if kind == "sqlite":
         return f"sqlite:///{tmp_path}/contract.db"
@@ -40,6 +42,7 @@ def backend_kind(request: pytest.FixtureRequest) -> str:
 def make_backend(backend_kind: str, tmp_path: object) -> Callable[..., Backend]:
     """Build backends of the parametrised kind; same namespace -> same data."""
     url = backend_url(backend_kind, tmp_path)
+    storage_url = backend_url("sqlite", tmp_path) if backend_kind == "paired" else None
     default_ns = f"contract-{uuid.uuid4().hex[:8]}"
     made: list[Backend] = []
 
@@ -48,7 +51,11 @@ def make_backend(backend_kind: str, tmp_path: object) -> Callable[..., Backend]:
         for key, value in config.items():
             setattr(cfg, key, value)
         backend = create_backend(
-            url, namespace=namespace or default_ns, config=cfg, log=Logger("contract")
+            url,
+            namespace=namespace or default_ns,
+            config=cfg,
+            log=Logger("contract"),
+            storage_url=storage_url,
         )
         made.append(backend)
         return backend

@@ -130,7 +130,7 @@ class BaseQueueTasks(ClientOperations):
     def global_config(self) -> Any:
         """Settings shared by every process of the app (`set/get/get_all/get_match`), on
         backends that keep them (Redis); None elsewhere."""
-        if not hasattr(self.backend, "gc_set"):
+        if not self.backend.capabilities.shared_settings:
             return None
         from qtasks.backends import redis_names
 

@@ -1,20 +1,34 @@
-"""Backends chosen by URL scheme, imported lazily.
+"""Backends chosen by URL scheme, imported lazily, paired with a result store on demand.
 
-A third-party backend registers a `Backend` subclass under the entry-point group
+```
+  memory://[name]        qtasks.backends.memory   in-process (tests, embedding)
+  sqlite:///path         qtasks.backends.sqlite   a file (the default)
+  redis://, rediss://    qtasks.backends.redis    pip install "qtasks[redis]"
+```
+
+A third-party backend registers its class (a `qtasks.core.ports.Backend`, or a
+`Broker` or `ResultStore` that is only that) under the entry-point group
 `qtasks.backends` with its scheme as the name.
+
+`create_backend(url, storage_url=...)` pairs a broker with a separate result store
+(`qtasks.backends.paired`) when the storage URL differs from the broker URL, and
+requires a storage URL when the broker URL's backend is a broker only; see
+docs/backends/README.md.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from qtasks.backends.base import DEFAULT_QUEUE, Backend, Completion, Delivery, TaskRecord
+from qtasks.core.ports import Backend as BackendPort
+from qtasks.core.ports import Broker, ResultStore
 from qtasks.exc import ConfigError, MissingDriverError
 
 if TYPE_CHECKING:
     from qtasks.core.config import QueueConfig
-    from qtasks.core.log import Log as Logger
+    from qtasks.core.log import Log
 
 DEFAULT_URL = "sqlite:///qtasks.db"
 
@@ -27,8 +41,9 @@ _BUILTIN: dict[str, tuple[str, str, str | None, str | None]] = {
 }
 
 
-def backend_class(url: str) -> type[Backend]:
-    """The Backend class serving `url`, or a clear error naming what to install."""
+def backend_class(url: str) -> type[Any]:
+    """The class serving `url` (a Backend, or a broker or result store only), or a clear
+    error naming what to install."""
     if "://" not in url:
         raise ConfigError(
             f"Invalid backend URL {url!r}: expected scheme://..., e.g. sqlite:///qtasks.db, "
@@ -44,25 +59,54 @@ def backend_class(url: str) -> type[Backend]:
                 raise MissingDriverError(
                     f'The {scheme}:// backend needs its driver: pip install "qtasks[{extra}]"'
                 ) from exc
-        cls: type[Backend] = getattr(importlib.import_module(module_name), cls_name)
+        cls: type[Any] = getattr(importlib.import_module(module_name), cls_name)
         return cls
     from importlib.metadata import entry_points
 
     for ep in entry_points(group="qtasks.backends"):
         if ep.name == scheme:
-            loaded: type[Backend] = ep.load()
+            loaded: type[Any] = ep.load()
             return loaded
     known = ", ".join(sorted(_BUILTIN))
     raise ConfigError(f"No backend for scheme {scheme!r} (known: {known})")
 
 
-def create_backend(url: str, *, namespace: str, config: QueueConfig, log: Logger) -> Backend:
-    return backend_class(url)(url, namespace=namespace, config=config, log=log)
+def create_backend(
+    url: str,
+    *,
+    namespace: str,
+    config: QueueConfig,
+    log: Log,
+    storage_url: str | None = None,
+) -> Backend:
+    """The backend for `url`; with a different `storage_url`, the broker of `url` paired
+    with the result store of `storage_url` (final records there first, then the ack)."""
+    cls = backend_class(url)
+    options: dict[str, Any] = {"namespace": namespace, "config": config, "log": log}
+    if storage_url is None or storage_url == url:
+        if not issubclass(cls, BackendPort):
+            raise ConfigError(
+                f"{cls.__name__} ({_scheme(url)}://) is a broker only: give a storage URL for "
+                "the task records too, e.g. storage_url='sqlite:///qtasks.db'"
+            )
+        return cast(Backend, cls(url, **options))
+    store_cls = backend_class(storage_url)
+    if not issubclass(cls, Broker):
+        raise ConfigError(f"{cls.__name__} ({_scheme(url)}://) cannot be a broker")
+    if not issubclass(store_cls, ResultStore):
+        raise ConfigError(f"{store_cls.__name__} ({_scheme(storage_url)}://) cannot store results")
+    from qtasks.backends.paired import PairedBackend
+
+    return PairedBackend(cls(url, **options), store_cls(storage_url, **options))
 
 
 def resolve_url(url: str | None, config: QueueConfig) -> str:
     """Explicit URL, else `config.broker_url` (env QTASKS_BROKER_URL), else SQLite here."""
     return url or config.broker_url or DEFAULT_URL
+
+
+def _scheme(url: str) -> str:
+    return url.split("://", 1)[0].lower()
 
 
 __all__ = [

@@ -69,7 +69,8 @@ async def poll_final(store: Any, uuid: str, timeout: float) -> TaskRecord | None
 
 
 class Backend(PortalTwins, BackendPort, CancelQueued, WorkerRegistry):
-    """Base of the built-in backends (broker and store at once, atomic completion)."""
+    """Base of the built-in backends: a `core.ports.Backend` that also cancels queued
+    tasks and keeps a worker registry (each declares what it does in `capabilities`)."""
 
     capabilities = Capabilities(
         priorities=True,
@@ -81,12 +82,6 @@ class Backend(PortalTwins, BackendPort, CancelQueued, WorkerRegistry):
 
     async def wait_final(self, uuid: str, timeout: float) -> TaskRecord | None:
         return await poll_final(self, uuid, timeout)
-
-    async def put(self, records: Sequence[TaskRecord]) -> None:
-        raise NotImplementedError  # each built-in backend implements it
-
-    async def ack(self, deliveries: Sequence[Delivery]) -> None:
-        raise NotImplementedError  # each built-in backend implements it
 
 
 __all__ = [

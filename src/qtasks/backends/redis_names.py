@@ -62,21 +62,21 @@ class AsyncRedisGlobalConfig(_GlobalConfig):
     """Hashes of settings shared by every process of the app (`gc:{name}` keys)."""
 
     async def set(self, name: str, key: str, value: Any) -> None:
-        await self.backend.gc_set(name, key, value)
+        await self.backend.settings_set(name, key, value)
 
     async def get(self, key: str, name: str) -> str | None:
-        return await self.backend.gc_get(key, name)
+        return await self.backend.settings_get(key, name)
 
     async def get_all(self, key: str) -> dict[str, str]:
-        return await self.backend.gc_get_all(key)
+        return await self.backend.settings_get_all(key)
 
     async def get_match(self, match: str) -> dict[str, dict[str, str]]:
-        return await self.backend.gc_get_match(match)
+        return await self.backend.settings_get_match(match)
 
     async def start(self) -> None:
         ttl = self.config.global_config_status_ttl
-        await self.backend.gc_set("main", "name", self.name, ttl)
-        await self.backend.gc_set("main", "status", "running", ttl)
+        await self.backend.settings_set("main", "name", self.name, ttl)
+        await self.backend.settings_set("main", "status", "running", ttl)
 
     async def stop(self) -> None:
         await self.backend.close()
@@ -86,21 +86,21 @@ class SyncRedisGlobalConfig(_GlobalConfig):
     """Hashes of settings shared by every process of the app (`gc:{name}` keys)."""
 
     def set(self, name: str, key: str, value: Any) -> None:
-        self.backend.gc_set_sync(name, key, value)
+        self.backend.settings_set_sync(name, key, value)
 
     def get(self, key: str, name: str) -> str | None:
-        return self.backend.gc_get_sync(key, name)
+        return self.backend.settings_get_sync(key, name)
 
     def get_all(self, key: str) -> dict[str, str]:
-        return self.backend.gc_get_all_sync(key)
+        return self.backend.settings_get_all_sync(key)
 
     def get_match(self, match: str) -> dict[str, dict[str, str]]:
-        return self.backend.gc_get_match_sync(match)
+        return self.backend.settings_get_match_sync(match)
 
     def start(self) -> None:
         ttl = self.config.global_config_status_ttl
-        self.backend.gc_set_sync("main", "name", self.name, ttl)
-        self.backend.gc_set_sync("main", "status", "running", ttl)
+        self.backend.settings_set_sync("main", "name", self.name, ttl)
+        self.backend.settings_set_sync("main", "status", "running", ttl)
 
     def stop(self) -> None:
         self.backend.close_sync()

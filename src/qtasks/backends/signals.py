@@ -72,40 +72,36 @@ class Load:
 
 LOAD = Load()
 
-#: A wait loop written once: yields `Pause` or `LOAD` steps, returns its result.
+#: A wait loop written once: yields `Pause` or `LOAD` steps, returns its result; driven
+#: by `core.steps.run_sync/run_async` with `waits_sync/waits` as the perform function.
 WaitSteps = Generator[Any, Any, Any]
 
 
-def run_wait_sync(signal: Signal, steps: WaitSteps, load: Callable[[], Any] | None = None) -> Any:
-    """Drive a wait loop for a sync caller."""
-    reply: Any = None
-    try:
-        while True:
-            step = steps.send(reply)
-            if isinstance(step, Pause):
-                reply = signal.wait_sync(step.seen, step.timeout)
-            else:
-                assert load is not None
-                reply = load()
-    except StopIteration as stop:
-        return stop.value
+def waits_sync(signal: Signal, load: Callable[[], Any] | None = None) -> Callable[[Any], Any]:
+    """A `perform` for `core.steps.run_sync` that carries out wait steps for a sync
+    caller: `Pause` waits on `signal`, `LOAD` calls `load()`."""
+
+    def perform(step: Any) -> Any:
+        if type(step) is Pause:
+            return signal.wait_sync(step.seen, step.timeout)
+        assert load is not None, step
+        return load()
+
+    return perform
 
 
-async def run_wait(
-    signal: Signal, steps: WaitSteps, load: Callable[[], Awaitable[Any]] | None = None
-) -> Any:
-    """Drive a wait loop for an async caller."""
-    reply: Any = None
-    try:
-        while True:
-            step = steps.send(reply)
-            if isinstance(step, Pause):
-                reply = await signal.wait(step.seen, step.timeout)
-            else:
-                assert load is not None
-                reply = await load()
-    except StopIteration as stop:
-        return stop.value
+def waits(
+    signal: Signal, load: Callable[[], Awaitable[Any]] | None = None
+) -> Callable[[Any], Awaitable[Any]]:
+    """`waits_sync` for `core.steps.run_async`: the same steps for an async caller."""
+
+    async def perform(step: Any) -> Any:
+        if type(step) is Pause:
+            return await signal.wait(step.seen, step.timeout)
+        assert load is not None, step
+        return await load()
+
+    return perform
 
 
 def _resolve(future: asyncio.Future[None]) -> None:
@@ -113,4 +109,4 @@ def _resolve(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-__all__ = ["LOAD", "Pause", "Signal", "WaitSteps", "run_wait", "run_wait_sync"]
+__all__ = ["LOAD", "Pause", "Signal", "WaitSteps", "waits", "waits_sync"]

@@ -1,0 +1,145 @@
+"""`memory://[name]`: an in-process backend for tests and embedding.
+
+All apps of one process that use the same `memory://name` URL share one store (so a
+client app and a worker app meet), isolated by namespace. Every operation is plain code
+under the store's lock (`store.py`), the same for sync and async callers; waiting is a
+flow of `Pause` steps driven by `core.steps` on the store's `Signal`s.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from qtasks.backends.base import Backend
+from qtasks.backends.memory.store import store_for
+from qtasks.backends.signals import Pause, WaitSteps, waits, waits_sync
+from qtasks.core.models import DEFAULT_QUEUE, Completion, Delivery, TaskRecord
+from qtasks.core.ports import Capabilities
+from qtasks.core.status import SETTLED_STATUSES
+from qtasks.core.steps import run_async, run_sync
+
+
+class MemoryBackend(Backend):
+    schemes: ClassVar[tuple[str, ...]] = ("memory",)
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        priorities=True,
+        delays=True,
+        push=True,  # waiters are woken by the store's signals, in any thread
+        atomic_completion=True,
+        cancel_queued=True,
+        worker_registry=True,
+    )
+
+    def __init__(self, url: str, **kwargs: Any) -> None:
+        super().__init__(url, **kwargs)
+        self._store = store_for(url)
+
+    # --- waits, written once for sync and async callers -----------------------------------
+    def _final_steps(self, uuid: str, timeout: float) -> WaitSteps:
+        deadline = time.monotonic() + timeout
+        while True:
+            seen = self._store.finished.version
+            record = self._store.get(self.namespace, uuid)
+            if record is None or record.status in SETTLED_STATUSES:
+                return record
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            yield Pause(seen, remaining)
+
+    def _fetch_steps(
+        self, queue: str, limit: int, lease: float, worker_id: str, wait: float
+    ) -> WaitSteps:
+        store, ns = self._store, self.namespace
+        deadline = time.monotonic() + wait
+        while True:
+            seen = store.queued.version
+            got = store.take(ns, queue, limit, lease, worker_id)
+            remaining = deadline - time.monotonic()
+            if got or remaining <= 0:
+                return got
+            wake = store.next_wakeup(ns, queue)
+            if wake is not None:
+                remaining = min(remaining, wake + 0.001)
+            yield Pause(seen, remaining)
+
+    # --- client side --------------------------------------------------------------------
+    async def enqueue(self, records: Sequence[TaskRecord]) -> None:
+        self._store.enqueue(self.namespace, records)
+
+    async def put(self, records: Sequence[TaskRecord]) -> None:
+        self._store.put(self.namespace, records, self.config.result_ttl)
+
+    async def get(self, uuid: str) -> TaskRecord | None:
+        return self._store.get(self.namespace, uuid)
+
+    async def wait_final(self, uuid: str, timeout: float) -> TaskRecord | None:
+        return await run_async(self._final_steps(uuid, timeout), waits(self._store.finished))
+
+    async def cancel(self, uuid: str, reason: str) -> TaskRecord | None:
+        return self._store.cancel(self.namespace, uuid, reason, self.config.result_ttl)
+
+    async def cancel_requests(self, uuids: Sequence[str]) -> dict[str, str]:
+        return self._store.cancel_requests(self.namespace, uuids)
+
+    # --- worker side --------------------------------------------------------------------
+    async def fetch(
+        self, queue: str, limit: int, lease: float, worker_id: str, wait: float
+    ) -> list[Delivery]:
+        steps = self._fetch_steps(queue, limit, lease, worker_id, wait)
+        return await run_async(steps, waits(self._store.queued))
+
+    async def complete(self, completions: Sequence[Completion]) -> None:
+        self._store.complete(self.namespace, completions, self.config.result_ttl)
+
+    async def ack(self, deliveries: Sequence[Delivery]) -> None:
+        self._store.ack(self.namespace, deliveries)
+
+    async def extend(self, deliveries: Sequence[Delivery], lease: float) -> None:
+        self._store.extend(self.namespace, deliveries, lease)
+
+    async def release(self, deliveries: Sequence[Delivery]) -> None:
+        self._store.release(self.namespace, deliveries)
+
+    # --- administration -----------------------------------------------------------------
+    async def purge(self) -> None:
+        self._store.purge(self.namespace)
+
+    async def stats(self, queue: str = DEFAULT_QUEUE) -> dict[str, int]:
+        return self._store.stats(self.namespace, queue)
+
+    async def register_worker(self, worker_id: str, info: dict[str, Any], ttl: float) -> None:
+        self._store.register_worker(self.namespace, worker_id, info, ttl)
+
+    async def unregister_worker(self, worker_id: str) -> None:
+        self._store.unregister_worker(self.namespace, worker_id)
+
+    async def live_workers(self) -> list[dict[str, Any]]:
+        return self._store.live_workers(self.namespace)
+
+    # --- sync twins: the same operations, no portal needed ---------------------------------
+    def enqueue_sync(self, records: Sequence[TaskRecord]) -> None:
+        self._store.enqueue(self.namespace, records)
+
+    def get_sync(self, uuid: str) -> TaskRecord | None:
+        return self._store.get(self.namespace, uuid)
+
+    def wait_final_sync(self, uuid: str, timeout: float) -> TaskRecord | None:
+        return run_sync(self._final_steps(uuid, timeout), waits_sync(self._store.finished))
+
+    def cancel_sync(self, uuid: str, reason: str) -> TaskRecord | None:
+        return self._store.cancel(self.namespace, uuid, reason, self.config.result_ttl)
+
+    def purge_sync(self) -> None:
+        self._store.purge(self.namespace)
+
+    def live_workers_sync(self) -> list[dict[str, Any]]:
+        return self._store.live_workers(self.namespace)
+
+    def close_sync(self) -> None:
+        pass
+
+
+__all__ = ["MemoryBackend"]

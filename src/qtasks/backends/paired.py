@@ -1,0 +1,265 @@
+"""`PairedBackend`: a broker and a separate result store made into one `Backend`.
+
+```
+  enqueue    store.put(new records)  ->  broker.enqueue          (skips known uuids)
+  fetch      broker.fetch  ->  a delivery whose stored record is already settled is
+             acknowledged, not returned  ->  the others carry the stored record (with
+             the broker's status, attempts, time)  ->  store.put(them, now `process`)
+  complete   store.put(final records + follow-ups)  FIRST  ->  broker: follow-ups + ack
+  get, wait_final, put, expire      the store
+  extend, release, nack, stats      the broker
+```
+
+Completion is not atomic: a crash between the store write and the broker's ack leaves a
+task whose record is final still leased. Its lease expires, the broker delivers it
+again, and `fetch` sees the final record and acknowledges it without running it (first
+enqueueing, idempotently, the retry attempt its record names, which the crash may have
+kept from the broker). So a finished task never runs twice.
+
+When the broker is itself a full `Backend` (memory, SQLite or Redis used as a broker
+only), "follow-ups + ack" is its atomic `complete()`: that also gives its own copy of
+the record its final status and time to live, instead of leaving it `process` for ever.
+A broker that is only a `Broker` gets `enqueue(follow-ups)` and then `ack()`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from qtasks.backends.base import Backend
+from qtasks.core.models import DEFAULT_QUEUE, Completion, Delivery, TaskRecord
+from qtasks.core.ports import Backend as BackendPort
+from qtasks.core.ports import Broker, CancelQueued, Capabilities, ResultStore, WorkerRegistry
+from qtasks.core.status import NEW, SETTLED_STATUSES
+
+if TYPE_CHECKING:
+    from qtasks.core.config import QueueConfig
+
+
+class PairedBackend(Backend):
+    """A `Backend` made of `broker` (queues, leases) and `store` (task records)."""
+
+    def __init__(self, broker: Broker, store: ResultStore) -> None:
+        self.broker, self.store = broker, store
+        super().__init__(
+            broker.url, namespace=broker.namespace, config=broker.config, log=broker.log
+        )
+        b, s = broker.capabilities, store.capabilities
+        registry = _registry(broker) or _registry(store)
+        self._registry = registry
+        self._canceller = broker if b.cancel_queued and isinstance(broker, CancelQueued) else None
+        # Per instance: what a pair can do depends on its parts.
+        self.capabilities = Capabilities(  # type: ignore[misc]
+            priorities=b.priorities,
+            delays=b.delays,
+            push=b.push and s.push,
+            atomic_completion=False,
+            cancel_queued=self._canceller is not None,
+            shared_settings=False,
+            worker_registry=registry is not None,
+        )
+
+    @property
+    def config(self) -> QueueConfig:
+        return self.broker.config
+
+    @config.setter
+    def config(self, config: QueueConfig) -> None:
+        """One config for both parts (an app hands its own to the backend it is given)."""
+        self.broker.config = self.store.config = config
+
+    def describe(self) -> str:
+        return f"{self.broker.describe()} (results in {self.store.describe()})"
+
+    # --- client side --------------------------------------------------------------------
+    async def enqueue(self, records: Sequence[TaskRecord]) -> None:
+        new: list[TaskRecord] = []
+        queue: list[TaskRecord] = []
+        for record in records:
+            known = await self.store.get(record.uuid)
+            if known is None:
+                new.append(record)
+                queue.append(record)
+            elif known.status == NEW:  # stored, perhaps never queued: the broker knows
+                queue.append(record)
+        if new:
+            await self.store.put(new)  # first: a worker finds the record of what it fetches
+        if queue:
+            await self.broker.enqueue(queue)
+
+    async def put(self, records: Sequence[TaskRecord]) -> None:
+        await self.store.put(records)
+
+    async def get(self, uuid: str) -> TaskRecord | None:
+        return await self.store.get(uuid)
+
+    async def wait_final(self, uuid: str, timeout: float) -> TaskRecord | None:
+        return await self.store.wait_final(uuid, timeout)
+
+    async def cancel(self, uuid: str, reason: str) -> TaskRecord | None:
+        if self._canceller is None:
+            self.capabilities.require("cancel_queued", self)
+        assert self._canceller is not None
+        known = await self.store.get(uuid)
+        if known is None or known.status in SETTLED_STATUSES:
+            return None
+        record = await self._canceller.cancel(uuid, reason)
+        if record is not None:
+            await self.store.put([record])
+        return record
+
+    async def cancel_requests(self, uuids: Sequence[str]) -> dict[str, str]:
+        if self._canceller is None:
+            return {}
+        return await self._canceller.cancel_requests(uuids)
+
+    # --- worker side --------------------------------------------------------------------
+    async def fetch(
+        self, queue: str, limit: int, lease: float, worker_id: str, wait: float
+    ) -> list[Delivery]:
+        deadline = time.monotonic() + wait
+        while True:
+            remaining = max(0.0, deadline - time.monotonic())
+            got = await self.broker.fetch(queue, limit, lease, worker_id, remaining)
+            if not got:
+                return got
+            live = await self._screen(got)
+            if live or time.monotonic() >= deadline:
+                return live
+
+    async def _screen(self, got: list[Delivery]) -> list[Delivery]:
+        """The deliveries to run: those whose stored record is settled already (completed
+        before a crash kept the broker from hearing of it) are acknowledged instead. If
+        our caller is cancelled meanwhile, the deliveries not acknowledged go back."""
+        pending = list(got)
+        try:
+            live: list[Delivery] = []
+            for delivery in got:
+                leased = delivery.record
+                stored = await self.store.get(leased.uuid)
+                if stored is None:
+                    live.append(delivery)
+                elif stored.status in SETTLED_STATUSES:
+                    await self._redelivered(delivery, stored)
+                    pending.remove(delivery)
+                else:  # the store has the record; the broker, the delivery's bookkeeping
+                    stored.status, stored.attempts = leased.status, leased.attempts
+                    stored.updated_at = leased.updated_at
+                    live.append(Delivery(stored, delivery.token))
+            if live:
+                await self.store.put([d.record for d in live])
+            return live
+        except BaseException:
+            if pending:
+                await self.broker.release(pending)
+            raise
+
+    async def _redelivered(self, delivery: Delivery, stored: TaskRecord) -> None:
+        followups = []
+        child = stored.extra.get("retry_child_uuid")
+        if child:
+            record = await self.store.get(str(child))
+            if record is not None and record.status == NEW:
+                followups.append(record)
+        await self._settle([Completion(delivery, stored, followups)])
+
+    async def _settle(self, completions: Sequence[Completion]) -> None:
+        """The broker's side of completions: queue their follow-ups, forget the leases."""
+        if isinstance(self.broker, BackendPort):
+            await self.broker.complete(completions)
+            return
+        followups = [f for c in completions for f in c.followups]
+        if followups:
+            await self.broker.enqueue(followups)
+        await self.broker.ack([c.delivery for c in completions])
+
+    async def complete(self, completions: Sequence[Completion]) -> None:
+        if not completions:
+            return
+        records = [c.record for c in completions]
+        await self.store.put(records + [f for c in completions for f in c.followups])
+        await self._settle(completions)
+
+    async def ack(self, deliveries: Sequence[Delivery]) -> None:
+        await self.broker.ack(deliveries)
+
+    async def extend(self, deliveries: Sequence[Delivery], lease: float) -> None:
+        await self.broker.extend(deliveries, lease)
+
+    async def release(self, deliveries: Sequence[Delivery]) -> None:
+        await self.broker.release(deliveries)
+        await self._requeued(deliveries)
+
+    async def nack(self, deliveries: Sequence[Delivery], delay: float = 0.0) -> None:
+        await self.broker.nack(deliveries, delay)
+        await self._requeued(deliveries)
+
+    async def _requeued(self, deliveries: Sequence[Delivery]) -> None:
+        if deliveries:
+            now = time.time()
+            await self.store.put(
+                [dataclasses.replace(d.record, status=NEW, updated_at=now) for d in deliveries]
+            )
+
+    async def recover_expired(self, queue: str) -> None:
+        await self.broker.recover_expired(queue)
+        await self.store.expire()
+
+    async def expire(self) -> None:
+        await self.store.expire()
+
+    # --- administration -----------------------------------------------------------------
+    async def purge(self) -> None:
+        await self.broker.purge()
+        await self.store.purge()
+
+    async def stats(self, queue: str = DEFAULT_QUEUE) -> dict[str, int]:
+        return await self.broker.stats(queue)
+
+    async def register_worker(self, worker_id: str, info: dict[str, Any], ttl: float) -> None:
+        if self._registry is not None:
+            await self._registry.register_worker(worker_id, info, ttl)
+
+    async def unregister_worker(self, worker_id: str) -> None:
+        if self._registry is not None:
+            await self._registry.unregister_worker(worker_id)
+
+    async def live_workers(self) -> list[dict[str, Any]]:
+        if self._registry is None:
+            return []
+        return await self._registry.live_workers()
+
+    async def close(self) -> None:
+        await self.broker.close()
+        await self.store.close()
+
+    # --- sync twins: direct where the parts have them, else through the portal -------------
+    def get_sync(self, uuid: str) -> TaskRecord | None:
+        return self.store.get_sync(uuid)
+
+    def wait_final_sync(self, uuid: str, timeout: float) -> TaskRecord | None:
+        return self.store.wait_final_sync(uuid, timeout)
+
+    def purge_sync(self) -> None:
+        self.broker.purge_sync()
+        self.store.purge_sync()
+
+    def live_workers_sync(self) -> list[dict[str, Any]]:
+        if self._registry is None:
+            return []
+        return self._registry.live_workers_sync()
+
+    def close_sync(self) -> None:
+        self.broker.close_sync()
+        self.store.close_sync()
+
+
+def _registry(part: Broker | ResultStore) -> WorkerRegistry | None:
+    ok = part.capabilities.worker_registry and isinstance(part, WorkerRegistry)
+    return part if ok else None  # type: ignore[return-value]
+
+
+__all__ = ["PairedBackend"]

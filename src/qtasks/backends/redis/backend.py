@@ -1,0 +1,159 @@
+"""`redis://` and `rediss://`: broker and result store on one Redis server (redis-py +
+hiredis), completing atomically.
+
+Each operation is a flow of `flows.py`, run by the driver (`driver.py`) on a sync
+connection for the `*_sync` twins (no portal, no event loop) or on an asyncio one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from qtasks.backends.base import Backend
+from qtasks.backends.redis import flows
+from qtasks.backends.redis.commands import Cmd
+from qtasks.backends.redis.driver import RedisDriver
+from qtasks.core.models import DEFAULT_QUEUE, Completion, Delivery, TaskRecord
+from qtasks.core.ports import Capabilities, SharedSettings
+
+
+class RedisBackend(RedisDriver, Backend, SharedSettings):
+    """Every key of a namespace lives under `qtasks:{<namespace>}:`."""
+
+    schemes: ClassVar[tuple[str, ...]] = ("redis", "rediss")
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        priorities=True,
+        delays=True,
+        push=True,
+        atomic_completion=True,
+        cancel_queued=True,
+        shared_settings=True,
+        worker_registry=True,
+    )
+
+    def __init__(self, url: str, **kwargs: Any) -> None:
+        super().__init__(url, **kwargs)
+        self.prefix = f"qtasks:{{{self.namespace}}}:"
+        self._pace = flows.FetchPace()
+        self._init_driver()
+
+    def _undo(self, cmd: Cmd, reply: Any) -> Cmd | None:
+        return flows.undo(cmd, reply)
+
+    # --- client side --------------------------------------------------------------------
+    async def enqueue(self, records: Sequence[TaskRecord]) -> None:
+        await self._drive(flows.enqueue(records))
+
+    async def put(self, records: Sequence[TaskRecord]) -> None:
+        if records:
+            await self._drive(flows.put(records, self.config.result_ttl))
+
+    async def get(self, uuid: str) -> TaskRecord | None:
+        return await self._drive(flows.get(self.prefix, uuid))
+
+    async def wait_final(self, uuid: str, timeout: float) -> TaskRecord | None:
+        return await self._drive(flows.wait_final(self.prefix, uuid, timeout))
+
+    async def cancel(self, uuid: str, reason: str) -> TaskRecord | None:
+        return await self._drive(flows.cancel(uuid, reason, self.config.result_ttl))
+
+    async def cancel_requests(self, uuids: Sequence[str]) -> dict[str, str]:
+        if not uuids:
+            return {}
+        return await self._drive(flows.cancel_requests(uuids))
+
+    # --- worker side --------------------------------------------------------------------
+    async def fetch(
+        self, queue: str, limit: int, lease: float, worker_id: str, wait: float
+    ) -> list[Delivery]:
+        flow = flows.fetch(self.prefix, self._pace, queue, limit, lease, worker_id, wait)
+        return await self._drive(flow)
+
+    async def complete(self, completions: Sequence[Completion]) -> None:
+        if completions:
+            await self._drive(flows.complete(completions, self.config.result_ttl))
+
+    async def ack(self, deliveries: Sequence[Delivery]) -> None:
+        if deliveries:
+            await self._drive(flows.ack(deliveries))
+
+    async def extend(self, deliveries: Sequence[Delivery], lease: float) -> None:
+        if deliveries:
+            await self._drive(flows.extend(deliveries, lease))
+
+    async def release(self, deliveries: Sequence[Delivery]) -> None:
+        if deliveries:
+            await self._drive(flows.release(deliveries))
+
+    async def recover_expired(self, queue: str) -> None:
+        await self._drive(flows.maintain(queue))
+
+    # --- administration -----------------------------------------------------------------
+    async def purge(self) -> None:
+        await self._drive(flows.purge(self.prefix))
+
+    async def stats(self, queue: str = DEFAULT_QUEUE) -> dict[str, int]:
+        return await self._drive(flows.stats(queue))
+
+    async def register_worker(self, worker_id: str, info: dict[str, Any], ttl: float) -> None:
+        await self._drive(flows.register_worker(worker_id, info, ttl))
+
+    async def unregister_worker(self, worker_id: str) -> None:
+        await self._drive(flows.unregister_worker(worker_id))
+
+    async def live_workers(self) -> list[dict[str, Any]]:
+        return await self._drive(flows.live_workers())
+
+    async def close(self) -> None:
+        await self._close_connections()
+
+    # --- sync client twins: the same flows on the sync driver -----------------------------
+    def enqueue_sync(self, records: Sequence[TaskRecord]) -> None:
+        self._drive_sync(flows.enqueue(records))
+
+    def get_sync(self, uuid: str) -> TaskRecord | None:
+        return self._drive_sync(flows.get(self.prefix, uuid))
+
+    def wait_final_sync(self, uuid: str, timeout: float) -> TaskRecord | None:
+        return self._drive_sync(flows.wait_final(self.prefix, uuid, timeout))
+
+    def cancel_sync(self, uuid: str, reason: str) -> TaskRecord | None:
+        return self._drive_sync(flows.cancel(uuid, reason, self.config.result_ttl))
+
+    def purge_sync(self) -> None:
+        self._drive_sync(flows.purge(self.prefix))
+
+    def live_workers_sync(self) -> list[dict[str, Any]]:
+        return self._drive_sync(flows.live_workers())
+
+    def close_sync(self) -> None:
+        self._close_connections_sync()
+
+    # --- shared settings (QTasks 1.7's global config) -------------------------------------
+    async def settings_set(self, name: str, key: str, value: Any, ttl: float | None = None) -> None:
+        await self._drive(flows.settings_set(name, key, value, ttl))
+
+    async def settings_get(self, key: str, name: str) -> str | None:
+        return await self._drive(flows.settings_get(self.prefix, key, name))
+
+    async def settings_get_all(self, key: str) -> dict[str, str]:
+        return await self._drive(flows.settings_get_all(self.prefix, key))
+
+    async def settings_get_match(self, match: str) -> dict[str, dict[str, str]]:
+        return await self._drive(flows.settings_get_match(match))
+
+    def settings_set_sync(self, name: str, key: str, value: Any, ttl: float | None = None) -> None:
+        self._drive_sync(flows.settings_set(name, key, value, ttl))
+
+    def settings_get_sync(self, key: str, name: str) -> str | None:
+        return self._drive_sync(flows.settings_get(self.prefix, key, name))
+
+    def settings_get_all_sync(self, key: str) -> dict[str, str]:
+        return self._drive_sync(flows.settings_get_all(self.prefix, key))
+
+    def settings_get_match_sync(self, match: str) -> dict[str, dict[str, str]]:
+        return self._drive_sync(flows.settings_get_match(match))
+
+
+__all__ = ["RedisBackend"]

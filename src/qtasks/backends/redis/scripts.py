@@ -1,0 +1,56 @@
+"""The Redis backend's Lua scripts, read from `scripts/*.lua` (shipped in the package).
+
+Each script gets KEYS[1] = the namespace's key prefix `qtasks:{ns}:` (as `P`; its `{ns}`
+hash tag routes every key of the namespace to one Redis Cluster slot) and pastes in only
+the helpers (`scripts/_<name>.lua`) it uses: Redis runs a script's whole body, helper
+definitions included, on every EVALSHA. A file's leading `--` lines document it and are
+not sent. The stored task format the scripts read is described in `codec.py`.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+from qtasks.backends.redis.commands import Script
+
+_DIR = files("qtasks.backends.redis").joinpath("scripts")
+
+
+def _read(name: str) -> str:
+    lines = _DIR.joinpath(f"{name}.lua").read_text(encoding="utf-8").splitlines(keepends=True)
+    start = 0
+    while start < len(lines) and lines[start].startswith("--"):
+        start += 1
+    return "".join(lines[start:])
+
+
+def _script(name: str, *helpers: str) -> Script:
+    return Script(name, "".join(_read(f"_{h}") for h in helpers) + _read(name))
+
+
+# Task writes: one round trip each, atomic.
+ENQUEUE_ONE = _script("enqueue_one")
+ENQUEUE = _script("enqueue", "now", "push", "wake", "enqueue")
+FETCH = _script("fetch", "now", "head", "wake", "recover")
+COMPLETE = _script("complete", "now", "head", "push", "wake", "done", "enqueue")
+PUT = _script("put", "head", "done")
+ACK = _script("ack", "head", "push")
+EXTEND = _script("extend", "now", "head", "push", "leased")
+RELEASE = _script("release", "head", "push", "wake", "leased")
+MAINTAIN = _script("maintain", "now", "head", "wake", "recover")
+CANCEL = _script("cancel", "head", "done")
+CANCEL_REQUESTS = _script("cancel_requests", "head")
+WATCH = _script("watch", "head", "done")
+STATS = _script("stats")
+# Workers: ZSET workers (score = expiry), HASH winfo (id -> info JSON).
+WORKER = _script("worker", "now")
+LIVE_WORKERS = _script("live_workers", "now")
+# Shared settings (QTasks 1.7's global config): HASH gc:{name}, SET gcn of names.
+SETTINGS_SET = _script("settings_set")
+SETTINGS_ALL = _script("settings_all")
+
+__all__ = [
+    "ACK", "CANCEL", "CANCEL_REQUESTS", "COMPLETE", "ENQUEUE", "ENQUEUE_ONE", "EXTEND",
+    "FETCH", "LIVE_WORKERS", "MAINTAIN", "PUT", "RELEASE", "SETTINGS_ALL", "SETTINGS_SET",
+    "STATS", "WATCH", "WORKER",
+]  # fmt: skip

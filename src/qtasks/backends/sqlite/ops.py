@@ -1,0 +1,389 @@
+"""The SQLite backend's schema and operations: plain functions over a `sqlite3`
+connection, written once and run by the driver for sync and async callers alike.
+
+Two tables: `qtasks_tasks` (one row per task: arguments, status, result, expiry) and
+`qtasks_queue` (one row per queued or leased task: priority, sequence, due time, lease
+deadline and token). Writes run in one `BEGIN IMMEDIATE` transaction each.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+import uuid as uuid_mod
+from collections.abc import Sequence
+from typing import Any
+
+from qtasks.backends.sqlite.driver import write
+from qtasks.core import codec as serialization
+from qtasks.core.models import Completion, Delivery, TaskRecord
+from qtasks.core.status import CANCEL, NEW, PROCESS, SETTLED_STATUSES
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS qtasks_tasks (
+    ns TEXT NOT NULL,
+    uuid TEXT NOT NULL,
+    queue TEXT NOT NULL,
+    task_name TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    args BLOB NOT NULL,
+    kwargs BLOB NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    result BLOB,
+    traceback TEXT,
+    extra BLOB,
+    eta REAL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    expires_at REAL,
+    PRIMARY KEY (ns, uuid)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS qtasks_tasks_expiry ON qtasks_tasks (expires_at)
+    WHERE expires_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS qtasks_queue (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    ns TEXT NOT NULL,
+    queue TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    uuid TEXT NOT NULL,
+    due REAL NOT NULL,
+    lease_until REAL,
+    token TEXT
+);
+CREATE INDEX IF NOT EXISTS qtasks_queue_order ON qtasks_queue (ns, queue, priority, seq);
+CREATE INDEX IF NOT EXISTS qtasks_queue_uuid ON qtasks_queue (ns, uuid);
+CREATE TABLE IF NOT EXISTS qtasks_workers (
+    ns TEXT NOT NULL,
+    worker_id TEXT NOT NULL,
+    info BLOB NOT NULL,
+    expires_at REAL NOT NULL,
+    PRIMARY KEY (ns, worker_id)
+) WITHOUT ROWID;
+"""
+
+_COLUMNS = (
+    "uuid, queue, task_name, priority, status, args, kwargs, created_at, updated_at, "
+    "result, traceback, extra, eta, attempts"
+)
+
+# In-process wake-ups, per database file, shared by every backend object on it.
+
+
+def _row_to_record(row: Sequence[Any]) -> TaskRecord:
+    return TaskRecord(
+        uuid=row[0],
+        queue=row[1],
+        task_name=row[2],
+        priority=row[3],
+        status=row[4],
+        args=serialization.loads(row[5]),
+        kwargs=serialization.loads(row[6]),
+        created_at=row[7],
+        updated_at=row[8],
+        returning=serialization.loads(row[9]),
+        traceback=row[10],
+        extra=serialization.loads(row[11]) or {},
+        eta=row[12],
+        attempts=row[13],
+    )
+
+
+def _task_params(ns: str, r: TaskRecord, expires_at: float | None) -> tuple[Any, ...]:
+    return (
+        ns,
+        r.uuid,
+        r.queue,
+        r.task_name,
+        r.priority,
+        r.status,
+        serialization.dumps(r.args, what="task args"),
+        serialization.dumps(r.kwargs, what="task kwargs"),
+        r.created_at,
+        r.updated_at,
+        serialization.dumps(r.returning, what="task result") if r.returning is not None else None,
+        r.traceback,
+        serialization.dumps(r.extra, what="task extra fields") if r.extra else None,
+        r.eta,
+        r.attempts,
+        expires_at,
+    )
+
+
+_UPSERT_TASK = (
+    "INSERT OR REPLACE INTO qtasks_tasks (ns, " + _COLUMNS + ", expires_at) "
+    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+# Insert unless the uuid is known: a row that exists and has not expired (the last
+# parameter is the time now) is kept as it is.
+_INSERT_TASK = (
+    "INSERT INTO qtasks_tasks (ns, " + _COLUMNS + ", expires_at) "
+    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (ns, uuid) DO UPDATE SET "
+    + ", ".join(f"{c.strip()}=excluded.{c.strip()}" for c in _COLUMNS.split(",")[1:])
+    + ", expires_at=NULL WHERE qtasks_tasks.expires_at IS NOT NULL"
+    " AND qtasks_tasks.expires_at <= ?"
+)
+_INSERT_QUEUE = "INSERT INTO qtasks_queue (ns, queue, priority, uuid, due) VALUES (?,?,?,?,?)"
+
+
+def _queue_params(ns: str, r: TaskRecord) -> tuple[Any, ...]:
+    return (ns, r.queue, r.priority, r.uuid, r.eta or 0.0)
+
+
+# --- operations: plain functions over a connection ---------------------------------------
+
+
+def _insert(c: sqlite3.Connection, tasks: list[tuple[Any, ...]], queue: list[Any]) -> None:
+    """Store and queue the records whose uuid is not known yet (idempotent by uuid)."""
+    if len(tasks) > 1:  # the common batch, all new: two statements
+        c.execute("SAVEPOINT qtasks_insert")
+        if c.executemany(_INSERT_TASK, tasks).rowcount == len(tasks):
+            c.execute("RELEASE qtasks_insert")
+            c.executemany(_INSERT_QUEUE, queue)
+            return
+        c.execute("ROLLBACK TO qtasks_insert")
+        c.execute("RELEASE qtasks_insert")
+    for task, entry in zip(tasks, queue, strict=True):
+        if c.execute(_INSERT_TASK, task).rowcount:
+            c.execute(_INSERT_QUEUE, entry)
+
+
+def op_enqueue(conn: sqlite3.Connection, ns: str, records: Sequence[TaskRecord]) -> None:
+    # Encode before the transaction so a bad argument fails without touching the file.
+    now = time.time()
+    tasks = [(*_task_params(ns, r, None), now) for r in records]
+    queue = [_queue_params(ns, r) for r in records]
+    if tasks:
+        write(conn, lambda c: _insert(c, tasks, queue))
+
+
+def op_put(conn: sqlite3.Connection, ns: str, records: Sequence[TaskRecord], ttl: float) -> None:
+    """Store (insert or replace) records without queueing them; settled ones expire."""
+    expires = time.time() + ttl
+    tasks = [
+        _task_params(ns, r, expires if r.status in SETTLED_STATUSES else None) for r in records
+    ]
+    write(conn, lambda c: c.executemany(_UPSERT_TASK, tasks) and None)
+
+
+def op_get(conn: sqlite3.Connection, ns: str, uuid: str) -> TaskRecord | None:
+    row = conn.execute(
+        f"SELECT {_COLUMNS} FROM qtasks_tasks WHERE ns=? AND uuid=? "
+        "AND (expires_at IS NULL OR expires_at > ?)",
+        (ns, uuid, time.time()),
+    ).fetchone()
+    return _row_to_record(row) if row else None
+
+
+def op_fetch(
+    conn: sqlite3.Connection, ns: str, queue: str, limit: int, lease: float, worker_id: str
+) -> list[Delivery]:
+    now = time.time()
+    token = f"{worker_id}:{uuid_mod.uuid4().hex[:12]}"
+
+    def body(c: sqlite3.Connection) -> list[Delivery]:
+        # A lease that expired makes the entry due again: that is the crash recovery.
+        picked = c.execute(
+            "UPDATE qtasks_queue SET lease_until=?, token=? WHERE seq IN ("
+            " SELECT seq FROM qtasks_queue WHERE ns=? AND queue=?"
+            " AND ((lease_until IS NULL AND due<=?) OR lease_until<?)"
+            " ORDER BY priority, seq LIMIT ?) RETURNING seq, uuid",
+            (now + lease, token, ns, queue, now, now, limit),
+        ).fetchall()
+        if not picked:
+            return []
+        order = {uuid: seq for seq, uuid in picked}
+        marks = ",".join("?" * len(order))
+        rows = c.execute(
+            f"UPDATE qtasks_tasks SET status='{PROCESS}', updated_at=?, attempts=attempts+1 "
+            f"WHERE ns=? AND uuid IN ({marks}) RETURNING {_COLUMNS}",
+            (now, ns, *order),
+        ).fetchall()
+        found = {row[0] for row in rows}
+        lost = [u for u in order if u not in found]
+        if lost:  # queue entries whose record vanished (purged, expired): drop them
+            c.executemany("DELETE FROM qtasks_queue WHERE ns=? AND uuid=?", [(ns, u) for u in lost])
+        records = sorted(
+            (_row_to_record(r) for r in rows), key=lambda r: (r.priority, order[r.uuid])
+        )
+        return [Delivery(r, token) for r in records]
+
+    return write(conn, body)
+
+
+def op_complete(
+    conn: sqlite3.Connection, ns: str, completions: Sequence[Completion], ttl: float
+) -> None:
+    now = time.time()
+    tasks = [_task_params(ns, c.record, now + ttl) for c in completions]
+    followups = [f for c in completions for f in c.followups]
+    follow_tasks = [(*_task_params(ns, f, None), now) for f in followups]
+
+    def body(c: sqlite3.Connection) -> None:
+        c.executemany(
+            "DELETE FROM qtasks_queue WHERE ns=? AND uuid=? "
+            "AND (token=? OR lease_until IS NULL OR lease_until<?)",
+            [(ns, x.record.uuid, x.delivery.token, now) for x in completions],
+        )
+        c.executemany(_UPSERT_TASK, tasks)
+        if followups:
+            _insert(c, follow_tasks, [_queue_params(ns, f) for f in followups])
+
+    write(conn, body)
+
+
+def op_ack(conn: sqlite3.Connection, ns: str, deliveries: Sequence[Delivery]) -> None:
+    """Remove the queue entries (leases) of finished deliveries; records stay as they are."""
+    now = time.time()
+    write(
+        conn,
+        lambda c: (
+            c.executemany(
+                "DELETE FROM qtasks_queue WHERE ns=? AND uuid=? "
+                "AND (token=? OR lease_until IS NULL OR lease_until<?)",
+                [(ns, d.record.uuid, d.token, now) for d in deliveries],
+            )
+            and None
+        ),
+    )
+
+
+def op_extend(
+    conn: sqlite3.Connection, ns: str, deliveries: Sequence[Delivery], lease: float
+) -> None:
+    until = time.time() + lease
+    write(
+        conn,
+        lambda c: (
+            c.executemany(
+                "UPDATE qtasks_queue SET lease_until=? WHERE ns=? AND uuid=? AND token=?",
+                [(until, ns, d.record.uuid, d.token) for d in deliveries],
+            )
+            and None
+        ),
+    )
+
+
+def op_release(conn: sqlite3.Connection, ns: str, deliveries: Sequence[Delivery]) -> None:
+    now = time.time()
+
+    def body(c: sqlite3.Connection) -> None:
+        for d in deliveries:
+            moved = c.execute(
+                "UPDATE qtasks_queue SET lease_until=NULL, token=NULL "
+                "WHERE ns=? AND uuid=? AND token=?",
+                (ns, d.record.uuid, d.token),
+            ).rowcount
+            if moved:
+                c.execute(
+                    "UPDATE qtasks_tasks SET status=?, updated_at=? WHERE ns=? AND uuid=?",
+                    (NEW, now, ns, d.record.uuid),
+                )
+
+    write(conn, body)
+
+
+def op_cancel(
+    conn: sqlite3.Connection, ns: str, uuid: str, reason: str, ttl: float
+) -> TaskRecord | None:
+    now = time.time()
+
+    def body(c: sqlite3.Connection) -> TaskRecord | None:
+        record = op_get(c, ns, uuid)
+        if record is None or record.status in SETTLED_STATUSES:
+            return None
+        gone = c.execute(
+            "DELETE FROM qtasks_queue WHERE ns=? AND uuid=? AND lease_until IS NULL",
+            (ns, uuid),
+        ).rowcount
+        if not gone:  # running: leave a request for its worker
+            record.extra["cancel_requested"] = reason
+            c.execute(
+                "UPDATE qtasks_tasks SET extra=? WHERE ns=? AND uuid=?",
+                (serialization.dumps(record.extra), ns, uuid),
+            )
+            return record
+        record.status = CANCEL
+        record.updated_at = now
+        record.extra["cancel_reason"] = reason
+        c.execute(_UPSERT_TASK, _task_params(ns, record, now + ttl))
+        return record
+
+    return write(conn, body)
+
+
+def op_cancel_requests(conn: sqlite3.Connection, ns: str, uuids: Sequence[str]) -> dict[str, str]:
+    marks = ",".join("?" * len(uuids))
+    rows = conn.execute(
+        f"SELECT uuid, extra FROM qtasks_tasks WHERE ns=? AND uuid IN ({marks}) "
+        "AND extra IS NOT NULL",
+        (ns, *uuids),
+    ).fetchall()
+    out = {}
+    for uuid, extra in rows:
+        reason = serialization.loads(extra).get("cancel_requested")
+        if reason is not None:
+            out[uuid] = str(reason)
+    return out
+
+
+def op_maintain(conn: sqlite3.Connection, ns: str) -> None:
+    now = time.time()
+
+    def body(c: sqlite3.Connection) -> None:
+        c.execute("DELETE FROM qtasks_tasks WHERE expires_at IS NOT NULL AND expires_at<?", (now,))
+        c.execute("DELETE FROM qtasks_workers WHERE expires_at<?", (now,))
+
+    write(conn, body)
+
+
+def op_purge(conn: sqlite3.Connection, ns: str) -> None:
+    def body(c: sqlite3.Connection) -> None:
+        for table in ("qtasks_queue", "qtasks_tasks", "qtasks_workers"):
+            c.execute(f"DELETE FROM {table} WHERE ns=?", (ns,))
+
+    write(conn, body)
+
+
+def op_stats(conn: sqlite3.Connection, ns: str, queue: str) -> dict[str, int]:
+    now = time.time()
+    queued, leased = conn.execute(
+        "SELECT COALESCE(SUM(lease_until IS NULL OR lease_until<?), 0),"
+        " COALESCE(SUM(lease_until>=?), 0) FROM qtasks_queue WHERE ns=? AND queue=?",
+        (now, now, ns, queue),
+    ).fetchone()
+    return {"queued": int(queued), "leased": int(leased)}
+
+
+def op_register_worker(
+    conn: sqlite3.Connection, ns: str, worker_id: str, info: dict[str, Any], ttl: float
+) -> None:
+    blob = serialization.dumps(info)
+    write(
+        conn,
+        lambda c: (
+            c.execute(
+                "INSERT OR REPLACE INTO qtasks_workers VALUES (?,?,?,?)",
+                (ns, worker_id, blob, time.time() + ttl),
+            )
+            and None
+        ),
+    )
+
+
+def op_unregister_worker(conn: sqlite3.Connection, ns: str, worker_id: str) -> None:
+    write(
+        conn,
+        lambda c: (
+            c.execute("DELETE FROM qtasks_workers WHERE ns=? AND worker_id=?", (ns, worker_id))
+            and None
+        ),
+    )
+
+
+def op_live_workers(conn: sqlite3.Connection, ns: str) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        "SELECT worker_id, info FROM qtasks_workers WHERE ns=? AND expires_at>?",
+        (ns, time.time()),
+    ).fetchall()
+    return [dict(serialization.loads(info), worker_id=wid) for wid, info in rows]
