@@ -61,6 +61,8 @@ HOLDERS = {
     "qtasks.compat.exc",
     "qtasks.compat.middlewares",
     "qtasks.compat.tests",
+    # the Redis component classes behind qtasks.brokers, qtasks.storages, qtasks.configs
+    "qtasks.compat.redis_components",
 }
 
 
@@ -103,8 +105,8 @@ def test_original_names_reach_the_objects_qtasks_uses() -> None:
     from qtasks.app.base import BaseQueueTasks
     from qtasks.app.results import AsyncResult, SyncResult
     from qtasks.app.task import Task
-    from qtasks.backends import redis_names
     from qtasks.chains import AsyncChain, SyncChain
+    from qtasks.compat import redis_components as redis_names
     from qtasks.core.argmeta import ArgMeta
     from qtasks.core.config import QueueConfig
     from qtasks.core.models import TaskPrioritySchema, TaskSpec

@@ -17,7 +17,7 @@ from qtasks.backends import Completion, Delivery, TaskRecord
 from qtasks.backends.redis import RedisBackend
 from qtasks.backends.redis import codec as lua
 from qtasks.backends.redis import flows as redis_backend
-from qtasks.backends.redis_names import (
+from qtasks.compat.redis_components import (
     AsyncRedisBroker,
     AsyncRedisGlobalConfig,
     SyncRedisBroker,

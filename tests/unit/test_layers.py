@@ -159,7 +159,7 @@ def _backend_package(module: str) -> str | None:
 
 
 # Modules being moved into the compatibility package keep their old place for now.
-LEGACY = {"qtasks.backends.redis_names"}
+LEGACY: set[str] = set()
 
 
 @pytest.mark.parametrize("module", sorted(MODULES))

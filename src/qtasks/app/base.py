@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, overload
 
 from qtasks import _state
 from qtasks.app.client import ClientOperations
+from qtasks.app.settings import AsyncGlobalConfig, GlobalConfig
 from qtasks.backends import Backend, TaskRecord, create_backend, resolve_url
 from qtasks.backends.bridge import portal
 from qtasks.configs import QueueConfig
@@ -127,19 +128,15 @@ class BaseQueueTasks(ClientOperations):
         return self.backend
 
     @property
-    def global_config(self) -> Any:
+    def global_config(self) -> GlobalConfig | AsyncGlobalConfig | None:
         """Settings shared by every process of the app (`set/get/get_all/get_match`), on
-        backends that keep them (Redis); None elsewhere."""
+        backends that keep them (the `shared_settings` capability: Redis); None elsewhere."""
         if not self.backend.capabilities.shared_settings:
             return None
-        from qtasks.backends import redis_names
-
-        cls = (
-            redis_names.AsyncRedisGlobalConfig
-            if self._method == "async"
-            else redis_names.SyncRedisGlobalConfig
+        cls = AsyncGlobalConfig if self._method == "async" else GlobalConfig
+        return cls(
+            self.name, config=self.config, log=self.log, backend=self.backend, hooks=self.hooks
         )
-        return cls(self.name, config=self.config, log=self.log, backend=self.backend)  # type: ignore[arg-type]
 
     # --- registration -------------------------------------------------------------------------
     # Typed per app: a sync app's tasks are `SyncTask`s, an async app's `AsyncTask`s.

@@ -51,5 +51,5 @@ Where the implementation behind a 1.7 name lives: chains in `qtasks.chains`, res
 here, because only 1.7 code uses them: `TaskStatusEnum` (five statuses), the worker
 settings holders `AsyncWorker`/`SyncThreadWorker`, `AsyncTaskUtils`/`SyncTaskUtils`,
 `GlobalConfigSchema` and the `qtasks.types` type variables. The Redis component names
-(`AsyncRedisBroker`, ...) are read lazily from `qtasks.backends.redis_names`.
+(`AsyncRedisBroker`, ...) are read lazily from `qtasks.compat.redis_components`.
 """

@@ -1,5 +1,5 @@
 """`qtasks.brokers` (QTasks 1.7): `AsyncRedisBroker`, `SyncRedisBroker`, read lazily from
-`qtasks.backends.redis_names` (the Redis driver is an optional extra).
+`qtasks.compat.redis_components` (the Redis driver is an optional extra).
 
 A broker here is a thin holder of a backend (`.backend`); pass one as
 `QueueTasks(broker=...)`, or just give `broker_url=`.
@@ -15,5 +15,5 @@ __all__ = ["AsyncRedisBroker", "SyncRedisBroker"]
 
 def __getattr__(name: str) -> Any:
     if name in __all__:  # imported lazily: the Redis driver is an optional extra
-        return getattr(importlib.import_module("qtasks.backends.redis_names"), name)
+        return getattr(importlib.import_module("qtasks.compat.redis_components"), name)
     raise AttributeError(f"module 'qtasks.brokers' has no attribute {name!r}")

@@ -1,5 +1,5 @@
 """`qtasks.storages` (QTasks 1.7): `AsyncRedisStorage`, `SyncRedisStorage`, read lazily
-from `qtasks.backends.redis_names`; thin holders of a backend (`.backend`)."""
+from `qtasks.compat.redis_components`; thin holders of a backend (`.backend`)."""
 
 from __future__ import annotations
 
@@ -11,5 +11,5 @@ __all__ = ["AsyncRedisStorage", "SyncRedisStorage"]
 
 def __getattr__(name: str) -> Any:
     if name in __all__:  # imported lazily: the Redis driver is an optional extra
-        return getattr(importlib.import_module("qtasks.backends.redis_names"), name)
+        return getattr(importlib.import_module("qtasks.compat.redis_components"), name)
     raise AttributeError(f"module 'qtasks.storages' has no attribute {name!r}")

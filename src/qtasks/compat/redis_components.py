@@ -1,4 +1,4 @@
-"""The original framework's Redis component names, as thin holders of one `RedisBackend`.
+"""QTasks 1.7's Redis component names, as thin holders of one `RedisBackend`.
 
 `AsyncRedisBroker(url=...)` builds a storage, which builds a global config, and all
 three share one backend (one set of connections), as the original shared one client:
@@ -10,8 +10,9 @@ backend opens its own connections to `url`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+from qtasks.app.settings import AsyncGlobalConfig, GlobalConfig
 from qtasks.backends.redis import RedisBackend
 from qtasks.configs import QueueConfig
 from qtasks.logs import Logger
@@ -41,73 +42,14 @@ class _RedisComponent:
         self.url = backend.url
 
 
-class _GlobalConfig(_RedisComponent):
-    def __init__(
-        self,
-        name: str = "QueueTasks",
-        url: str | None = None,
-        redis_connect: Any = None,
-        config_name: str | None = None,
-        log: Logger | None = None,
-        config: QueueConfig | None = None,
-        events: Any = None,
-        *,
-        backend: RedisBackend | None = None,
-    ) -> None:
-        super().__init__(name, url, log, config, events, backend)
-        self.config_name = f"{name}:{config_name or 'GlobalConfig'}"
-
-
-class AsyncRedisGlobalConfig(_GlobalConfig):
-    """Hashes of settings shared by every process of the app (`gc:{name}` keys)."""
-
-    async def set(self, name: str, key: str, value: Any) -> None:
-        await self.backend.settings_set(name, key, value)
-
-    async def get(self, key: str, name: str) -> str | None:
-        return await self.backend.settings_get(key, name)
-
-    async def get_all(self, key: str) -> dict[str, str]:
-        return await self.backend.settings_get_all(key)
-
-    async def get_match(self, match: str) -> dict[str, dict[str, str]]:
-        return await self.backend.settings_get_match(match)
-
-    async def start(self) -> None:
-        ttl = self.config.global_config_status_ttl
-        await self.backend.settings_set("main", "name", self.name, ttl)
-        await self.backend.settings_set("main", "status", "running", ttl)
-
-    async def stop(self) -> None:
-        await self.backend.close()
-
-
-class SyncRedisGlobalConfig(_GlobalConfig):
-    """Hashes of settings shared by every process of the app (`gc:{name}` keys)."""
-
-    def set(self, name: str, key: str, value: Any) -> None:
-        self.backend.settings_set_sync(name, key, value)
-
-    def get(self, key: str, name: str) -> str | None:
-        return self.backend.settings_get_sync(key, name)
-
-    def get_all(self, key: str) -> dict[str, str]:
-        return self.backend.settings_get_all_sync(key)
-
-    def get_match(self, match: str) -> dict[str, dict[str, str]]:
-        return self.backend.settings_get_match_sync(match)
-
-    def start(self) -> None:
-        ttl = self.config.global_config_status_ttl
-        self.backend.settings_set_sync("main", "name", self.name, ttl)
-        self.backend.settings_set_sync("main", "status", "running", ttl)
-
-    def stop(self) -> None:
-        self.backend.close_sync()
+#: QTasks 1.7's names of the app's shared settings: the same classes as
+#: `qtasks.app.settings` (`app.global_config` is one of them).
+AsyncRedisGlobalConfig = AsyncGlobalConfig
+SyncRedisGlobalConfig = GlobalConfig
 
 
 class _Storage(_RedisComponent):
-    _global_config_class: type[_GlobalConfig]
+    _global_config_class: type[GlobalConfig] | type[AsyncGlobalConfig]
 
     def __init__(
         self,
@@ -115,7 +57,7 @@ class _Storage(_RedisComponent):
         url: str | None = None,
         queue_process: str = "task_process",
         redis_connect: Any = None,
-        global_config: _GlobalConfig | None = None,
+        global_config: GlobalConfig | AsyncGlobalConfig | None = None,
         log: Logger | None = None,
         config: QueueConfig | None = None,
         events: Any = None,
@@ -123,7 +65,7 @@ class _Storage(_RedisComponent):
         backend: RedisBackend | None = None,
     ) -> None:
         if backend is None and global_config is not None:
-            backend = global_config.backend
+            backend = cast(RedisBackend, global_config.backend)
         super().__init__(name, url, log, config, events, backend)
         self.queue_process = f"{name}:{queue_process}"
         self.global_config = global_config or self._global_config_class(
