@@ -77,15 +77,18 @@ class AsyncGlobalConfig(_BaseGlobalConfig):
 
     async def get(self, key: str, name: str) -> str | None:
         value = await self._settings.settings_get(key, name)
-        return await self._after("global_config_get", value)
+        result: str | None = await self._after("global_config_get", value)
+        return result
 
     async def get_all(self, key: str) -> dict[str, str]:
         values = await self._settings.settings_get_all(key)
-        return await self._after("global_config_get_all", values)
+        result: dict[str, str] = await self._after("global_config_get_all", values)
+        return result
 
     async def get_match(self, match: str) -> dict[str, dict[str, str]]:
         values = await self._settings.settings_get_match(match)
-        return await self._after("global_config_get_match", values)
+        result: dict[str, dict[str, str]] = await self._after("global_config_get_match", values)
+        return result
 
     async def start(self) -> None:
         """Publish the app's `main` status, as a running app does."""
@@ -116,14 +119,21 @@ class GlobalConfig(_BaseGlobalConfig):
         self._settings.settings_set_sync(name, key, value)
 
     def get(self, key: str, name: str) -> str | None:
-        return self._after("global_config_get", self._settings.settings_get_sync(key, name))
+        result: str | None = self._after(
+            "global_config_get", self._settings.settings_get_sync(key, name)
+        )
+        return result
 
     def get_all(self, key: str) -> dict[str, str]:
-        return self._after("global_config_get_all", self._settings.settings_get_all_sync(key))
+        result: dict[str, str] = self._after(
+            "global_config_get_all", self._settings.settings_get_all_sync(key)
+        )
+        return result
 
     def get_match(self, match: str) -> dict[str, dict[str, str]]:
         values = self._settings.settings_get_match_sync(match)
-        return self._after("global_config_get_match", values)
+        result: dict[str, dict[str, str]] = self._after("global_config_get_match", values)
+        return result
 
     def start(self) -> None:
         """Publish the app's `main` status, as a running app does."""
