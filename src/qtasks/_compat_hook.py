@@ -15,14 +15,15 @@ Nothing is imported until asked for, and names come from the table, so no module
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import importlib.machinery
-import importlib.util
 import sys
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from qtasks._compat_paths import MODULES, NAMES
+
+if TYPE_CHECKING:
+    import importlib.abc
 
 
 def compat_module_name(fullname: str) -> str | None:
@@ -38,8 +39,11 @@ def compat_module_name(fullname: str) -> str | None:
     return None
 
 
-class CompatFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Finds original paths and loads each as its compat module (same object)."""
+class CompatFinder:
+    """Finds original paths and loads each as its compat module (same object). A meta
+    path finder and loader by protocol (`find_spec`, `create_module`, `exec_module`):
+    subclassing `importlib.abc` would import `importlib.resources` and friends into
+    every process for nothing."""
 
     def find_spec(
         self, fullname: str, path: Any = None, target: ModuleType | None = None
@@ -49,9 +53,10 @@ class CompatFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         compat_name = compat_module_name(fullname)
         if compat_name is None:
             return None
-        if fullname not in MODULES and importlib.util.find_spec(compat_name) is None:
+        if fullname not in MODULES and _find_spec(compat_name) is None:
             return None  # no such submodule: the usual ModuleNotFoundError follows
-        return importlib.machinery.ModuleSpec(fullname, self, loader_state=compat_name)
+        loader = cast("importlib.abc.Loader", self)  # a Loader by protocol
+        return importlib.machinery.ModuleSpec(fullname, loader, loader_state=compat_name)
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
         module = importlib.import_module(spec.loader_state)
@@ -63,6 +68,19 @@ class CompatFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         alias_spec = module.__spec__
         if alias_spec is not None and alias_spec.loader is self:
             module.__spec__ = alias_spec.loader_state
+
+
+def _find_spec(name: str) -> importlib.machinery.ModuleSpec | None:
+    """`importlib.util.find_spec` for a module whose package can be imported."""
+    parent = name.rpartition(".")[0]
+    package = importlib.import_module(parent)
+    for finder in sys.meta_path:
+        if isinstance(finder, CompatFinder):
+            continue
+        spec = finder.find_spec(name, getattr(package, "__path__", None))
+        if spec is not None:
+            return spec
+    return None
 
 
 def compat_attribute(module_name: str, name: str) -> Any:
