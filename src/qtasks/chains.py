@@ -20,6 +20,7 @@ from typing import Any
 
 from qtasks.app.task import Task
 from qtasks.core.status import SUCCESS
+from qtasks.core.steps import run_async, run_sync
 from qtasks.exc import ArgumentTypeError
 from qtasks.registries.task import AsyncTask, BaseTaskCls, SyncTask
 
@@ -94,27 +95,13 @@ class BaseChain:
 class SyncChain(BaseChain):
     def get(self, timeout: float = DEFAULT_TIMEOUT) -> list[Task | None]:
         """Run the calls in order; one entry per call (None where none ran or finished)."""
-        flow = chain_flow(self.calls, timeout)
-        try:
-            step = next(flow)
-            while True:
-                result = _send_sync(step)
-                step = flow.send(result)
-        except StopIteration as stop:
-            return list(stop.value)
+        return list(run_sync(chain_flow(self.calls, timeout), _send_sync))
 
 
 class AsyncChain(BaseChain):
     async def get(self, timeout: float = DEFAULT_TIMEOUT) -> list[Task | None]:
         """Run the calls in order; one entry per call (None where none ran or finished)."""
-        flow = chain_flow(self.calls, timeout)
-        try:
-            step = next(flow)
-            while True:
-                result = await _send_async(step)
-                step = flow.send(result)
-        except StopIteration as stop:
-            return list(stop.value)
+        return list(await run_async(chain_flow(self.calls, timeout), _send_async))
 
 
 def _send_sync(step: Step) -> Task | None:
