@@ -131,6 +131,19 @@ async def test_enqueue_is_idempotent_by_uuid(backend: Backend) -> None:
     assert stored is not None and stored.status in FINAL_STATUSES and stored.returning == 1
 
 
+async def test_a_follow_up_already_queued_is_not_queued_again(backend: Backend) -> None:
+    r, child = record("t"), record("t", 0, "child")
+    await backend.enqueue([r])
+    (d,) = await backend.fetch("default", 1, 30, "w", 0)
+    await backend.enqueue([child])  # e.g. a completion retried after a lost reply
+    await backend.complete([Completion(d, finished(d.record), [child])])
+    assert (await backend.stats())["queued"] == 1
+    got = await backend.fetch("default", 10, 30, "w", 0)
+    assert [x.record.uuid for x in got] == [child.uuid]
+    stored = await backend.get(r.uuid)
+    assert stored is not None and stored.status == SUCCESS
+
+
 async def test_stats_count_only_their_own_namespace(make_backend: Callable[..., Backend]) -> None:
     a, b = make_backend("stats-a"), make_backend("stats-b")
     try:

@@ -114,11 +114,15 @@ _UPSERT_TASK = (
     "INSERT OR REPLACE INTO qtasks_tasks (ns, " + _COLUMNS + ", expires_at) "
     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
-# Insert unless the uuid is known: a row that exists and has not expired (the last
-# parameter is the time now) is kept as it is.
+# Enqueueing: a plain INSERT, which fails on a known uuid; then, record by record, an
+# insert that replaces a known row only if it has expired (the last parameter is now).
 _INSERT_TASK = (
     "INSERT INTO qtasks_tasks (ns, " + _COLUMNS + ", expires_at) "
-    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (ns, uuid) DO UPDATE SET "
+    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+_INSERT_UNLESS_KNOWN = (
+    _INSERT_TASK
+    + " ON CONFLICT (ns, uuid) DO UPDATE SET "
     + ", ".join(f"{c.strip()}=excluded.{c.strip()}" for c in _COLUMNS.split(",")[1:])
     + ", expires_at=NULL WHERE qtasks_tasks.expires_at IS NOT NULL"
     " AND qtasks_tasks.expires_at <= ?"
@@ -134,27 +138,34 @@ def _queue_params(ns: str, r: TaskRecord) -> tuple[Any, ...]:
 
 
 def _insert(c: sqlite3.Connection, tasks: list[tuple[Any, ...]], queue: list[Any]) -> None:
-    """Store and queue the records whose uuid is not known yet (idempotent by uuid)."""
-    if len(tasks) > 1:  # the common batch, all new: two statements
-        c.execute("SAVEPOINT qtasks_insert")
-        if c.executemany(_INSERT_TASK, tasks).rowcount == len(tasks):
-            c.execute("RELEASE qtasks_insert")
-            c.executemany(_INSERT_QUEUE, queue)
-            return
-        c.execute("ROLLBACK TO qtasks_insert")
-        c.execute("RELEASE qtasks_insert")
+    """Store and queue records, all new: a known uuid raises IntegrityError (the caller
+    then rolls back and uses `_insert_unknown`)."""
+    c.executemany(_INSERT_TASK, tasks)
+    c.executemany(_INSERT_QUEUE, queue)
+
+
+def _insert_unknown(
+    c: sqlite3.Connection, tasks: list[tuple[Any, ...]], queue: list[Any], now: float
+) -> None:
+    """Store and queue, record by record, those whose uuid is not known yet."""
     for task, entry in zip(tasks, queue, strict=True):
-        if c.execute(_INSERT_TASK, task).rowcount:
+        if c.execute(_INSERT_UNLESS_KNOWN, (*task, now)).rowcount:
             c.execute(_INSERT_QUEUE, entry)
 
 
 def op_enqueue(conn: sqlite3.Connection, ns: str, records: Sequence[TaskRecord]) -> None:
+    """Idempotent by uuid. The common case, every record new, costs a plain insert; a
+    known uuid among them rolls that back and inserts the others one by one."""
     # Encode before the transaction so a bad argument fails without touching the file.
-    now = time.time()
-    tasks = [(*_task_params(ns, r, None), now) for r in records]
+    tasks = [_task_params(ns, r, None) for r in records]
     queue = [_queue_params(ns, r) for r in records]
-    if tasks:
+    if not tasks:
+        return
+    try:
         write(conn, lambda c: _insert(c, tasks, queue))
+    except sqlite3.IntegrityError:
+        now = time.time()
+        write(conn, lambda c: _insert_unknown(c, tasks, queue, now))
 
 
 def op_put(conn: sqlite3.Connection, ns: str, records: Sequence[TaskRecord], ttl: float) -> None:
@@ -217,9 +228,9 @@ def op_complete(
     now = time.time()
     tasks = [_task_params(ns, c.record, now + ttl) for c in completions]
     followups = [f for c in completions for f in c.followups]
-    follow_tasks = [(*_task_params(ns, f, None), now) for f in followups]
+    follow_tasks = [_task_params(ns, f, None) for f in followups]
 
-    def body(c: sqlite3.Connection) -> None:
+    def body(c: sqlite3.Connection, all_new: bool = True) -> None:
         c.executemany(
             "DELETE FROM qtasks_queue WHERE ns=? AND uuid=? "
             "AND (token=? OR lease_until IS NULL OR lease_until<?)",
@@ -227,9 +238,16 @@ def op_complete(
         )
         c.executemany(_UPSERT_TASK, tasks)
         if followups:
-            _insert(c, follow_tasks, [_queue_params(ns, f) for f in followups])
+            follow_queue = [_queue_params(ns, f) for f in followups]
+            if all_new:
+                _insert(c, follow_tasks, follow_queue)
+            else:
+                _insert_unknown(c, follow_tasks, follow_queue, now)
 
-    write(conn, body)
+    try:
+        write(conn, body)
+    except sqlite3.IntegrityError:  # a follow-up's uuid is known already
+        write(conn, lambda c: body(c, all_new=False))
 
 
 def op_ack(conn: sqlite3.Connection, ns: str, deliveries: Sequence[Delivery]) -> None:
