@@ -66,7 +66,7 @@ class CompatFinder:
 
     def exec_module(self, module: ModuleType) -> None:
         alias_spec = module.__spec__
-        if alias_spec is not None and alias_spec.loader is self:
+        if alias_spec is not None and alias_spec.loader is cast(Any, self):
             module.__spec__ = alias_spec.loader_state
 
 

@@ -35,19 +35,23 @@ class PortalTwins:
         self._call(self.enqueue, records)  # type: ignore[attr-defined]
 
     def get_sync(self, uuid: str) -> TaskRecord | None:
-        return self._call(self.get, uuid)  # type: ignore[attr-defined]
+        result: TaskRecord | None = self._call(self.get, uuid)  # type: ignore[attr-defined]
+        return result
 
     def wait_final_sync(self, uuid: str, timeout: float) -> TaskRecord | None:
-        return self._call(self.wait_final, uuid, timeout)  # type: ignore[attr-defined]
+        result: TaskRecord | None = self._call(self.wait_final, uuid, timeout)  # type: ignore[attr-defined]
+        return result
 
     def cancel_sync(self, uuid: str, reason: str) -> TaskRecord | None:
-        return self._call(self.cancel, uuid, reason)  # type: ignore[attr-defined]
+        result: TaskRecord | None = self._call(self.cancel, uuid, reason)  # type: ignore[attr-defined]
+        return result
 
     def purge_sync(self) -> None:
         self._call(self.purge)  # type: ignore[attr-defined]
 
     def live_workers_sync(self) -> list[dict[str, Any]]:
-        return self._call(self.live_workers)  # type: ignore[attr-defined]
+        result: list[dict[str, Any]] = self._call(self.live_workers)  # type: ignore[attr-defined]
+        return result
 
     def close_sync(self) -> None:
         self._call(self.close)  # type: ignore[attr-defined]
@@ -60,7 +64,8 @@ async def poll_final(store: Any, uuid: str, timeout: float) -> TaskRecord | None
     while True:
         record = await store.get(uuid)
         if record is None or record.status in SETTLED_STATUSES:
-            return record
+            result: TaskRecord | None = record
+            return result
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return None

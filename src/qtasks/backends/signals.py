@@ -10,7 +10,9 @@ import asyncio
 import dataclasses
 import threading
 from collections.abc import Awaitable, Callable, Generator
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class Signal:
@@ -74,7 +76,7 @@ LOAD = Load()
 
 #: A wait loop written once: yields `Pause` or `LOAD` steps, returns its result; driven
 #: by `core.steps.run_sync/run_async` with `waits_sync/waits` as the perform function.
-WaitSteps = Generator[Any, Any, Any]
+WaitSteps = Generator[Any, Any, T]
 
 
 def waits_sync(signal: Signal, load: Callable[[], Any] | None = None) -> Callable[[Any], Any]:

@@ -37,7 +37,7 @@ class MemoryBackend(Backend):
         self._store = store_for(url)
 
     # --- waits, written once for sync and async callers -----------------------------------
-    def _final_steps(self, uuid: str, timeout: float) -> WaitSteps:
+    def _final_steps(self, uuid: str, timeout: float) -> WaitSteps[TaskRecord | None]:
         deadline = time.monotonic() + timeout
         while True:
             seen = self._store.finished.version
@@ -51,7 +51,7 @@ class MemoryBackend(Backend):
 
     def _fetch_steps(
         self, queue: str, limit: int, lease: float, worker_id: str, wait: float
-    ) -> WaitSteps:
+    ) -> WaitSteps[Any]:
         store, ns = self._store, self.namespace
         deadline = time.monotonic() + wait
         while True:
@@ -127,7 +127,10 @@ class MemoryBackend(Backend):
         return self._store.get(self.namespace, uuid)
 
     def wait_final_sync(self, uuid: str, timeout: float) -> TaskRecord | None:
-        return run_sync(self._final_steps(uuid, timeout), waits_sync(self._store.finished))
+        result: TaskRecord | None = run_sync(
+            self._final_steps(uuid, timeout), waits_sync(self._store.finished)
+        )
+        return result
 
     def cancel_sync(self, uuid: str, reason: str) -> TaskRecord | None:
         return self._store.cancel(self.namespace, uuid, reason, self.config.result_ttl)

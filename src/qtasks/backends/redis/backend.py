@@ -50,25 +50,32 @@ class RedisBackend(RedisDriver, Backend, SharedSettings):
             await self._drive(flows.put(records, self.config.result_ttl))
 
     async def get(self, uuid: str) -> TaskRecord | None:
-        return await self._drive(flows.get(self.prefix, uuid))
+        result: TaskRecord | None = await self._drive(flows.get(self.prefix, uuid))
+        return result
 
     async def wait_final(self, uuid: str, timeout: float) -> TaskRecord | None:
-        return await self._drive(flows.wait_final(self.prefix, uuid, timeout))
+        result: TaskRecord | None = await self._drive(flows.wait_final(self.prefix, uuid, timeout))
+        return result
 
     async def cancel(self, uuid: str, reason: str) -> TaskRecord | None:
-        return await self._drive(flows.cancel(uuid, reason, self.config.result_ttl))
+        result: TaskRecord | None = await self._drive(
+            flows.cancel(uuid, reason, self.config.result_ttl)
+        )
+        return result
 
     async def cancel_requests(self, uuids: Sequence[str]) -> dict[str, str]:
         if not uuids:
             return {}
-        return await self._drive(flows.cancel_requests(uuids))
+        result: dict[str, str] = await self._drive(flows.cancel_requests(uuids))
+        return result
 
     # --- worker side --------------------------------------------------------------------
     async def fetch(
         self, queue: str, limit: int, lease: float, worker_id: str, wait: float
     ) -> list[Delivery]:
         flow = flows.fetch(self.prefix, self._pace, queue, limit, lease, worker_id, wait)
-        return await self._drive(flow)
+        result: list[Delivery] = await self._drive(flow)
+        return result
 
     async def complete(self, completions: Sequence[Completion]) -> None:
         if completions:
@@ -94,7 +101,8 @@ class RedisBackend(RedisDriver, Backend, SharedSettings):
         await self._drive(flows.purge(self.prefix))
 
     async def stats(self, queue: str = DEFAULT_QUEUE) -> dict[str, int]:
-        return await self._drive(flows.stats(queue))
+        result: dict[str, int] = await self._drive(flows.stats(queue))
+        return result
 
     async def register_worker(self, worker_id: str, info: dict[str, Any], ttl: float) -> None:
         await self._drive(flows.register_worker(worker_id, info, ttl))
@@ -103,7 +111,8 @@ class RedisBackend(RedisDriver, Backend, SharedSettings):
         await self._drive(flows.unregister_worker(worker_id))
 
     async def live_workers(self) -> list[dict[str, Any]]:
-        return await self._drive(flows.live_workers())
+        result: list[dict[str, Any]] = await self._drive(flows.live_workers())
+        return result
 
     async def close(self) -> None:
         await self._close_connections()
@@ -113,19 +122,25 @@ class RedisBackend(RedisDriver, Backend, SharedSettings):
         self._drive_sync(flows.enqueue(records))
 
     def get_sync(self, uuid: str) -> TaskRecord | None:
-        return self._drive_sync(flows.get(self.prefix, uuid))
+        result: TaskRecord | None = self._drive_sync(flows.get(self.prefix, uuid))
+        return result
 
     def wait_final_sync(self, uuid: str, timeout: float) -> TaskRecord | None:
-        return self._drive_sync(flows.wait_final(self.prefix, uuid, timeout))
+        result: TaskRecord | None = self._drive_sync(flows.wait_final(self.prefix, uuid, timeout))
+        return result
 
     def cancel_sync(self, uuid: str, reason: str) -> TaskRecord | None:
-        return self._drive_sync(flows.cancel(uuid, reason, self.config.result_ttl))
+        result: TaskRecord | None = self._drive_sync(
+            flows.cancel(uuid, reason, self.config.result_ttl)
+        )
+        return result
 
     def purge_sync(self) -> None:
         self._drive_sync(flows.purge(self.prefix))
 
     def live_workers_sync(self) -> list[dict[str, Any]]:
-        return self._drive_sync(flows.live_workers())
+        result: list[dict[str, Any]] = self._drive_sync(flows.live_workers())
+        return result
 
     def close_sync(self) -> None:
         self._close_connections_sync()
@@ -135,25 +150,31 @@ class RedisBackend(RedisDriver, Backend, SharedSettings):
         await self._drive(flows.settings_set(name, key, value, ttl))
 
     async def settings_get(self, key: str, name: str) -> str | None:
-        return await self._drive(flows.settings_get(self.prefix, key, name))
+        result: str | None = await self._drive(flows.settings_get(self.prefix, key, name))
+        return result
 
     async def settings_get_all(self, key: str) -> dict[str, str]:
-        return await self._drive(flows.settings_get_all(self.prefix, key))
+        result: dict[str, str] = await self._drive(flows.settings_get_all(self.prefix, key))
+        return result
 
     async def settings_get_match(self, match: str) -> dict[str, dict[str, str]]:
-        return await self._drive(flows.settings_get_match(match))
+        result: dict[str, dict[str, str]] = await self._drive(flows.settings_get_match(match))
+        return result
 
     def settings_set_sync(self, name: str, key: str, value: Any, ttl: float | None = None) -> None:
         self._drive_sync(flows.settings_set(name, key, value, ttl))
 
     def settings_get_sync(self, key: str, name: str) -> str | None:
-        return self._drive_sync(flows.settings_get(self.prefix, key, name))
+        result: str | None = self._drive_sync(flows.settings_get(self.prefix, key, name))
+        return result
 
     def settings_get_all_sync(self, key: str) -> dict[str, str]:
-        return self._drive_sync(flows.settings_get_all(self.prefix, key))
+        result: dict[str, str] = self._drive_sync(flows.settings_get_all(self.prefix, key))
+        return result
 
     def settings_get_match_sync(self, match: str) -> dict[str, dict[str, str]]:
-        return self._drive_sync(flows.settings_get_match(match))
+        result: dict[str, dict[str, str]] = self._drive_sync(flows.settings_get_match(match))
+        return result
 
 
 __all__ = ["RedisBackend"]

@@ -123,7 +123,8 @@ class RedisDriver:
         """This thread's `perform` (its connection bound in), made once per connection."""
         local = self._local
         if getattr(local, "epoch", None) is self._epoch:
-            return local.perform
+            cached: Callable[[tuple[Any, ...] | Pipe], Any] = local.perform
+            return cached
         with self._lock:
             if self._factory is None:
                 retry = Retry(ExponentialBackoff(cap=1.0, base=0.01), _RETRIES)
@@ -133,7 +134,8 @@ class RedisDriver:
             self._conns.add(conn)  # weak: the connection dies with its thread
             local.perform = partial(self._perform_sync, conn)
             local.epoch = self._epoch
-        return local.perform
+        made: Callable[[tuple[Any, ...] | Pipe], Any] = local.perform
+        return made
 
     async def _loop_conns(self) -> _LoopConns:
         loop = asyncio.get_running_loop()
@@ -298,7 +300,7 @@ class _LoopConns:
     def take(self) -> Any:
         if self.idle:
             return self.idle.pop()
-        conn = self.factory.make_connection()
+        conn = self.factory.make_connection()  # type: ignore[no-untyped-call]  # redis-py: untyped
         self.all.append(conn)
         self.performs[conn] = partial(self.perform, self, conn)
         return conn
@@ -339,7 +341,8 @@ def _call_many_sync(conn: Any, wires: list[Cmd]) -> list[Any]:
             conn.disconnect()
             raise
 
-    return conn.retry.call_with_retry(attempt, lambda _: conn.disconnect())
+    result: list[Any] = conn.retry.call_with_retry(attempt, lambda _: conn.disconnect())
+    return result
 
 
 async def _call(
@@ -429,7 +432,8 @@ async def _call_many(conn: Any, wires: list[Cmd]) -> list[Any]:
         return await _read_many(conn, len(wires), out)
 
     try:
-        return await conn.retry.call_with_retry(attempt, lambda _: conn.disconnect())
+        result: list[Any] = await conn.retry.call_with_retry(attempt, lambda _: conn.disconnect())
+        return result
     except asyncio.CancelledError as cancel:
         raise _CancelledPipe(cancel, sent, out) from None
 

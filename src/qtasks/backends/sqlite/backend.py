@@ -105,7 +105,7 @@ class SqliteBackend(Backend):
             return True
         return False
 
-    def _until_change(self, seen: int, base: int | None, budget: float) -> WaitSteps:
+    def _until_change(self, seen: int, base: int | None, budget: float) -> WaitSteps[Any]:
         """Pause until this process signals, another connection commits (`base` is the
         data version read before the caller's query), or the paced budget passes."""
         deadline, step = self._pace(budget)
@@ -117,12 +117,12 @@ class SqliteBackend(Backend):
                 return
             step = min(step * 1.25, _MAX_PROBE)
 
-    def _final_steps(self, uuid: str, timeout: float) -> WaitSteps:
+    def _final_steps(self, uuid: str, timeout: float) -> WaitSteps[TaskRecord | None]:
         """wait_final: LOAD reads the record."""
         deadline = time.monotonic() + timeout
         while True:
             seen, base = self._finished.version, self._data_version()
-            record = yield LOAD
+            record: TaskRecord | None = yield LOAD
             if record is None or record.status in SETTLED_STATUSES:
                 return record
             remaining = deadline - time.monotonic()
@@ -130,7 +130,7 @@ class SqliteBackend(Backend):
                 return None
             yield from self._until_change(seen, base, remaining)
 
-    def _fetch_steps(self, wait: float) -> WaitSteps:
+    def _fetch_steps(self, wait: float) -> WaitSteps[Any]:
         """fetch: LOAD leases what is due."""
         deadline = time.monotonic() + wait
         while True:
