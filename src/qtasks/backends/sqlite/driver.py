@@ -124,8 +124,11 @@ class Db:
         return self._conn
 
     def run(self, op: Callable[..., T], *args: Any) -> T:
-        with self.lock, self.errors:
-            return op(self.conn(), *args)
+        with self.lock:
+            try:
+                return op(self.conn(), *args)
+            except (sqlite3.Error, OSError) as exc:  # try/except: on every call, cheaper
+                raise self.errors.translate(exc) from exc
 
     def try_run(self, op: Callable[..., T], *args: Any) -> tuple[bool, T | None]:
         """Run `op` now if nothing has to wait: neither this connection's lock (another
@@ -134,13 +137,13 @@ class Db:
         if not self.lock.acquire(blocking=False):
             return False, None
         try:
-            with self.errors:
-                try:
-                    return True, op(self.conn(), *args)
-                except sqlite3.OperationalError as exc:
-                    if is_busy(exc):
-                        return False, None
-                    raise
+            return True, op(self.conn(), *args)
+        except sqlite3.OperationalError as exc:
+            if is_busy(exc):
+                return False, None
+            raise self.errors.translate(exc) from exc
+        except (sqlite3.Error, OSError) as exc:
+            raise self.errors.translate(exc) from exc
         finally:
             self.lock.release()
 
