@@ -96,10 +96,10 @@ class BaseQueueTasks(ClientOperations):
             {"app": self.plugins, **self._component_plugins}, self.log, bridge=portal().wait
         )
         self.starter: Any = None
-        self.backend: Backend = self._make_backend(broker or storage, broker_url or storage_url)
+        self.backend: Backend = self._make_backend(broker or storage, broker_url, storage_url)
         self._set_state()
 
-    def _make_backend(self, given: Any, url: str | None) -> Backend:
+    def _make_backend(self, given: Any, broker_url: str | None, storage_url: str | None) -> Backend:
         if given is not None:
             backend = given if isinstance(given, Backend) else getattr(given, "backend", None)
             if not isinstance(backend, Backend):
@@ -109,8 +109,16 @@ class BaseQueueTasks(ClientOperations):
                 )
             backend.config = self.config  # one config per app, read by every component
             return backend
+        broker_url = broker_url or self.config.broker_url
+        storage_url = storage_url or self.config.storage_url
+        if broker_url is None:  # a storage URL alone names the one backend (1.7's meaning)
+            broker_url, storage_url = storage_url, None
         return create_backend(
-            resolve_url(url, self.config), namespace=self.name, config=self.config, log=self.log
+            resolve_url(broker_url, self.config),
+            namespace=self.name,
+            config=self.config,
+            log=self.log,
+            storage_url=storage_url,
         )
 
     # --- global state (the seed's contract) ------------------------------------------------

@@ -44,6 +44,9 @@ class QueueConfig:
     # --- qtasks additions -------------------------------------------------------------
     #: Backend URL used when the app is given none (env QTASKS_BROKER_URL).
     broker_url: str | None = None
+    #: Result store URL when it differs from the broker's (env QTASKS_STORAGE_URL): the
+    #: broker is then paired with this store.
+    storage_url: str | None = None
     #: Seconds a fetched task stays leased to a worker without a heartbeat.
     lease_timeout: float = 30.0
     #: Seconds a finished record (success, error, cancel) is kept.
