@@ -8,6 +8,7 @@ import os
 import signal
 import threading
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,9 +16,8 @@ import pytest
 import qtasks
 import qtasks.asyncio
 from qtasks.backends.bridge import portal
-from qtasks.core.hooks import Hooks
 from qtasks.engine.server import Server
-from qtasks.exc import HookAbort
+from qtasks.engine.worker import Worker
 
 pytestmark = pytest.mark.anyio
 
@@ -33,23 +33,34 @@ def _tasks() -> set[asyncio.Task[Any]]:
     return set(asyncio.all_tasks())
 
 
-class FailOnQueue(Hooks):
-    """Fails the start of the worker of one queue."""
-
-    def __init__(self, queue: str) -> None:
-        self.queue = queue
-
-    def worker_start(self, **kw: Any) -> None:
-        if kw["worker"].queue == self.queue:
-            raise HookAbort("this worker cannot start") from RuntimeError("broken")
+class BrokenConsumer(RuntimeError):
+    pass
 
 
-async def test_a_failing_worker_stops_its_siblings() -> None:
+@pytest.fixture
+def fail_queue(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
+    """Make the consumers of one queue's worker fail (a bug in a worker, say)."""
+
+    def arm(queue: str) -> None:
+        original = Worker._consume
+
+        async def consume(self: Worker, number: int) -> None:
+            if self.queue == queue:
+                await asyncio.sleep(0.05)
+                raise BrokenConsumer(f"consumer of {queue!r} broke")
+            await original(self, number)
+
+        monkeypatch.setattr(Worker, "_consume", consume)
+
+    return arm
+
+
+async def test_a_failing_worker_stops_its_siblings(fail_queue: Callable[[str], None]) -> None:
     before = _tasks()
+    fail_queue("bad")
     app = _app()
-    app.add_plugin(FailOnQueue("bad"))
     server = Server(app, queues=["good", "bad"])
-    with pytest.raises(HookAbort, match="cannot start"):
+    with pytest.raises(BrokenConsumer, match="broke"):
         await asyncio.wait_for(server.serve(), LIMIT)
     assert _tasks() == before
 
@@ -116,9 +127,11 @@ def test_an_interrupted_sync_call_cancels_its_coroutine() -> None:
     assert state == {"cancelled": True}
 
 
-def test_a_failing_worker_fails_run_forever_with_its_own_error() -> None:
+def test_a_failing_worker_fails_run_forever_with_its_own_error(
+    fail_queue: Callable[[str], None],
+) -> None:
+    fail_queue("default")
     name = f"sc-{uuid.uuid4().hex[:8]}"
     app = qtasks.QueueTasks(name, broker_url=f"memory://{name}")
-    app.add_plugin(FailOnQueue("default"))
-    with pytest.raises(HookAbort, match="cannot start"):
+    with pytest.raises(BrokenConsumer, match="broke"):
         app.run_forever()

@@ -102,3 +102,9 @@ def test_class_level_ttl_fields_are_per_instance() -> None:
 
 def test_repr_shows_changes_only() -> None:
     assert repr(QueueConfig(max_tasks_process=3)) == "QueueConfig(max_tasks_process=3)"
+
+
+def test_repr_never_shows_a_url_password() -> None:
+    cfg = QueueConfig(broker_url="redis://user:secret@127.0.0.1:1/0", storage_url="sqlite:///x.db")
+    assert "secret" not in repr(cfg) and "user:***@" in repr(cfg)
+    assert cfg.broker_url == "redis://user:secret@127.0.0.1:1/0"  # the value itself is kept

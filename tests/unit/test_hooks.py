@@ -147,3 +147,41 @@ def test_an_injector_failure_fails_only_that_task() -> None:
     assert "ValueError: zero is not allowed" in bad.traceback
     assert "ZeroDivisionError" not in bad.traceback
     assert good is not None and good.returning == 0.25
+
+
+@pytest.mark.parametrize(
+    ("hook", "status"),
+    [
+        ("worker_execute_before", "error"),
+        ("worker_run_task_before", "error"),
+        ("task_executor_args_replace", "error"),
+        ("task_executor_decode", "error"),
+        ("broker_add_worker", "success"),
+        ("worker_add", "success"),
+        ("task_executor_task_close", "success"),
+        ("worker_remove_finished_task", "success"),
+        ("worker_execute_after", "success"),
+    ],
+)
+def test_hook_abort_fails_the_task_only_before_its_outcome(hook: str, status: str) -> None:
+    """Before the outcome, a `HookAbort` fails that task with its cause; anywhere else it
+    is logged like any plugin error. The worker never stops over it."""
+    name = f"abort-{uuid.uuid4().hex[:8]}"
+    app = qtasks.QueueTasks(name, broker_url=f"memory://{name}")
+
+    def abort(self: Any, **kw: Any) -> None:
+        raise HookAbort("refused") from LookupError("no such thing")
+
+    app.add_plugin(type("Abort", (BasePlugin,), {hook: abort})())
+
+    @app.task
+    def job() -> str:
+        return "ran"
+
+    with app.serve():
+        first = job.add_task(timeout=10)
+        second = job.add_task(timeout=10)
+    for task in (first, second):
+        assert task is not None and task.status == status
+        if status == "error":
+            assert "LookupError: no such thing" in task.traceback

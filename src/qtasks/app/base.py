@@ -14,12 +14,11 @@ from qtasks.backends import Backend, TaskRecord, create_backend, resolve_url
 from qtasks.backends.bridge import portal
 from qtasks.configs import QueueConfig
 from qtasks.contexts import AsyncContext, BaseContext, SyncContext
-from qtasks.core.hooks import HookRunner, PluginTable, component_of, overridden_hooks
+from qtasks.core.hooks import HookRunner, Hooks, PluginTable, component_of, overridden_hooks
 from qtasks.core.models import TaskSpec
 from qtasks.events import BaseEvents
 from qtasks.exc import ArgumentTypeError, ConfigError
 from qtasks.logs import Logger
-from qtasks.plugins.base import BasePlugin
 from qtasks.plugins.builtin import INJECTORS
 from qtasks.plugins.runner import add_plugin
 from qtasks.registries.build import decorate
@@ -189,7 +188,7 @@ class BaseQueueTasks(ClientOperations):
 
     def add_plugin(
         self,
-        plugin: BasePlugin,
+        plugin: Hooks,
         trigger_names: list[str] | None = None,
         component: str | None = None,
     ) -> None:

@@ -19,7 +19,7 @@ class Signal:
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self.version = 0
-        self._futures: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self._futures: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[bool]]] = []
 
     def notify(self) -> None:
         with self._cond:
@@ -38,20 +38,23 @@ class Signal:
             return self._cond.wait_for(lambda: self.version != seen, timeout)
 
     async def wait(self, seen: int, timeout: float) -> bool:
-        """Await `version != seen` or `timeout`; True when it changed."""
+        """Await `version != seen` or `timeout`; True when it changed.
+
+        A plain future with a timer rather than `asyncio.wait_for`: on Python 3.11 a
+        `wait_for` cancelled just as its future completes can swallow the cancellation,
+        and a stopping worker would then wait out the whole fetch."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
+        future: asyncio.Future[bool] = loop.create_future()
         with self._cond:
             if self.version != seen:
                 return True
             self._futures.append((loop, future))
+        timer = loop.call_later(timeout, _resolve, future, False)
         try:
-            await asyncio.wait_for(future, timeout)
-            return True
-        except TimeoutError:
-            return False
+            return await future
         finally:
-            if not future.done():
+            timer.cancel()
+            if not future.done() or future.cancelled():
                 with self._cond:
                     try:
                         self._futures.remove((loop, future))
@@ -106,9 +109,9 @@ def waits(
     return perform
 
 
-def _resolve(future: asyncio.Future[None]) -> None:
+def _resolve(future: asyncio.Future[bool], changed: bool = True) -> None:
     if not future.done():
-        future.set_result(None)
+        future.set_result(changed)
 
 
 __all__ = ["LOAD", "Pause", "Signal", "WaitSteps", "waits", "waits_sync"]

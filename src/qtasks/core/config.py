@@ -18,6 +18,7 @@ import typing
 from collections.abc import Callable
 from typing import Any, ClassVar, Union
 
+from qtasks.core.urls import redact
 from qtasks.exc import ConfigError
 
 #: The log line format of `qtasks.logs.Logger` (`logs_format`'s default).
@@ -147,6 +148,8 @@ class QueueConfig:
             value = getattr(self, f.name)
             default = f.default_factory() if callable(f.default_factory) else f.default
             if value != default:
+                if f.name.endswith("_url") and isinstance(value, str):
+                    value = redact(value)  # a URL's password never reaches a log
                 changed.append(f"{f.name}={value!r}")
         changed += [f"{k}={v!r}" for k, v in self._dynamic_fields.items()]
         return f"QueueConfig({', '.join(changed)})"

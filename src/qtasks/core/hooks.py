@@ -10,8 +10,8 @@ plugins see the changes, and the caller receives them merged.
 the name, then those registered for every name of their component, "Globals"). It
 knows which hooks have listeners without calling anything, so a hook nobody listens to
 costs one set lookup. A listener that raises is logged and skipped, except for
-`HookAbort`, which is a plugin's way to fail the task at hand (built-in argument
-injectors use it), and which propagates to the caller.
+`HookAbort` in a hook that runs for one task before its outcome (`ABORTABLE_HOOKS`):
+that is a plugin's way to fail the task at hand, and it propagates to the caller.
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ if TYPE_CHECKING:
 #: The registration key of a plugin that listens to every hook of its component.
 GLOBAL_TRIGGER = "Globals"
 
-#: What a hook returns: the keyword arguments it changes, or None.
-Changes = dict[str, Any] | None
+#: What a hook returns: the keyword arguments it changes, or None; an async hook returns
+#: an awaitable of it.
+Changes = dict[str, Any] | None | Awaitable[dict[str, Any] | None]
 
 #: Component tables: "app" holds the app's own plugins, the others QTasks 1.7's
 #: component names.
@@ -239,6 +240,24 @@ _PREFIXES = (
 )
 
 
+#: Hooks that run for one task, before its outcome is decided: a `HookAbort` there fails
+#: that task. Elsewhere (lifecycle, fetch, acknowledgement) it is logged like any error.
+ABORTABLE_HOOKS: frozenset[str] = frozenset(
+    {
+        "worker_execute_before",
+        "worker_run_task_before",
+        "task_executor_args_replace",
+        "task_executor_before_execute",
+        "task_executor_middlewares_execute",
+        "task_executor_run_task",
+        "task_executor_run_task_gen",
+        "task_executor_after_execute",
+        "task_executor_after_execute_result_replace",
+        "task_executor_decode",
+    }
+)
+
+
 def component_of(name: str) -> str:
     """The component table a hook's listeners are registered in."""
     for prefix, component in _PREFIXES:
@@ -267,8 +286,11 @@ class PluginTable(dict[str, list[Any]]):
         self._watchers.append(callback)
 
     def add(self, plugin: Any, names: Iterable[str]) -> None:
+        """Register `plugin` for `names`; once per name however often it is added."""
         for name in names:
-            self.setdefault(name, []).append(plugin)
+            listeners = self.setdefault(name, [])
+            if not any(p is plugin for p in listeners):
+                listeners.append(plugin)
         self._changed()
 
     def _changed(self) -> None:
@@ -360,7 +382,10 @@ class HookRunner:
                 if inspect.isawaitable(result):
                     result = await result
             except HookAbort:
-                raise
+                if name in ABORTABLE_HOOKS:
+                    raise
+                self._failed(plugin, name)
+                continue
             except Exception:
                 self._failed(plugin, name)
                 continue
@@ -380,7 +405,10 @@ class HookRunner:
                         raise PluginError("an async plugin needs a bridge for sync callers")
                     result = self.bridge(result)
             except HookAbort:
-                raise
+                if name in ABORTABLE_HOOKS:
+                    raise
+                self._failed(plugin, name)
+                continue
             except Exception:
                 self._failed(plugin, name)
                 continue
@@ -438,6 +466,7 @@ def all_plugins(tables: Iterable[Mapping[str, list[Any]]]) -> list[Any]:
 
 
 __all__ = [
+    "ABORTABLE_HOOKS",
     "COMPONENTS",
     "GLOBAL_TRIGGER",
     "HOOK_NAMES",

@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from qtasks.core.models import DEFAULT_QUEUE, Completion, Delivery, TaskRecord
+from qtasks.core.urls import redact
 from qtasks.exc import CapabilityError
 
 if TYPE_CHECKING:
@@ -275,17 +276,6 @@ class WorkerRegistry(ABC):
 
     def live_workers_sync(self) -> list[dict[str, Any]]:
         raise NotImplementedError
-
-
-def redact(url: str) -> str:
-    """The URL with any password replaced, for logs and error messages."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
 
 
 __all__ = [

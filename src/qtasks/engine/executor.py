@@ -59,6 +59,8 @@ class TaskExecutor:
         #: The worker's plugins, as QTasks 1.7 gave them to executors.
         self.plugins: dict[str, list[Any]] = plugins if plugins is not None else {}
         self.hooks = hooks or HookRunner({"worker": PluginTable(self.plugins)}, self.log)
+        #: The hooks with listeners, read once: each step checks it before building a call.
+        self._listened = self.hooks.active
         #: The argument injectors this task needs, and their shared state.
         self.injectors: list[Injector] = injectors or []
         self.resources = resources
@@ -126,7 +128,7 @@ class TaskExecutor:
             self._args.insert(0, self.app.echo_handle(self.task_func, self.record))
         for injector in self.injectors:
             self._args, self._kwargs = await injector.prepare(self, self._args, self._kwargs)
-        if self.hooks.listens("task_executor_args_replace"):
+        if "task_executor_args_replace" in self._listened:
             changes = await self._trigger(
                 "task_executor_args_replace",
                 args=self._args,
@@ -137,7 +139,8 @@ class TaskExecutor:
                 self._args = list(changes["args"])
             if "kw" in changes and changes["kw"] is not None:
                 self._kwargs = dict(changes["kw"])
-        await self._trigger("task_executor_before_execute")
+        if "task_executor_before_execute" in self._listened:
+            await self._trigger("task_executor_before_execute")
 
     async def run_task(self) -> Any:
         func, schema = self.task_func.func, self.task_func
@@ -147,6 +150,8 @@ class TaskExecutor:
             result = await self._in_thread(functools.partial(func, *self._args, **self._kwargs))
             if inspect.isawaitable(result):  # a sync wrapper that returned a coroutine
                 result = await result
+        if "task_executor_run_task" not in self._listened:
+            return result
         changes = await self._trigger("task_executor_run_task", result=result)
         return changes.get("result", result)
 
@@ -162,13 +167,15 @@ class TaskExecutor:
         return list(changes.get("results", items))
 
     async def after_execute(self) -> None:
-        await self._trigger("task_executor_after_execute")
+        if "task_executor_after_execute" in self._listened:
+            await self._trigger("task_executor_after_execute")
         for injector in self.injectors:
             self._result = await injector.finish(self, self._result)
-        changes = await self._trigger(
-            "task_executor_after_execute_result_replace", result=self._result
-        )
-        self._result = changes.get("result", self._result)
+        if "task_executor_after_execute_result_replace" in self._listened:
+            changes = await self._trigger(
+                "task_executor_after_execute_result_replace", result=self._result
+            )
+            self._result = changes.get("result", self._result)
 
     async def close(self) -> None:
         """After the execution, whatever its outcome: the injectors' clean-up, then the
@@ -178,9 +185,10 @@ class TaskExecutor:
                 await injector.close(self)
             except Exception:
                 self.log.exception("Closing %r after task %s failed", injector, self.record.uuid)
-        await self._trigger(
-            "task_executor_task_close", task_func=self.task_func, task_broker=self.record
-        )
+        if "task_executor_task_close" in self._listened:
+            await self._trigger(
+                "task_executor_task_close", task_func=self.task_func, task_broker=self.record
+            )
 
     async def decode(self) -> Any:
         """Turn the result into what is stored: the task's `decode=` (or the config's
@@ -191,8 +199,9 @@ class TaskExecutor:
             decoder = self.app.config.task_default_decode
         if decoder is not None:
             value = await call_maybe_async(decoder, value)
-        changes = await self._trigger("task_executor_decode", result=value)
-        value = changes.get("result", value)
+        if "task_executor_decode" in self._listened:
+            changes = await self._trigger("task_executor_decode", result=value)
+            value = changes.get("result", value)
         try:
             serialization.dumps(value, what="the result")
         except SerializationError as exc:

@@ -18,7 +18,7 @@ from qtasks.core import policy as outcome
 from qtasks.core.models import Completion, Delivery, TaskRecord, TaskSpec
 from qtasks.core.status import CANCEL, ERROR, SUCCESS
 from qtasks.engine.executor import TaskExecutor
-from qtasks.exc import TaskCancelError, TaskNotRegisteredError, TaskPluginTriggerError
+from qtasks.exc import HookAbort, TaskCancelError, TaskNotRegisteredError, TaskPluginTriggerError
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
@@ -60,28 +60,10 @@ _EVENT_FOR_STATUS = {SUCCESS: "task_success", CANCEL: "task_cancel"}
 
 async def run_delivery(worker: Worker, delivery: Delivery) -> Completion:
     app, record = worker.app, delivery.record
-    hooks = worker.hooks
     schema = app.find_task(record.task_name)
-    if hooks.listens("worker_execute_before"):
-        changes = await hooks.run(
-            "worker_execute_before",
-            worker=worker,
-            task_broker=record,
-            task_func=schema,
-            model=record,
-        )
-        record = _merge_record(record, changes.get("model"))
-    await app.events.fire("task_running", worker=worker, task_func=schema, task_broker=record)
-    if hooks.listens("worker_run_task_before"):
-        changes = await hooks.run(
-            "worker_run_task_before",
-            worker=worker,
-            task_func=schema,
-            task_broker=record,
-        )
-        schema = changes.get("task_func", schema)
     executor: TaskExecutor | None = None
     try:
+        record, schema = await _before(worker, record, schema)
         if schema is None:
             raise TaskNotRegisteredError(
                 f"Task {record.task_name!r} is not registered in app {app.name!r} "
@@ -99,11 +81,39 @@ async def run_delivery(worker: Worker, delivery: Delivery) -> Completion:
             raise  # shutdown: the worker releases the lease
         completion = Completion(delivery, outcome.failure(record, TaskCancelError(reason)))
     except Exception as exc:
-        completion = await _failed(worker, schema, delivery, record, exc)
+        # a plugin's HookAbort fails the task with the error it names as its cause
+        cause = exc.__cause__ if isinstance(exc, HookAbort) and exc.__cause__ else exc
+        completion = await _failed(worker, schema, delivery, record, cause)
     finally:
         if executor is not None:
             await executor.close()
     return await _finish(worker, schema, record, completion)
+
+
+async def _before(
+    worker: Worker, record: TaskRecord, schema: TaskSpec | None
+) -> tuple[TaskRecord, TaskSpec | None]:
+    """`worker_execute_before`, event `task_running`, `worker_run_task_before`: inside the
+    task's try, so a plugin's `HookAbort` there fails this task alone."""
+    hooks = worker.hooks
+    if hooks.listens("worker_execute_before"):
+        changes = await hooks.run(
+            "worker_execute_before",
+            worker=worker,
+            task_broker=record,
+            task_func=schema,
+            model=record,
+        )
+        record = _merge_record(record, changes.get("model"))
+    await worker.app.events.fire(
+        "task_running", worker=worker, task_func=schema, task_broker=record
+    )
+    if hooks.listens("worker_run_task_before"):
+        changes = await hooks.run(
+            "worker_run_task_before", worker=worker, task_func=schema, task_broker=record
+        )
+        schema = changes.get("task_func", schema)
+    return record, schema
 
 
 def _make_executor(worker: Worker, schema: TaskSpec, record: TaskRecord) -> TaskExecutor:

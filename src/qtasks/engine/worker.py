@@ -73,6 +73,7 @@ class Worker:
         self._cancel_reasons: dict[str, str] = {}
         self._injectors: dict[str, list[Injector]] = {}
         self._work: asyncio.TaskGroup | None = None
+        self._fetching: set[asyncio.Future[list[Delivery]]] = set()  # fetches in flight
         self.executed = 0
 
     @property
@@ -134,6 +135,9 @@ class Worker:
     def stop(self) -> None:
         """Stop fetching; `run()` then drains and returns."""
         self._stopping.set()
+        self._slot_freed.set()  # a consumer waiting for a free slot looks again
+        for fetch in self._fetching:  # a waiting fetch ends now (fetch is cancel-safe)
+            fetch.cancel()
 
     async def run(self, ready: Callable[[], Any] | None = None) -> None:
         """Consume until `stop()`, then drain, acknowledge and release; see the module docs."""
@@ -189,7 +193,7 @@ class Worker:
             free = self.concurrency - self._busy
             if free <= 0:
                 self._slot_freed.clear()
-                await _unless(self._slot_freed.wait(), self._stopping)
+                await self._slot_freed.wait()
                 continue
             self._busy += free
             try:
@@ -210,14 +214,34 @@ class Worker:
                 self._by_uuid[delivery.record.uuid] = task
 
     async def _fetch(self, limit: int, lease: float) -> list[Delivery]:
-        fetch = self.backend.fetch(self.queue, limit, lease, self.worker_id, FETCH_WAIT)
+        """Up to `limit` deliveries; [] when `stop()` interrupted the wait. The fetch runs
+        as a task this consumer awaits and `stop()` may cancel (fetch is cancel-safe); a
+        fetch that already returned is not cancelled, so its deliveries are never lost."""
+        fetch = asyncio.ensure_future(
+            self.backend.fetch(self.queue, limit, lease, self.worker_id, FETCH_WAIT)
+        )
+        self._fetching.add(fetch)
         try:
-            got = await _unless(fetch, self._stopping)  # backends' fetch is cancel-safe
+            return await fetch
+        except asyncio.CancelledError:
+            consumer = asyncio.current_task()
+            if (
+                fetch.cancelled()
+                and self._stopping.is_set()
+                and consumer
+                and not consumer.cancelling()
+            ):
+                return []  # stop() ended the wait
+            raise
         except Exception as exc:
             self.log.error("Fetching from %r failed: %r; retrying", self.backend, exc)
             await _unless(asyncio.sleep(1.0), self._stopping)
             return []
-        return got or []
+        finally:
+            self._fetching.discard(fetch)
+            if not fetch.done():  # this consumer was cancelled: its fetch goes too
+                fetch.cancel()
+                await asyncio.gather(fetch, return_exceptions=True)
 
     async def _execute(self, delivery: Delivery) -> None:
         current = asyncio.current_task()
@@ -377,9 +401,12 @@ def first_error() -> Iterator[None]:
     try:
         yield
     except BaseExceptionGroup as group:
-        if len(group.exceptions) == 1:
-            raise group.exceptions[0] from None
-        raise
+        error: BaseException = group
+        while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+            error = error.exceptions[0]  # groups nest: the worker's in the server's
+        if error is group:
+            raise
+        raise error from None
 
 
 async def _unless(work: Awaitable[Any], stop: asyncio.Event) -> Any:

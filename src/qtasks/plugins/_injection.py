@@ -157,9 +157,7 @@ class Injector(BasePlugin):
     def applies(cls, schema: TaskSpec) -> bool:
         return any(cls.owns(p) for p in task_params(schema.func))
 
-    async def trigger(  # type: ignore[override]  # BasePlugin methods may be async
-        self, name: str, *args: Any, **kwargs: Any
-    ) -> dict[str, Any] | None:
+    async def trigger(self, name: str, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
         """The QTasks 1.7 face of an injector, for code that registers one by hand."""
         executor: TaskExecutor | None = kwargs.get("task_executor")
         if executor is None:

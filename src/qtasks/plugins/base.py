@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from qtasks.core.hooks import Hooks
+from qtasks.core.hooks import Changes, Hooks
 
 
 class BasePlugin(Hooks):
@@ -16,7 +16,7 @@ class BasePlugin(Hooks):
         self.name = name or type(self).__name__
         self.plugin_cache: dict[str, Any] = {}
 
-    def trigger(self, name: str, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
+    def trigger(self, name: str, *args: Any, **kwargs: Any) -> Changes:
         """Called for each trigger the plugin is registered on. Return a dict to change
         the keys it names, or None to change nothing."""
         return None

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, overload
 
+from qtasks.core.hooks import Hooks
 from qtasks.core.models import TaskSpec
 from qtasks.exc import ConfigError
-from qtasks.plugins.base import BasePlugin
 from qtasks.plugins.runner import PluginTable, add_plugin
 from qtasks.registries.build import AsyncTaskDecorator, SyncTaskDecorator, decorate
 from qtasks.registries.task import AsyncTask, BaseTask, P, R, SyncTask
@@ -37,7 +37,7 @@ class BaseRouter:
         self.handles[schema.name] = handle
         return handle
 
-    def add_plugin(self, plugin: BasePlugin, trigger_names: list[str] | None = None) -> None:
+    def add_plugin(self, plugin: Hooks, trigger_names: list[str] | None = None) -> None:
         add_plugin(self.plugins, plugin, trigger_names)
 
 
