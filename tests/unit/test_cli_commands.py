@@ -182,3 +182,19 @@ def test_a_plugin_installed_as_a_distribution_is_found(tmp_path: Path) -> None:
     assert helped.stderr == ""  # the built-ins' own entry points are skipped quietly
     done = qtasks("hello", "-A", "myapp:app", "--times", "2")
     assert (done.returncode, done.stdout, done.stderr) == (0, "hello myapp hello myapp\n", "")
+
+
+def test_a_built_in_command_does_not_look_up_plugin_commands() -> None:
+    """A worker started with `qtasks ... run` does not carry importlib.metadata (~1.5 MB)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from qtasks.cli import build_parser\n"
+        "build_parser(['-A', 'tasks:app', '--log-level', 'INFO', 'run', '-c', '2'])\n"
+        "assert 'importlib.metadata' not in sys.modules\n"
+        "build_parser(['-A', 'tasks:app', 'something-else'])\n"
+        "assert 'importlib.metadata' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -30,6 +30,7 @@ stderr; the other commands keep working.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
 from qtasks import __version__
@@ -37,20 +38,41 @@ from qtasks.cli.common import UsageError, add_global_options, get_app, warn
 from qtasks.cli.registry import BUILTIN_COMMANDS, Command, plugin_commands
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The parser of `qtasks`, with the built-in commands and those of installed plugins."""
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser of `qtasks`, with the built-in commands and those of installed plugins
+    (not looked up when `argv` names a built-in command: nothing else is needed then)."""
     parser = argparse.ArgumentParser(prog="qtasks", description="qtasks task queue")
     parser.add_argument("--version", action="version", version=f"qtasks {__version__}")
     add_global_options(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in BUILTIN_COMMANDS:
         _add_command(sub, command)
-    for command in plugin_commands(BUILTIN_COMMANDS):
+    wanted = _command_word(argv)
+    builtin = wanted is not None and any(c.name == wanted for c in BUILTIN_COMMANDS)
+    for command in [] if builtin else plugin_commands(BUILTIN_COMMANDS):
         try:
             _add_command(sub, command)
         except Exception as exc:  # third-party code: it must not break the other commands
             warn(f"command {command.name!r} failed to add its options: {exc}")
     return parser
+
+
+#: Global options that take a value (the word after them is not the command).
+_VALUED = frozenset({"-A", "--app", "-app", "--log-level"})
+
+
+def _command_word(argv: Sequence[str] | None) -> str | None:
+    """The command word of `argv`: its first word that is neither an option nor the
+    value of a global option."""
+    if argv is None:
+        return None
+    words = iter(argv)
+    for word in words:
+        if word in _VALUED:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
 
 
 def _add_command(
@@ -65,7 +87,9 @@ def _add_command(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse `argv` (default: `sys.argv[1:]`), run the chosen command, return its exit code."""
-    parser = build_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

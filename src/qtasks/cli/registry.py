@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from importlib import metadata
 from typing import Protocol, cast
 
 from qtasks.cli import purge, run, status
@@ -51,6 +50,10 @@ def plugin_commands(known: Sequence[Command]) -> list[Command]:
     skipped with a warning: an installed plugin must not take the whole CLI down
     with it.
     """
+    # Imported here: importlib.metadata weighs ~1.5 MB, which a worker started for a
+    # built-in command does not need to carry.
+    from importlib import metadata
+
     names = {command.name for command in known}
     found = []
     for entry in sorted(metadata.entry_points(group=GROUP), key=lambda e: e.name):
