@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from qtasks.core.models import TaskRecord, TaskSpec
-from qtasks.core.status import CANCEL, ERROR, NEW, RETRY, SUCCESS
+from qtasks.core.status import CANCEL, ERROR, NEW, PROCESS, RETRY, SUCCESS
 from qtasks.exc import ArgumentTypeError, ConfigError, TaskCancelError
 
 
@@ -95,6 +95,22 @@ def retry_records(
     return failed, child
 
 
+#: What `app.cancel()` does to a task, by its status: a queued task ends now; a running
+#: one gets a request its worker acts on (its async code is cancelled at the next await);
+#: a settled one is left alone. Every backend follows this table.
+CANCEL_NOW = frozenset({NEW})
+CANCEL_BY_REQUEST = frozenset({PROCESS})
+
+
+def cancel_action(status: str) -> str | None:
+    """ "cancel" (end it now), "request" (ask its worker) or None (nothing to cancel)."""
+    if status in CANCEL_NOW:
+        return "cancel"
+    if status in CANCEL_BY_REQUEST:
+        return "request"
+    return None
+
+
 def eta_from(delay: float | None, eta: Any, now: float | None = None) -> float | None:
     """Epoch seconds to run at, from `delay` seconds or `eta` (datetime or epoch seconds);
     None means now. Raises `ConfigError` (a ValueError) for both or a negative delay, and
@@ -115,6 +131,9 @@ def eta_from(delay: float | None, eta: Any, now: float | None = None) -> float |
 
 
 __all__ = [
+    "CANCEL_BY_REQUEST",
+    "CANCEL_NOW",
+    "cancel_action",
     "eta_from",
     "failure",
     "format_exception",

@@ -20,6 +20,7 @@ from typing import Any
 from qtasks.backends.signals import Signal
 from qtasks.core import codec
 from qtasks.core.models import Completion, Delivery, TaskRecord
+from qtasks.core.policy import cancel_action
 from qtasks.core.status import CANCEL, NEW, PROCESS, SETTLED_STATUSES
 
 _Key = tuple[str, str]  # (namespace, uuid) or (namespace, queue)
@@ -235,9 +236,10 @@ class MemoryStore:
         with self.lock:
             key = (ns, uuid)
             record = self.records.get(key)
-            if record is None or record.status in SETTLED_STATUSES:
+            action = cancel_action(record.status) if record is not None else None
+            if record is None or action is None:
                 return None
-            if record.status == PROCESS:
+            if action == "request":
                 record.extra["cancel_requested"] = reason
                 return copy_record(record)
             record.status = CANCEL
