@@ -5,11 +5,16 @@ QTasks 1.7's other import paths live in `qtasks.compat`, reached through the imp
 hook installed below (see `qtasks._compat_hook`).
 """
 
+from typing import TYPE_CHECKING
+
 from qtasks import _compat_hook
 from qtasks.app.sync_app import QueueTasks
 from qtasks.routers import AsyncRouter, SyncRouter
 from qtasks.utils import shared_task
 from qtasks.version import __version__
+
+if TYPE_CHECKING:  # imported on first use at run time (see __getattr__)
+    from qtasks.plugins.depends import Depends
 
 _compat_hook.install()
 
