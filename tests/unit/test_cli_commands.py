@@ -186,9 +186,6 @@ def test_a_plugin_installed_as_a_distribution_is_found(tmp_path: Path) -> None:
 
 def test_a_built_in_command_does_not_look_up_plugin_commands() -> None:
     """A worker started with `qtasks ... run` does not carry importlib.metadata (~1.5 MB)."""
-    import subprocess
-    import sys
-
     code = (
         "import sys\n"
         "from qtasks.cli import build_parser\n"
@@ -198,3 +195,19 @@ def test_a_built_in_command_does_not_look_up_plugin_commands() -> None:
         "assert 'importlib.metadata' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_purge_without_a_terminal_asks_nothing_and_deletes_nothing(tmp_path: Path) -> None:
+    (tmp_path / "purgeapp.py").write_text(
+        "from qtasks import QueueTasks\napp = QueueTasks('purge-me', broker_url='sqlite:///p.db')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "qtasks", "-A", "purgeapp:app", "purge"],
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "pass --yes" in done.stdout and "Traceback" not in done.stderr

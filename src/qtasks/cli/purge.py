@@ -19,7 +19,11 @@ def run(args: argparse.Namespace) -> int:
     """Ask first (unless `--yes`), then purge; exit 1 when the answer is not yes."""
     app = load_app(args)
     if not args.yes:
-        answer = input(f"Delete every task of app {app.name!r}? [y/N] ")
+        try:
+            answer = input(f"Delete every task of app {app.name!r}? [y/N] ")
+        except EOFError:  # no terminal to ask on (a script, CI): nothing is deleted
+            print("\nNot purged: no answer to read; pass --yes to purge without asking")
+            return 1
         if answer.strip().lower() not in ("y", "yes"):
             return 1
     app.backend.purge_sync()
