@@ -119,3 +119,16 @@ async def test_sqlite_other_errors_are_backend_errors(tmp_path: Path) -> None:
         assert isinstance(error.value.__cause__, sqlite3.DatabaseError)
     finally:
         await backend.close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["redis://127.0.0.1:6379/abc", "redis://:secret@127.0.0.1:99999/0", "redis://h:6379/0/1"],
+)
+def test_a_malformed_redis_url_is_a_config_error_without_its_password(url: str) -> None:
+    import qtasks
+    from qtasks.exc import ConfigError
+
+    with pytest.raises(ConfigError, match="Invalid Redis URL") as error:
+        qtasks.QueueTasks("bad-url", broker_url=url)
+    assert "secret" not in str(error.value)

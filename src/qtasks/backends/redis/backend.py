@@ -16,6 +16,29 @@ from qtasks.backends.redis.commands import Cmd
 from qtasks.backends.redis.driver import RedisDriver
 from qtasks.core.models import DEFAULT_QUEUE, Completion, Delivery, TaskRecord
 from qtasks.core.ports import Capabilities, SharedSettings
+from qtasks.core.urls import redact
+from qtasks.exc import ConfigError
+
+
+def check_url(url: str) -> None:
+    """`ConfigError` (naming the URL without its password) for a Redis URL whose port or
+    database number is not a number in range, instead of a driver error at first use or
+    a silent fall-back to database 0."""
+    from urllib.parse import urlsplit
+
+    where = redact(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"Invalid Redis URL {where}: {exc}") from None
+    if port == 0:
+        raise ConfigError(f"Invalid Redis URL {where}: port 0")
+    db = parts.path.strip("/")
+    if db and not (db.isdigit() and int(db) < 65536):
+        raise ConfigError(
+            f"Invalid Redis URL {where}: the database is a number (redis://host:6379/0), got {db!r}"
+        )
 
 
 class RedisBackend(RedisDriver, Backend, SharedSettings):
@@ -33,6 +56,7 @@ class RedisBackend(RedisDriver, Backend, SharedSettings):
     )
 
     def __init__(self, url: str, **kwargs: Any) -> None:
+        check_url(url)
         super().__init__(url, **kwargs)
         self.prefix = f"qtasks:{{{self.namespace}}}:"
         self._pace = flows.FetchPace()
