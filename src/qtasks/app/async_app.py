@@ -13,7 +13,6 @@ from uuid import UUID
 from qtasks.app.base import BaseQueueTasks
 from qtasks.app.lifecycle import BackgroundServer, LoopServer, make_server, run_blocking
 from qtasks.app.task import Task
-from qtasks.core.policy import eta_from
 from qtasks.events import AsyncEvents
 from qtasks.exc import EngineError
 from qtasks.registries.task import AsyncTask
@@ -58,15 +57,7 @@ class QueueTasks(BaseQueueTasks):
         `kwargs` are passed as they are; `delay` (seconds) or `eta` (datetime or epoch)
         holds the task back until then; `queue` routes it (default: the task's
         `queue=` option, else "default")."""
-        flow = self._add_flow(
-            task_name,
-            tuple(args),
-            dict(kwargs or {}),
-            priority,
-            timeout,
-            eta_from(delay, eta),
-            queue,
-        )
+        flow = self._enqueue_flow(task_name, args, kwargs, priority, delay, eta, queue, timeout)
         return await self._run_async(flow)
 
     async def add_tasks(self, calls: Iterable[Any]) -> list[Task]:

@@ -252,8 +252,6 @@ class BaseQueueTasks(ClientOperations):
         handle.ctx = self._context_for(schema, record.uuid)
         return handle
 
-    _echo_handle = echo_handle
-
     def _context_for(self, schema: TaskSpec, uuid: str | None = None) -> BaseContext:
         """A task's `ctx`: async methods when the function is async, else plain ones."""
         context_class = AsyncContext if schema.awaiting else SyncContext

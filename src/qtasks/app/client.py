@@ -13,15 +13,17 @@ import time
 import uuid as uuid_mod
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from qtasks.app.driving import FlowDriver
 from qtasks.app.task import Task
 from qtasks.core.hooks import HookRunner
 from qtasks.core.models import TaskRecord, TaskSpec
+from qtasks.core.policy import eta_from
 from qtasks.core.records import new_record
 from qtasks.core.status import RETRY
-from qtasks.core.steps import Call, Flow, Hook, run_async, run_sync
+from qtasks.core.steps import Call, Flow
 from qtasks.exc import ArgumentTypeError, ConfigError
 from qtasks.registries.task import BaseTaskCls
 
@@ -29,7 +31,6 @@ if TYPE_CHECKING:
     from qtasks.core.config import QueueConfig
     from qtasks.core.ports import Backend
 
-T = TypeVar("T")
 
 #: Hooks around an enqueue; when none has a listener, `add_task` skips them all.
 _ENQUEUE_HOOKS = frozenset(
@@ -43,7 +44,7 @@ _ENQUEUE_HOOKS = frozenset(
 )
 
 
-class ClientOperations:
+class ClientOperations(FlowDriver):
     """The client half of an app (mixed into `BaseQueueTasks`)."""
 
     backend: Backend
@@ -153,6 +154,29 @@ class ClientOperations:
         if timeout is None:
             return self._to_task(record, uuid if record.uuid is text else None)
         return (yield from self._wait_flow(record.uuid, timeout))
+
+    def _enqueue_flow(
+        self,
+        task_name: str,
+        args: tuple[Any, ...] | list[Any],
+        kwargs: dict[str, Any] | None,
+        priority: int | None,
+        delay: float | None,
+        eta: Any,
+        queue: str | None,
+        timeout: float | None,
+    ) -> Flow[Task | None]:
+        """`enqueue(...)` of the apps and the task handles: every option, `args` and
+        `kwargs` passed as they are."""
+        return self._add_flow(
+            task_name,
+            tuple(args),
+            dict(kwargs or {}),
+            priority,
+            timeout,
+            eta_from(delay, eta),
+            queue,
+        )
 
     def _add_many_flow(self, calls: Iterable[Any]) -> Flow[list[Task]]:
         """Many tasks in one backend round trip (`app.add_tasks`)."""
@@ -287,30 +311,6 @@ class ClientOperations:
 
     def _stop_flow(self) -> Flow[None]:
         yield from self._fire("qtasks_stop", qtasks=self, starter=self.starter)
-
-    def _fire(self, name: str, **kwargs: Any) -> Flow[dict[str, Any]]:
-        """`changes = yield from self._fire(...)`: what plugins changed ({} when none
-        listen, without a step)."""
-        if not self.hooks.listens(name):
-            return {}
-        changes: dict[str, Any] = yield Hook(name, kwargs)
-        return changes
-
-    def _perform_sync(self, step: Any) -> Any:
-        if isinstance(step, Call):
-            return getattr(self.backend, f"{step.method}_sync")(*step.args)
-        return self.hooks.run_sync(step.name, **step.kwargs)
-
-    async def _perform_async(self, step: Any) -> Any:
-        if isinstance(step, Call):
-            return await getattr(self.backend, step.method)(*step.args)
-        return await self.hooks.run(step.name, **step.kwargs)
-
-    def _run_sync(self, flow: Flow[T]) -> T:
-        return run_sync(flow, self._perform_sync)
-
-    async def _run_async(self, flow: Flow[T]) -> T:
-        return await run_async(flow, self._perform_async)
 
     # Names the task objects, contexts and results call (both apps have all of them).
     def _add_task_sync(

@@ -8,10 +8,11 @@ or None when the backend keeps no shared settings. The 1.7 names
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
+from qtasks.app.driving import FlowDriver
 from qtasks.core.config import QueueConfig
-from qtasks.core.ports import SharedSettings
+from qtasks.core.steps import Call, Flow
 from qtasks.exc import CapabilityError
 from qtasks.logs import Logger
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 DEFAULT_URL = "redis://localhost:6379/0"
 
 
-class _BaseGlobalConfig:
+class _BaseGlobalConfig(FlowDriver):
     def __init__(
         self,
         name: str = "QueueTasks",
@@ -57,97 +58,83 @@ class _BaseGlobalConfig:
         self.url = backend.url
         self.hooks = hooks
 
-    @property
-    def _settings(self) -> SharedSettings:
-        return cast(SharedSettings, self.backend)
+    # --- each operation once, as a flow (see qtasks.app.driving) -------------------------
+    def _set_flow(self, name: str, key: str, value: Any) -> Flow[None]:
+        changes = yield from self._fire(
+            "global_config_set", global_config=self, name_=name, key=key, value=value
+        )
+        name, key, value = (
+            changes.get(k, v) for k, v in (("name", name), ("key", key), ("value", value))
+        )
+        yield Call("settings_set", (name, key, value))
+
+    def _read_flow(self, method: str, args: tuple[Any, ...], hook: str) -> Flow[Any]:
+        value = yield Call(method, args)
+        changes = yield from self._fire(hook, global_config=self, get=value)
+        return changes.get("get", value)
+
+    def _status_flow(self) -> Flow[None]:
+        ttl = self.config.global_config_status_ttl
+        yield Call("settings_set", ("main", "name", self.name, ttl))
+        yield Call("settings_set", ("main", "status", "running", ttl))
 
 
 class AsyncGlobalConfig(_BaseGlobalConfig):
     """Hashes of string fields under a name, shared by every process of the app."""
 
     async def set(self, name: str, key: str, value: Any) -> None:
-        if self.hooks is not None and self.hooks.listens("global_config_set"):
-            changes = await self.hooks.run(
-                "global_config_set", global_config=self, name_=name, key=key, value=value
-            )
-            name, key, value = (
-                changes.get(k, v) for k, v in (("name", name), ("key", key), ("value", value))
-            )
-        await self._settings.settings_set(name, key, value)
+        await self._run_async(self._set_flow(name, key, value))
 
     async def get(self, key: str, name: str) -> str | None:
-        value = await self._settings.settings_get(key, name)
-        result: str | None = await self._after("global_config_get", value)
+        flow = self._read_flow("settings_get", (key, name), "global_config_get")
+        result: str | None = await self._run_async(flow)
         return result
 
     async def get_all(self, key: str) -> dict[str, str]:
-        values = await self._settings.settings_get_all(key)
-        result: dict[str, str] = await self._after("global_config_get_all", values)
+        flow = self._read_flow("settings_get_all", (key,), "global_config_get_all")
+        result: dict[str, str] = await self._run_async(flow)
         return result
 
     async def get_match(self, match: str) -> dict[str, dict[str, str]]:
-        values = await self._settings.settings_get_match(match)
-        result: dict[str, dict[str, str]] = await self._after("global_config_get_match", values)
+        flow = self._read_flow("settings_get_match", (match,), "global_config_get_match")
+        result: dict[str, dict[str, str]] = await self._run_async(flow)
         return result
 
     async def start(self) -> None:
         """Publish the app's `main` status, as a running app does."""
-        ttl = self.config.global_config_status_ttl
-        await self._settings.settings_set("main", "name", self.name, ttl)
-        await self._settings.settings_set("main", "status", "running", ttl)
+        await self._run_async(self._status_flow())
 
     async def stop(self) -> None:
         await self.backend.close()
-
-    async def _after(self, hook: str, value: Any) -> Any:
-        if self.hooks is None or not self.hooks.listens(hook):
-            return value
-        return (await self.hooks.run(hook, global_config=self, get=value)).get("get", value)
 
 
 class GlobalConfig(_BaseGlobalConfig):
     """Hashes of string fields under a name, shared by every process of the app."""
 
     def set(self, name: str, key: str, value: Any) -> None:
-        if self.hooks is not None and self.hooks.listens("global_config_set"):
-            changes = self.hooks.run_sync(
-                "global_config_set", global_config=self, name_=name, key=key, value=value
-            )
-            name, key, value = (
-                changes.get(k, v) for k, v in (("name", name), ("key", key), ("value", value))
-            )
-        self._settings.settings_set_sync(name, key, value)
+        self._run_sync(self._set_flow(name, key, value))
 
     def get(self, key: str, name: str) -> str | None:
-        result: str | None = self._after(
-            "global_config_get", self._settings.settings_get_sync(key, name)
-        )
+        flow = self._read_flow("settings_get", (key, name), "global_config_get")
+        result: str | None = self._run_sync(flow)
         return result
 
     def get_all(self, key: str) -> dict[str, str]:
-        result: dict[str, str] = self._after(
-            "global_config_get_all", self._settings.settings_get_all_sync(key)
-        )
+        flow = self._read_flow("settings_get_all", (key,), "global_config_get_all")
+        result: dict[str, str] = self._run_sync(flow)
         return result
 
     def get_match(self, match: str) -> dict[str, dict[str, str]]:
-        values = self._settings.settings_get_match_sync(match)
-        result: dict[str, dict[str, str]] = self._after("global_config_get_match", values)
+        flow = self._read_flow("settings_get_match", (match,), "global_config_get_match")
+        result: dict[str, dict[str, str]] = self._run_sync(flow)
         return result
 
     def start(self) -> None:
         """Publish the app's `main` status, as a running app does."""
-        ttl = self.config.global_config_status_ttl
-        self._settings.settings_set_sync("main", "name", self.name, ttl)
-        self._settings.settings_set_sync("main", "status", "running", ttl)
+        self._run_sync(self._status_flow())
 
     def stop(self) -> None:
         self.backend.close_sync()
-
-    def _after(self, hook: str, value: Any) -> Any:
-        if self.hooks is None or not self.hooks.listens(hook):
-            return value
-        return self.hooks.run_sync(hook, global_config=self, get=value).get("get", value)
 
 
 __all__ = ["DEFAULT_URL", "AsyncGlobalConfig", "GlobalConfig"]

@@ -20,6 +20,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from qtasks.core.steps import Flow, run_async, run_sync
 from qtasks.exc import HookAbort, PluginError
 
 if TYPE_CHECKING:
@@ -373,51 +374,47 @@ class HookRunner:
 
     async def run(self, name: str, **kwargs: Any) -> dict[str, Any]:
         """Call hook `name`'s listeners; returns the merged changes (empty when none)."""
-        changes: dict[str, Any] = {}
         if name not in self.active:
-            return changes
-        for plugin in self.listeners(name):
-            try:
-                result = _call(plugin, name, kwargs)
-                if inspect.isawaitable(result):
-                    result = await result
-            except HookAbort:
-                if name in ABORTABLE_HOOKS:
-                    raise
-                self._failed(plugin, name)
-                continue
-            except Exception:
-                self._failed(plugin, name)
-                continue
-            self._merge(plugin, name, result, changes, kwargs)
-        return changes
+            return {}
+        return await run_async(self._calls(name, kwargs), _settle)
 
     def run_sync(self, name: str, **kwargs: Any) -> dict[str, Any]:
         """`run` for sync callers; an async listener is awaited through the bridge."""
-        changes: dict[str, Any] = {}
         if name not in self.active:
-            return changes
+            return {}
+        return run_sync(self._calls(name, kwargs), self._settle_sync)
+
+    def _calls(self, name: str, kwargs: dict[str, Any]) -> Flow[dict[str, Any]]:
+        """The listeners of `name` in order, written once for both callers: an awaitable
+        a listener returns is yielded, and comes back as (value, error)."""
+        changes: dict[str, Any] = {}
         for plugin in self.listeners(name):
+            error: Exception | None = None
             try:
                 result = _call(plugin, name, kwargs)
-                if inspect.isawaitable(result):
-                    if self.bridge is None:
-                        raise PluginError("an async plugin needs a bridge for sync callers")
-                    result = self.bridge(result)
-            except HookAbort:
-                if name in ABORTABLE_HOOKS:
-                    raise
-                self._failed(plugin, name)
-                continue
-            except Exception:
-                self._failed(plugin, name)
+            except Exception as exc:
+                result, error = None, exc
+            if error is None and inspect.isawaitable(result):
+                result, error = yield result
+            if error is not None:
+                if isinstance(error, HookAbort) and name in ABORTABLE_HOOKS:
+                    raise error
+                self._failed(plugin, name, error)
                 continue
             self._merge(plugin, name, result, changes, kwargs)
         return changes
 
-    def _failed(self, plugin: Any, name: str) -> None:
+    def _settle_sync(self, awaitable: Awaitable[Any]) -> tuple[Any, Exception | None]:
+        if self.bridge is None:
+            return None, PluginError("an async plugin needs a bridge for sync callers")
+        try:
+            return self.bridge(awaitable), None
+        except Exception as exc:
+            return None, exc
+
+    def _failed(self, plugin: Any, name: str, error: Exception) -> None:
         if self.log is not None:
-            self.log.exception("Plugin %r failed on hook %r", _name(plugin), name)
+            self.log.error("Plugin %r failed on hook %r", _name(plugin), name, exc_info=error)
 
     def _merge(
         self,
@@ -441,6 +438,14 @@ class HookRunner:
             return
         changes.update(result)
         kwargs.update(result)
+
+
+async def _settle(awaitable: Awaitable[Any]) -> tuple[Any, Exception | None]:
+    """An async listener's result, or the error it raised."""
+    try:
+        return await awaitable, None
+    except Exception as exc:
+        return None, exc
 
 
 def _call(plugin: Any, name: str, kwargs: dict[str, Any]) -> Any:

@@ -15,7 +15,7 @@ import os
 import socket
 import time
 import uuid as uuid_mod
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, cast
 
 from qtasks.core.models import DEFAULT_QUEUE, Completion, Delivery, TaskSpec
@@ -235,7 +235,8 @@ class Worker:
             raise
         except Exception as exc:
             self.log.error("Fetching from %r failed: %r; retrying", self.backend, exc)
-            await _unless(asyncio.sleep(1.0), self._stopping)
+            with contextlib.suppress(TimeoutError):  # a pause that stop() cuts short
+                await asyncio.wait_for(self._stopping.wait(), 1.0)
             return []
         finally:
             self._fetching.discard(fetch)
@@ -407,23 +408,6 @@ def first_error() -> Iterator[None]:
         if error is group:
             raise
         raise error from None
-
-
-async def _unless(work: Awaitable[Any], stop: asyncio.Event) -> Any:
-    """Await `work` unless `stop` is set first (then cancel it and return None). Both
-    helper tasks are awaited before returning: nothing is left behind."""
-    job = asyncio.ensure_future(work)
-    waiter = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait({job, waiter}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (job, waiter):
-            if not task.done():
-                task.cancel()
-        await asyncio.gather(job, waiter, return_exceptions=True)
-    if job.cancelled() or not job.done():
-        return None
-    return job.result()
 
 
 __all__ = ["Worker"]

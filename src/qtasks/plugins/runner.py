@@ -11,12 +11,7 @@ from qtasks.core.hooks import GLOBAL_TRIGGER, PluginTable
 
 def add_plugin(table: PluginTable, plugin: Any, trigger_names: Iterable[str] | None) -> None:
     """Register `plugin` for these hook names, or for every hook of the table ("Globals")."""
-    names = list(trigger_names or [GLOBAL_TRIGGER])
-    if isinstance(table, PluginTable):
-        table.add(plugin, names)
-    else:  # a plain dict from code written for QTasks 1.7
-        for name in names:
-            table.setdefault(name, []).append(plugin)
+    table.add(plugin, list(trigger_names or [GLOBAL_TRIGGER]))
 
 
 __all__ = ["GLOBAL_TRIGGER", "PluginTable", "add_plugin"]

@@ -112,16 +112,15 @@ class SyncTask(BaseTask[P], Generic[P, R]):
         timeout: float | None = None,
     ) -> Task | None:
         """Like `app.enqueue(self.task_name, ...)`: every option, no reserved kwargs."""
-        from qtasks.core.policy import eta_from
-
-        flow = self.app._add_flow(
+        flow = self.app._enqueue_flow(
             self._schema.name,
-            tuple(args),
-            dict(kwargs or {}),
+            args,
+            kwargs,
             self._schema.priority if priority is None else priority,
-            timeout,
-            eta_from(delay, eta),
+            delay,
+            eta,
             queue,
+            timeout,
         )
         result: Task | None = self.app._run_sync(flow)
         return result
@@ -238,16 +237,15 @@ class AsyncTask(BaseTask[P], Generic[P, R]):
         timeout: float | None = None,
     ) -> Task | None:
         """Like `app.enqueue(self.task_name, ...)`: every option, no reserved kwargs."""
-        from qtasks.core.policy import eta_from
-
-        flow = self.app._add_flow(
+        flow = self.app._enqueue_flow(
             self._schema.name,
-            tuple(args),
-            dict(kwargs or {}),
+            args,
+            kwargs,
             self._schema.priority if priority is None else priority,
-            timeout,
-            eta_from(delay, eta),
+            delay,
+            eta,
             queue,
+            timeout,
         )
         result: Task | None = await self.app._run_async(flow)
         return result

@@ -118,11 +118,15 @@ class MemoryStore:
         with self.lock:
             self._expire(time.time())
             for record in new:
-                key = (ns, record.uuid)
-                if key not in self.records:
-                    self.records[key] = record
-                    self._push(ns, record)
+                self._add_unknown(ns, record)
         self.queued.notify()
+
+    def _add_unknown(self, ns: str, record: TaskRecord) -> None:
+        """Store and queue `record` unless its uuid is known (enqueue is idempotent)."""
+        key = (ns, record.uuid)
+        if key not in self.records:
+            self.records[key] = record
+            self._push(ns, record)
 
     def put(self, ns: str, records: Sequence[TaskRecord], ttl: float) -> None:
         new = [stored(r) for r in records]
@@ -187,10 +191,7 @@ class MemoryStore:
                     del self.leases[key]
                 self._settle(key, final, now + ttl)
                 for followup in followups:
-                    fkey = (ns, followup.uuid)
-                    if fkey not in self.records:
-                        self.records[fkey] = followup
-                        self._push(ns, followup)
+                    self._add_unknown(ns, followup)
         self.finished.notify()
         self.queued.notify()
 
