@@ -50,6 +50,10 @@ class QueueConfig:
     storage_url: str | None = None
     #: Seconds a fetched task stays leased to a worker without a heartbeat.
     lease_timeout: float = 30.0
+    #: Deliveries of one task without its worker reporting back (the worker died each
+    #: time) before the task is dead-lettered instead of delivered again; per task
+    #: `@app.task(max_deliveries=N)`.
+    max_deliveries: int = 5
     #: Seconds a finished record (success, error, cancel) is kept.
     result_ttl: float = 7 * 24 * 3600.0
     #: Seconds in-flight tasks get to finish on shutdown before they are released.
@@ -103,6 +107,8 @@ class QueueConfig:
             raise ConfigError("max_tasks_process must be >= 1")
         if self.lease_timeout <= 0:
             raise ConfigError("lease_timeout must be > 0")
+        if self.max_deliveries < 1:
+            raise ConfigError("max_deliveries must be >= 1")
         if self.result_ttl <= 0:
             raise ConfigError("result_ttl must be > 0")
 

@@ -95,11 +95,34 @@ class Completion:
     delivery: Delivery
     record: TaskRecord
     followups: list[TaskRecord] = dataclasses.field(default_factory=list)
+    #: Set by the engine for a task it takes out of delivery (delivered `max_deliveries`
+    #: times without a report back): the reason. The backend stores `record` (status
+    #: `error`) and lists the task as a dead letter, in the same step.
+    dead_letter: str | None = None
+
+
+@dataclasses.dataclass(slots=True)
+class DeadLetter:
+    """A task taken out of delivery, kept for inspection and requeueing.
+
+    Two kinds: a task the engine gave up on (`record` holds its final `error` record),
+    and a stored entry the backend could not decode (`record` is None and `raw` keeps
+    the stored text as it was, so nothing is lost).
+    """
+
+    uuid: str
+    queue: str
+    reason: str
+    #: When it was dead-lettered (epoch seconds).
+    dead_at: float
+    record: TaskRecord | None = None
+    raw: str | None = None
 
 
 __all__ = [
     "DEFAULT_QUEUE",
     "Completion",
+    "DeadLetter",
     "Delivery",
     "TaskPrioritySchema",
     "TaskRecord",

@@ -13,6 +13,7 @@
 
   optional, declared in `capabilities`:
   CancelQueued   cancel · cancel_requests
+  DeadLetters    dead_letters · requeue_dead_letters · purge_dead_letters
   SharedSettings settings_set · settings_get · settings_get_all · settings_get_match
   WorkerRegistry register_worker · unregister_worker · live_workers
 ```
@@ -21,6 +22,22 @@ Delivery is at-least-once: `fetch` leases tasks to a worker for `lease` seconds 
 them `process`; `extend` renews the leases of running tasks; a lease that expires (the
 worker died) makes the task fetchable again by any worker. `extend` and `release` have no
 defaults: a backend that silently ignored them would run tasks twice.
+
+What every backend guarantees, checked by the contract tests:
+
+- **Fencing.** Each fetch hands out a new lease token. `ack`, `complete`, `extend` and
+  `release` act only on a delivery still leased with its token: once a lease expired
+  and another worker took the task, the first holder's calls change nothing (not the
+  record, not the queue, not the new lease). An expired lease nobody took yet is still
+  the holder's.
+- **Decode before you take.** `fetch` never removes a task from its queue in a step that
+  can fail afterwards. A stored entry that cannot be decoded is not delivered: it is
+  dead-lettered with its raw text kept (`DeadLetters`), its record (where one can be
+  written) becomes `error` naming the fault, and the good tasks fetched with it are
+  delivered as usual.
+- **Delivery count.** `TaskRecord.attempts` counts the fetches of a task that were not
+  given back: `release` (and `nack`) undo the count of the delivery they return, a lease
+  that expires does not. The engine reads it to find tasks whose worker died with them.
 
 Client calls come in two forms: the async methods, and `*_sync` twins for the sync app.
 A backend with a sync driver implements the twins directly; `qtasks.backends.base`
@@ -34,7 +51,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from qtasks.core.models import DEFAULT_QUEUE, Completion, Delivery, TaskRecord
+from qtasks.core.models import DEFAULT_QUEUE, Completion, DeadLetter, Delivery, TaskRecord
 from qtasks.core.urls import redact
 from qtasks.exc import CapabilityError
 
@@ -58,6 +75,8 @@ class Capabilities:
     atomic_completion: bool = False
     #: Implements `CancelQueued`.
     cancel_queued: bool = False
+    #: Implements `DeadLetters`.
+    dead_letters: bool = False
     #: Implements `SharedSettings` (QTasks 1.7's global config).
     shared_settings: bool = False
     #: Implements `WorkerRegistry`.
@@ -226,6 +245,35 @@ class CancelQueued(ABC):
         raise NotImplementedError
 
 
+class DeadLetters(ABC):
+    """Tasks taken out of delivery (`DeadLetter`): those the engine completed with
+    `Completion.dead_letter`, and stored entries the backend could not decode."""
+
+    @abstractmethod
+    async def dead_letters(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
+        """The dead letters of this namespace, newest first, `limit` from `offset`."""
+
+    @abstractmethod
+    async def requeue_dead_letters(self, uuids: Sequence[str] | None = None) -> int:
+        """Queue these dead letters (None = all) again under their own uuid: status `new`,
+        `attempts` 0, the `dead_letter` extra removed. Entries without a record (not
+        decodable) cannot be requeued and stay listed. Returns how many were queued."""
+
+    @abstractmethod
+    async def purge_dead_letters(self, uuids: Sequence[str] | None = None) -> int:
+        """Forget these dead letters (None = all); their records stay until they expire.
+        Returns how many were removed."""
+
+    def dead_letters_sync(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
+        raise NotImplementedError
+
+    def requeue_dead_letters_sync(self, uuids: Sequence[str] | None = None) -> int:
+        raise NotImplementedError
+
+    def purge_dead_letters_sync(self, uuids: Sequence[str] | None = None) -> int:
+        raise NotImplementedError
+
+
 class SharedSettings(ABC):
     """Settings every process of the app sees (QTasks 1.7's global config): hashes of
     string fields under a name, optionally expiring."""
@@ -283,6 +331,7 @@ __all__ = [
     "Broker",
     "CancelQueued",
     "Capabilities",
+    "DeadLetters",
     "ResultStore",
     "SharedSettings",
     "WorkerRegistry",
