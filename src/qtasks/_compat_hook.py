@@ -20,7 +20,7 @@ import sys
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, cast
 
-from qtasks._compat_paths import MODULES, NAMES
+from qtasks._compat_paths import ALIASES, MODULES, NAMES
 
 if TYPE_CHECKING:
     import importlib.abc
@@ -50,6 +50,9 @@ class CompatFinder:
     ) -> importlib.machinery.ModuleSpec | None:
         if not fullname.startswith("qtasks."):
             return None
+        if fullname in ALIASES:
+            loader = cast("importlib.abc.Loader", _AliasLoader())
+            return importlib.machinery.ModuleSpec(fullname, loader, is_package=True)
         compat_name = compat_module_name(fullname)
         if compat_name is None:
             return None
@@ -68,6 +71,36 @@ class CompatFinder:
         alias_spec = module.__spec__
         if alias_spec is not None and alias_spec.loader is cast(Any, self):
             module.__spec__ = alias_spec.loader_state
+
+
+class _AliasLoader:
+    """Builds an original module that only names objects living elsewhere (an `ALIASES`
+    entry): each name is imported when first read, and the module is a package with no
+    files, so the original's deeper paths beneath it import too."""
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
+        module = ModuleType(spec.name, f"QTasks 1.7 path {spec.name}; see qtasks.compat.")
+        targets = ALIASES[spec.name]
+        module.__all__ = list(targets)  # type: ignore[attr-defined]
+
+        def __getattr__(name: str) -> Any:
+            target = targets.get(name)
+            if target is None:
+                raise AttributeError(f"module {spec.name!r} has no attribute {name!r}")
+            holder, _, attribute = target.partition(":")
+            value = getattr(importlib.import_module(holder), attribute or name)
+            setattr(module, name, value)  # read once
+            return value
+
+        def __dir__() -> list[str]:
+            return sorted(set(targets) | set(vars(module)))
+
+        module.__getattr__ = __getattr__  # type: ignore[method-assign]
+        module.__dir__ = __dir__  # type: ignore[method-assign]
+        return module
+
+    def exec_module(self, module: ModuleType) -> None:
+        pass
 
 
 def _find_spec(name: str) -> importlib.machinery.ModuleSpec | None:

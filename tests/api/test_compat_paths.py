@@ -14,7 +14,7 @@ import pytest
 
 import qtasks
 import qtasks.compat
-from qtasks._compat_paths import MODULES, NAMES
+from qtasks._compat_paths import ALIASES, MODULES, NAMES
 
 #: The names the QTasks 1.7 reference documents for each path of the table.
 DOCUMENTED: dict[str, list[str]] = {
@@ -43,6 +43,14 @@ DOCUMENTED: dict[str, list[str]] = {
     "qtasks.schemas.task": ["Task"],
     "qtasks.schemas.task_cls": ["BaseTaskCls", "AsyncTaskCls", "SyncTaskCls"],
     "qtasks.schemas.task_exec": ["TaskExecSchema", "TaskPrioritySchema"],
+    "qtasks.schemas.task_status": [
+        "BaseTaskStatusSchema",
+        "TaskStatusNewSchema",
+        "TaskStatusProcessSchema",
+        "TaskStatusSuccessSchema",
+        "TaskStatusErrorSchema",
+        "TaskStatusCancelSchema",
+    ],
     "qtasks.schemas.test": ["TestConfig"],
     "qtasks.tests.base": ["BaseTestCase"],
     "qtasks.types": ["P", "R", "T", "TAsyncFlag"],
@@ -61,8 +69,6 @@ HOLDERS = {
     "qtasks.compat.exc",
     "qtasks.compat.middlewares",
     "qtasks.compat.tests",
-    # the Redis component classes behind qtasks.brokers, qtasks.storages, qtasks.configs
-    "qtasks.compat.redis_components",
 }
 
 
@@ -209,10 +215,12 @@ def test_import_forms() -> None:
 
 
 def test_unknown_paths_and_names_fail_as_usual() -> None:
-    with pytest.raises(ModuleNotFoundError, match=r"qtasks\.schemas\.task_status"):
-        importlib.import_module("qtasks.schemas.task_status")
-    with pytest.raises(ModuleNotFoundError, match=r"qtasks\.brokers\.base"):
-        importlib.import_module("qtasks.brokers.base")
+    with pytest.raises(ModuleNotFoundError, match=r"qtasks\.schemas\.no_such"):
+        importlib.import_module("qtasks.schemas.no_such")
+    with pytest.raises(ModuleNotFoundError, match=r"qtasks\.brokers\.no_such"):
+        importlib.import_module("qtasks.brokers.no_such")
+    with pytest.raises(ModuleNotFoundError, match=r"qtasks\.stats\.no_such"):
+        importlib.import_module("qtasks.stats.no_such")
     with pytest.raises(ModuleNotFoundError):
         importlib.import_module("qtasks.no_such_module")
     with pytest.raises(AttributeError, match="NoSuchPlugin"):
@@ -223,6 +231,12 @@ def test_unknown_paths_and_names_fail_as_usual() -> None:
 
 def test_every_compat_module_is_reached_by_an_original_path() -> None:
     targets = set(MODULES.values()) | {holder for holder, _ in NAMES.values()}
+    targets |= {
+        target.partition(":")[0]
+        for names in ALIASES.values()
+        for target in names.values()
+        if target.startswith("qtasks.compat")
+    }
     found = {"qtasks.compat"} | {
         info.name for info in pkgutil.walk_packages(qtasks.compat.__path__, "qtasks.compat.")
     }

@@ -153,7 +153,8 @@ def test_every_compat_path_has_a_stub_for_type_checkers() -> None:
     src = pathlib.Path(__file__).resolve().parents[2] / "src"
     for old, new in MODULES.items():
         parts = old.split(".")
-        if hasattr(importlib.import_module(new), "__path__"):
+        module_file = importlib.import_module(new).__file__ or ""
+        if module_file.endswith("__init__.py"):
             stub = src.joinpath(*parts, "__init__.pyi")
         else:
             stub = src.joinpath(*parts[:-1], parts[-1] + ".pyi")

@@ -129,8 +129,8 @@ def allowed(module: str, target: str) -> bool:
             or target in INJECTION_POINT
             or target in ("qtasks.logs", COMPAT_HOOK)
         )
-    if module == "qtasks.__main__":  # `python -m qtasks` is the CLI
-        return in_layer(target, "qtasks.cli")
+    if module == "qtasks.__main__":  # `python -m qtasks` is the CLI (and 1.7's helpers)
+        return in_layer(target, "qtasks.cli") or target == COMPAT_HOOK
     if any(in_layer(module, client) for client in OUTER_CLIENTS):
         own = next(c for c in OUTER_CLIENTS if in_layer(module, c))
         return in_layer(target, own) or any(

@@ -14,6 +14,7 @@ from typing import Any, cast
 
 from qtasks.app.settings import AsyncGlobalConfig, GlobalConfig
 from qtasks.backends.redis import RedisBackend
+from qtasks.compat.components import BaseBroker, BaseStorage
 from qtasks.configs import QueueConfig
 from qtasks.logs import Logger
 
@@ -40,6 +41,7 @@ class _RedisComponent:
             )
         self.backend = backend
         self.url = backend.url
+        self.plugins: dict[str, list[Any]] = {}
 
 
 #: QTasks 1.7's names of the app's shared settings: the same classes as
@@ -48,7 +50,7 @@ AsyncRedisGlobalConfig = AsyncGlobalConfig
 SyncRedisGlobalConfig = GlobalConfig
 
 
-class _Storage(_RedisComponent):
+class _Storage(_RedisComponent, BaseStorage):
     _global_config_class: type[GlobalConfig] | type[AsyncGlobalConfig]
 
     def __init__(
@@ -93,7 +95,7 @@ class SyncRedisStorage(_Storage):
         self.backend.close_sync()
 
 
-class _Broker(_RedisComponent):
+class _Broker(_RedisComponent, BaseBroker):
     _storage_class: type[_Storage]
 
     def __init__(

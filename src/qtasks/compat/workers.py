@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from qtasks.compat.components import BaseWorker
 from qtasks.core.config import QueueConfig
 
 
-class _WorkerSettings:
+class _WorkerSettings(BaseWorker):
     def __init__(
         self,
         name: str = "QueueTasks",
@@ -27,6 +28,7 @@ class _WorkerSettings:
         self.log = log
         self.config = config
         self.events = events
+        self.plugins: dict[str, list[Any]] = {}
 
 
 class AsyncWorker(_WorkerSettings):
@@ -36,5 +38,9 @@ class AsyncWorker(_WorkerSettings):
 class SyncThreadWorker(_WorkerSettings):
     """Settings of a sync app's worker (sync tasks run in a bounded thread pool)."""
 
+
+#: QTasks 1.7's submodule paths (`qtasks.workers.async_worker`, ...) import beneath this
+#: module: the compat finder serves them.
+__path__: list[str] = []
 
 __all__ = ["AsyncWorker", "SyncThreadWorker"]

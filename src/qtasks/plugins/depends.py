@@ -254,6 +254,10 @@ def _new_scope(executor: TaskExecutor) -> _WorkerScope:
     return scope
 
 
+#: QTasks 1.7's submodule paths beneath this module (`.async_depends`, `.enums`, ...)
+#: import too: the compat finder serves them, and submodules need a `__path__`.
+__path__: list[str] = []
+
 __all__ = [
     "Depends",
     "DependsPlugin",

@@ -162,6 +162,10 @@ def _dump(value: Any, base: Any) -> Any:
     return value
 
 
+#: QTasks 1.7's submodule paths beneath this module (`.async_pydantic`, `.sync_pydantic`)
+#: import too: the compat finder serves them, and submodules need a `__path__`.
+__path__: list[str] = []
+
 __all__ = [
     "PydanticWrapperPlugin",
     "is_model_class",

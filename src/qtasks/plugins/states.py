@@ -189,6 +189,10 @@ class StatePlugin(Injector):
         return values
 
 
+#: QTasks 1.7's submodule paths beneath this module (`.fsm`, `.registry`, ...)
+#: import too: the compat finder serves them, and submodules need a `__path__`.
+__path__: list[str] = []
+
 __all__ = [
     "AsyncState",
     "BaseState",

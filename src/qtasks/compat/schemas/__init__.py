@@ -8,6 +8,7 @@
 - `inits.InitsExecSchema` -> `qtasks.events.EventHandler`
 - `test.TestConfig` -> `qtasks.tests.TestConfig`
 - `global_config.GlobalConfigSchema`: defined there (nothing of qtasks uses it)
+- `task_status.TaskStatus*Schema`: the original's stored shapes, defined there
 """
 
 from qtasks.compat.schemas.argmeta import ArgMeta
@@ -15,6 +16,12 @@ from qtasks.compat.schemas.global_config import GlobalConfigSchema
 from qtasks.compat.schemas.inits import InitsExecSchema
 from qtasks.compat.schemas.task import Task
 from qtasks.compat.schemas.task_exec import TaskExecSchema, TaskPrioritySchema
+from qtasks.compat.schemas.task_status import (
+    TaskStatusErrorSchema,
+    TaskStatusNewSchema,
+    TaskStatusProcessSchema,
+    TaskStatusSuccessSchema,
+)
 from qtasks.compat.schemas.test import TestConfig
 
 __all__ = [
@@ -24,5 +31,9 @@ __all__ = [
     "Task",
     "TaskExecSchema",
     "TaskPrioritySchema",
+    "TaskStatusErrorSchema",
+    "TaskStatusNewSchema",
+    "TaskStatusProcessSchema",
+    "TaskStatusSuccessSchema",
     "TestConfig",
 ]
