@@ -49,6 +49,7 @@ MODULES: dict[str, str] = {
 #: defines). The real module's `__getattr__` finds them here by name.
 NAMES: dict[str, tuple[str, tuple[str, ...]]] = {
     "qtasks.__main__": ("qtasks.compat.cli_stats", ("get_app", "positional")),
+    "qtasks.app.base": ("qtasks.compat.chain", ("component_chain", "check_starter")),
     "qtasks.configs": (
         "qtasks.compat.configs",
         ("AsyncRedisGlobalConfig", "SyncRedisGlobalConfig"),

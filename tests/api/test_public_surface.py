@@ -60,7 +60,10 @@ def test_both_apps_have_the_same_public_methods_and_signatures() -> None:
     async_methods = _public_callables(qtasks.asyncio.QueueTasks)
     assert set(sync_methods) == set(async_methods)
     for name in sync_methods:
-        assert _params(sync_methods[name]) == _params(async_methods[name]), name
+        async_params = _params(async_methods[name])
+        if name == "run_forever":  # QTasks 1.7's async run_forever alone took loop=
+            async_params = [p for p in async_params if p[0] != "loop"]
+        assert _params(sync_methods[name]) == async_params, name
 
 
 def test_task_objects_and_test_cases_are_twins_too() -> None:

@@ -95,11 +95,19 @@ class QueueTasks(BaseQueueTasks):
         *,
         queues: list[str] | None = None,
         concurrency: int | None = None,
+        starter: Any = None,
+        reset_config: bool = True,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
-        """Run a worker in this process until SIGINT/SIGTERM (blocks; not a coroutine)."""
+        """Run a worker in this process until SIGINT/SIGTERM (blocks; not a coroutine).
+
+        QTasks 1.7's keywords are accepted: `starter` (an `AsyncStarter`, which holds
+        settings), `reset_config` (every component always reads the app's one config)
+        and `loop`, an event loop to run on."""
+        num_workers = self._run_options(num_workers, starter)
         self._set_state()
-        self.starter = make_server(self, num_workers, queues=queues, concurrency=concurrency)
-        run_blocking(self.starter)
+        self._server = make_server(self, num_workers, queues=queues, concurrency=concurrency)
+        run_blocking(self._server, loop)
 
     async def start(
         self,
@@ -111,8 +119,8 @@ class QueueTasks(BaseQueueTasks):
         """Start a worker as a task of the running event loop; returns once fetching."""
         if self._running is not None:
             raise EngineError(f"App {self.name!r} is already running")
-        self.starter = make_server(self, num_workers, queues=queues, concurrency=concurrency)
-        runner = LoopServer(self.starter)
+        self._server = make_server(self, num_workers, queues=queues, concurrency=concurrency)
+        runner = LoopServer(self._server)
         await runner.start()
         self._running = runner
 
@@ -126,8 +134,8 @@ class QueueTasks(BaseQueueTasks):
         """Start a worker on its own thread and loop (for hosts without a loop)."""
         if self._running is not None:
             raise EngineError(f"App {self.name!r} is already running")
-        self.starter = make_server(self, num_workers, queues=queues, concurrency=concurrency)
-        runner = BackgroundServer(self.starter)
+        self._server = make_server(self, num_workers, queues=queues, concurrency=concurrency)
+        runner = BackgroundServer(self._server)
         runner.start()
         self._running = runner
 
@@ -139,8 +147,8 @@ class QueueTasks(BaseQueueTasks):
             await asyncio.wait_for(runner.stop(), timeout)
         elif isinstance(runner, BackgroundServer):
             await asyncio.to_thread(runner.stop, timeout)
-        elif self.starter is not None:
-            self.starter.stop()
+        elif self._server is not None:
+            self._server.stop()
 
     @contextlib.asynccontextmanager
     async def serve(

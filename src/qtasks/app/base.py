@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, overload
 
 from qtasks import _state
+from qtasks._compat_hook import compat_attribute
 from qtasks.app.client import ClientOperations
 from qtasks.app.settings import AsyncGlobalConfig, GlobalConfig
 from qtasks.backends import Backend, TaskRecord, create_backend, resolve_url
@@ -27,7 +28,6 @@ from qtasks.registries.task import AsyncTask, BaseTask, SyncTask
 from qtasks.version import __version__
 
 if TYPE_CHECKING:
-    from qtasks.engine.worker import Worker
     from qtasks.registries.build import (
         AsyncAppLike,
         AsyncTaskDecorator,
@@ -94,8 +94,16 @@ class BaseQueueTasks(ClientOperations):
         self.hooks = HookRunner(
             {"app": self.plugins, **self._component_plugins}, self.log, bridge=portal().wait
         )
-        self.starter: Any = None
+        #: The running server (`run_forever`, `start`, `serve`), None while stopped.
+        self._server: Any = None
         self.backend: Backend = self._make_backend(broker or storage, broker_url, storage_url)
+        # QTasks 1.7's component chain (app.broker, .storage, .global_config, app.worker,
+        # app.starter) comes from the compat package, built when first used; a 1.7
+        # worker component given here is checked at once.
+        self._given = (None if isinstance(broker, Backend) else broker, worker)
+        self._chain: tuple[Any, Any, Any] | None = None
+        if worker is not None:
+            self._components()
         self._set_state()
 
     def _make_backend(self, given: Any, broker_url: str | None, storage_url: str | None) -> Backend:
@@ -120,6 +128,14 @@ class BaseQueueTasks(ClientOperations):
             storage_url=storage_url,
         )
 
+    def _run_options(self, num_workers: Any, starter: Any) -> int | None:
+        """QTasks 1.7 took `run_forever(starter=None, num_workers=4, reset_config=True)`:
+        a starter, given first or by name, must be one of 1.7's (they are settings)."""
+        if num_workers is not None and not isinstance(num_workers, int):
+            starter, num_workers = num_workers, None
+        compat_attribute("qtasks.app.base", "check_starter")(starter)
+        return int(num_workers) if num_workers is not None else None
+
     # --- global state (the seed's contract) ------------------------------------------------
     def _set_state(self) -> None:
         """Make this app the process default for app-less calls."""
@@ -131,8 +147,29 @@ class BaseQueueTasks(ClientOperations):
 
     # --- compatibility names ------------------------------------------------------------------
     @property
-    def broker(self) -> Backend:
-        return self.backend
+    def broker(self) -> Any:
+        """QTasks 1.7's broker component: a view of this app (`.add`, `.get`, `.storage`,
+        `.storage.global_config`); anything else reads through to the backend."""
+        return self._components()[0]
+
+    @property
+    def worker(self) -> Any:
+        """QTasks 1.7's worker component: the app's tasks and middlewares; while a server
+        runs, attributes of its first engine worker read through (`concurrency`,
+        `executed`)."""
+        return self._components()[1]
+
+    @property
+    def starter(self) -> Any:
+        """QTasks 1.7's starter component: `start()`/`stop()` the app's server; while it
+        runs, the server's attributes read through (`workers`)."""
+        return self._components()[2]
+
+    def _components(self) -> tuple[Any, Any, Any]:
+        if self._chain is None:
+            build = compat_attribute("qtasks.app.base", "component_chain")
+            self._chain = build(self, *self._given)
+        return self._chain
 
     @property
     def global_config(self) -> GlobalConfig | AsyncGlobalConfig | None:
@@ -234,12 +271,6 @@ class BaseQueueTasks(ClientOperations):
         """The built-in argument injectors (Pydantic models, Depends, State)."""
         return INJECTORS
 
-    @property
-    def worker(self) -> Worker | None:
-        """The first worker of the running server, if any."""
-        workers = getattr(self.starter, "workers", None)
-        return workers[0] if workers else None
-
     def find_task(self, name: str) -> TaskSpec | None:
         return self.tasks.get(name)  # own first, then shared
 
@@ -259,6 +290,11 @@ class BaseQueueTasks(ClientOperations):
 
     def __repr__(self) -> str:
         return f"<{type(self).__module__}.QueueTasks name={self.name!r} backend={self.backend!r}>"
+
+
+def __getattr__(name: str) -> Any:
+    # the pieces of QTasks 1.7's component chain, read from the compat package by name
+    return compat_attribute(__name__, name)
 
 
 __all__ = ["BaseQueueTasks"]

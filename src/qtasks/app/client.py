@@ -50,7 +50,7 @@ class ClientOperations(FlowDriver):
     backend: Backend
     config: QueueConfig
     hooks: HookRunner
-    starter: Any
+    _server: Any
 
     def find_task(self, name: str) -> TaskSpec | None:
         raise NotImplementedError
@@ -310,7 +310,7 @@ class ClientOperations(FlowDriver):
         yield Call("purge", ())
 
     def _stop_flow(self) -> Flow[None]:
-        yield from self._fire("qtasks_stop", qtasks=self, starter=self.starter)
+        yield from self._fire("qtasks_stop", qtasks=self, starter=self._server)
 
     # Names the task objects, contexts and results call (both apps have all of them).
     def _add_task_sync(

@@ -22,10 +22,11 @@ if TYPE_CHECKING:
 START_TIMEOUT = 30.0
 
 
-def run_blocking(server: Server) -> None:
+def run_blocking(server: Server, loop: asyncio.AbstractEventLoop | None = None) -> None:
     """Run until SIGINT/SIGTERM (or `server.stop()`): stop fetching, let running tasks
     finish within `shutdown_grace`, release the rest. A second Ctrl+C exits at once
-    (a repeated SIGTERM does not: process managers often send it to the whole group)."""
+    (a repeated SIGTERM does not: process managers often send it to the whole group).
+    `loop`: an event loop of the caller's to run on (not running; left open)."""
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -56,7 +57,12 @@ def run_blocking(server: Server) -> None:
             for sig in installed:
                 loop.remove_signal_handler(sig)
 
-    asyncio.run(main())
+    if loop is None:
+        asyncio.run(main())
+    elif loop.is_running():
+        raise EngineError("run_forever(loop=...) needs a loop that is not running")
+    else:
+        loop.run_until_complete(main())
 
 
 class BackgroundServer:

@@ -92,11 +92,17 @@ class QueueTasks(BaseQueueTasks):
         *,
         queues: list[str] | None = None,
         concurrency: int | None = None,
+        starter: Any = None,
+        reset_config: bool = True,
     ) -> None:
-        """Run a worker in this process until SIGINT/SIGTERM."""
+        """Run a worker in this process until SIGINT/SIGTERM (blocks).
+
+        QTasks 1.7's keywords are accepted: `starter` (an `SyncStarter`, which holds
+        settings), `reset_config` (every component always reads the app's one config)."""
+        num_workers = self._run_options(num_workers, starter)
         self._set_state()
-        self.starter = make_server(self, num_workers, queues=queues, concurrency=concurrency)
-        run_blocking(self.starter)
+        self._server = make_server(self, num_workers, queues=queues, concurrency=concurrency)
+        run_blocking(self._server)
 
     def start(
         self,
@@ -108,8 +114,8 @@ class QueueTasks(BaseQueueTasks):
         """Start a worker on a background thread; returns once it is fetching."""
         if self._background is not None and self._background.alive:
             raise EngineError(f"App {self.name!r} is already running")
-        self.starter = make_server(self, num_workers, queues=queues, concurrency=concurrency)
-        self._background = BackgroundServer(self.starter)
+        self._server = make_server(self, num_workers, queues=queues, concurrency=concurrency)
+        self._background = BackgroundServer(self._server)
         self._background.start()
 
     start_in_background = start
@@ -120,8 +126,8 @@ class QueueTasks(BaseQueueTasks):
         if self._background is not None:
             self._background.stop(timeout)
             self._background = None
-        elif self.starter is not None:
-            self.starter.stop()
+        elif self._server is not None:
+            self._server.stop()
 
     @contextlib.contextmanager
     def serve(

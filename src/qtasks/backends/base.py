@@ -34,6 +34,9 @@ class PortalTwins:
     def enqueue_sync(self, records: Sequence[TaskRecord]) -> None:
         self._call(self.enqueue, records)  # type: ignore[attr-defined]
 
+    def put_sync(self, records: Sequence[TaskRecord]) -> None:
+        self._call(self.put, records)  # type: ignore[attr-defined]
+
     def get_sync(self, uuid: str) -> TaskRecord | None:
         result: TaskRecord | None = self._call(self.get, uuid)  # type: ignore[attr-defined]
         return result

@@ -44,14 +44,16 @@ class UtilsInspectStats:
         return jsonlib.dumps(data, ensure_ascii=False, indent=2, default=str)
 
     def _app_info(self, app: Any) -> dict[str, Any]:
-        backend = app.backend
-        broker = getattr(app, "broker", None) or backend
-        storage = getattr(broker, "storage", None) or backend
-        global_config = getattr(storage, "global_config", None) or getattr(
-            app, "global_config", None
-        )
-        worker = getattr(app, "worker", None)
-        starter = getattr(app, "starter", None)
+        # The component names 1.7 printed: a component given to the app's constructor
+        # by its class, else what stands behind it (the backend, the app's kind).
+        given_broker, given_worker = getattr(app, "_given", (None, None))
+        backend = type(app.backend).__name__
+        kind = "Async" if app.method == "async" else "Sync"
+        storage = getattr(given_broker, "storage", None)
+        settings = app.global_config
+        running = getattr(app, "_server", None) is not None
+        broker_name = type(given_broker).__name__ if given_broker is not None else backend
+        worker_name = type(given_worker).__name__ if given_worker is not None else None
         info: dict[str, Any] = {
             "Name": app.name,
             "Method": app.method,
@@ -60,11 +62,11 @@ class UtilsInspectStats:
             "Tasks Count": len(app.tasks),
             "Routers Count": len(getattr(app, "routers", [])),
             "Plugins Count": _trigger_count(app),
-            "Broker": type(broker).__name__,
-            "Worker": type(worker).__name__ if worker is not None else _NONE,
-            "Starter": type(starter).__name__ if starter is not None else _NONE,
-            "Storage": type(storage).__name__,
-            "GlobalConfig": type(global_config).__name__ if global_config else _NONE,
+            "Broker": broker_name,
+            "Worker": worker_name or ("AsyncWorker" if kind == "Async" else "SyncThreadWorker"),
+            "Starter": f"{kind}Starter" if running else _NONE,
+            "Storage": type(storage).__name__ if storage is not None else backend,
+            "GlobalConfig": type(settings).__name__ if settings is not None else _NONE,
             "Log": type(app.log).__name__,
         }
         if app.events is not None:
