@@ -594,3 +594,15 @@ def test_build_task_merges_fields_and_extras() -> None:
     assert isinstance(built, Record)
     with pytest.raises(TypeError):
         _build_task(Record)
+
+
+def test_the_compatibility_page_lists_every_served_path() -> None:
+    import re
+
+    from qtasks._compat_paths import ALIASES, MODULES, NAMES
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "compatibility.md").read_text()
+    listed = set(re.findall(r"^\| `([\w.]+)` \|", page, re.M))
+    served = (set(MODULES) | set(ALIASES) | set(NAMES)) - {"qtasks.app.base"}
+    assert listed == served
+    assert f"{len(set(ORIGINAL) - LATER)} import" in page and f"other {len(LATER)}" in page
