@@ -91,6 +91,25 @@ def test_global_config_without_shared_settings_says_so(tmp_path: Any) -> None:
         app.broker.storage.global_config.get("main", "status")
 
 
+@pytest.mark.parametrize("cls", [qtasks.QueueTasks, qtasks.asyncio.QueueTasks])
+def test_on_redis_the_components_are_the_1_7_redis_classes(cls: Any) -> None:
+    from qtasks.brokers import AsyncRedisBroker, SyncRedisBroker
+    from qtasks.storages import AsyncRedisStorage, SyncRedisStorage
+
+    app = cls("chain-redis-classes", broker_url=REDIS_URL)
+    broker, storage = (
+        (AsyncRedisBroker, AsyncRedisStorage)
+        if cls is qtasks.asyncio.QueueTasks
+        else (SyncRedisBroker, SyncRedisStorage)
+    )
+    assert isinstance(app.broker, broker) and isinstance(app.broker.storage, storage)
+    assert app.broker.queue_name == "chain-redis-classes:task_queue"
+    assert app.broker.storage.queue_process == "chain-redis-classes:task_process"
+    assert app.broker.config is app.config and app.broker.backend is app.backend
+    memory = cls("chain-memory-classes", broker_url="memory://chain-memory-classes")
+    assert not isinstance(memory.broker, (AsyncRedisBroker, SyncRedisBroker))
+
+
 def test_global_config_on_redis() -> None:
     app = qtasks.QueueTasks("chain-redis-gc", broker_url=REDIS_URL)
     try:

@@ -174,10 +174,12 @@ class BrokerView(StorageView, BaseBroker):
     """`app.broker`: queues tasks; `.storage` is the record side."""
 
     component = "broker"
+    #: The class of `.storage` (the Redis views use the Redis storage's).
+    storage_view: type[StorageView] = StorageView
 
     def __init__(self, app: Any, given: Any = None) -> None:
         _View.__init__(self, app, given)
-        self.storage = StorageView(app, getattr(given, "storage", None))
+        self.storage = self.storage_view(app, getattr(given, "storage", None))
 
     def add(
         self,
@@ -292,7 +294,48 @@ def component_chain(app: Any, broker: Any, worker: Any) -> tuple[Any, Any, Any]:
             f"{worker!r}: qtasks runs tasks with its own engine; customise it with "
             "middlewares, plugins or @app.task(executor=...)"
         )
-    return BrokerView(app, broker), WorkerView(app, worker), StarterView(app)
+    return _broker_view(app)(app, broker), WorkerView(app, worker), StarterView(app)
+
+
+def _broker_view(app: Any) -> type[BrokerView]:
+    """On Redis the views are also QTasks 1.7's Redis component classes, so code that
+    checks `isinstance(app.broker, SyncRedisBroker)` keeps its answer."""
+    from qtasks.backends.redis import RedisBackend
+
+    if not isinstance(app.backend, RedisBackend):
+        return BrokerView
+    if not _REDIS_VIEWS:
+        _REDIS_VIEWS.update(_redis_views())
+    return _REDIS_VIEWS["async" if app.method == "async" else "sync"]
+
+
+_REDIS_VIEWS: dict[str, type[BrokerView]] = {}
+
+
+def _redis_views() -> dict[str, type[BrokerView]]:
+    from qtasks.compat import redis_components as redis
+
+    def storage(component: type[Any]) -> type[StorageView]:
+        def __init__(self: Any, app: Any, given: Any = None) -> None:
+            StorageView.__init__(self, app, given)
+            self.backend, self.url = app.backend, app.backend.url
+            self.queue_process = getattr(given, "queue_process", f"{app.name}:task_process")
+
+        return type(component.__name__ + "View", (StorageView, component), {"__init__": __init__})
+
+    def broker(component: type[Any], storage_view: type[StorageView]) -> type[BrokerView]:
+        def __init__(self: Any, app: Any, given: Any = None) -> None:
+            BrokerView.__init__(self, app, given)
+            self.backend, self.url = app.backend, app.backend.url
+            self.queue_name = getattr(given, "queue_name", f"{app.name}:task_queue")
+
+        attrs = {"__init__": __init__, "storage_view": storage_view}
+        return type(component.__name__ + "View", (BrokerView, component), attrs)
+
+    return {
+        "async": broker(redis.AsyncRedisBroker, storage(redis.AsyncRedisStorage)),
+        "sync": broker(redis.SyncRedisBroker, storage(redis.SyncRedisStorage)),
+    }
 
 
 def check_starter(starter: Any) -> None:
