@@ -80,3 +80,24 @@ def test_a_worker_sweeps_records_of_fire_and_forget_tasks() -> None:
         while any(key[0] == name for key in store.records):  # nobody calls app.get()
             assert time.monotonic() < deadline, "finished records were never dropped"
             time.sleep(0.05)
+
+
+async def test_a_read_never_returns_an_expired_record_it_did_not_sweep() -> None:
+    b = backend(ttl=0.2)
+    await finish(b, 300)
+    last = max(b._store.expiry)[2]  # the last to expire: beyond one read's sweep
+    await asyncio.sleep(0.3)
+    assert await b.get(last) is None
+    assert held(b._store) > 1  # the read swept only its share
+
+
+async def test_an_expired_uuid_not_swept_yet_can_be_enqueued_again() -> None:
+    b = backend(ttl=0.2)
+    await finish(b, 300)
+    last = max(b._store.expiry)[2]
+    await asyncio.sleep(0.3)
+    again = record()
+    again.uuid = last
+    await b.enqueue([again])
+    (d,) = [d for d in await b.fetch("default", 10, 30, "w", 0) if d.record.uuid == last]
+    assert d.record.status == "process"

@@ -153,3 +153,11 @@ async def test_dead_letter_sync_twins(backend: Backend) -> None:
     await asyncio.to_thread(client)
     (d,) = await backend.fetch("default", 10, 30, "w", 0)
     assert d.record.uuid == first.uuid
+
+
+async def test_purge_of_the_namespace_removes_its_dead_letters(backend: Backend) -> None:
+    box = letters_of(backend)
+    await dead(backend, 2)
+    await backend.purge()  # app.flush_all()
+    assert await box.dead_letters() == []
+    assert await box.requeue_dead_letters() == 0

@@ -163,8 +163,10 @@ class MemoryStore:
     def _add_unknown(self, ns: str, record: TaskRecord) -> None:
         """Store and queue `record` unless its uuid is known (enqueue is idempotent)."""
         key = (ns, record.uuid)
-        if key not in self.records:
-            self.records[key] = record
+        expires = self.expires.get(key)
+        if key not in self.records or (expires is not None and expires <= time.time()):
+            self.records[key] = record  # unknown, or expired and not swept yet
+            self.expires.pop(key, None)
             self._push(ns, record)
 
     def put(self, ns: str, records: Sequence[TaskRecord], ttl: float) -> None:
@@ -183,9 +185,13 @@ class MemoryStore:
 
     def get(self, ns: str, uuid: str) -> TaskRecord | None:
         with self.lock:
-            self._expire(time.time())
-            record = self.records.get((ns, uuid))
-            return copy_record(record) if record is not None else None
+            now = time.time()
+            self._expire(now, _SWEEP_BUDGET)
+            key = (ns, uuid)
+            record = self.records.get(key)
+            if record is None or self.expires.get(key, now + 1) <= now:
+                return None  # expired, not swept yet
+            return copy_record(record)
 
     def take(self, ns: str, queue: str, limit: int, lease: float, worker_id: str) -> list[Delivery]:
         now = time.time()
