@@ -50,7 +50,11 @@ def stored(record: TaskRecord) -> TaskRecord:
 
 
 class MemoryStore:
-    """Records, queues, leases and workers of every namespace on one URL."""
+    """Records, queues, leases, dead letters and workers of every namespace on one URL.
+
+    Settled records expire `ttl` seconds after they settle: the worker's upkeep
+    (`maintain`) drops every expired one, and each write or read a bounded share
+    (`_SWEEP_BUDGET`), so memory stays bounded even when nobody reads the results."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
