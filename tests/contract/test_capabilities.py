@@ -10,13 +10,18 @@ from qtasks.core.ports import Capabilities
 
 pytestmark = pytest.mark.anyio
 
-# priorities, delays, push, atomic_completion, cancel_queued, shared_settings, worker_registry
+_ALL = {"priorities": True, "delays": True, "atomic_completion": True, "cancel_queued": True}
 EXPECTED = {
-    "memory": Capabilities(True, True, True, True, True, False, True),
-    "sqlite": Capabilities(True, True, False, True, True, False, True),
-    "redis": Capabilities(True, True, True, True, True, True, True),
-    # memory broker + SQLite store: the store polls, completion is two steps
-    "paired": Capabilities(True, True, False, False, True, False, True),
+    "memory": Capabilities(**_ALL, push=True, dead_letters=True, worker_registry=True),
+    "sqlite": Capabilities(**_ALL, dead_letters=True, worker_registry=True),
+    "redis": Capabilities(
+        **_ALL, push=True, dead_letters=True, shared_settings=True, worker_registry=True
+    ),
+    # memory broker + SQLite store: the store polls, completion is two steps, dead
+    # letters are the broker's
+    "paired": Capabilities(
+        **{**_ALL, "atomic_completion": False}, dead_letters=True, worker_registry=True
+    ),
 }
 
 
@@ -29,6 +34,8 @@ async def test_capabilities_as_declared(backend: Backend, backend_kind: str) -> 
         assert isinstance(backend, ports.CancelQueued)
     if caps.worker_registry:
         assert isinstance(backend, ports.WorkerRegistry)
+    if caps.dead_letters:
+        assert isinstance(backend, ports.DeadLetters)
     assert isinstance(backend, ports.SharedSettings) == caps.shared_settings
 
 

@@ -1,6 +1,7 @@
 """Client operations of an app, written once as flows (see `qtasks.core.steps`) and
 driven by the sync app with the backend's sync twins, by the async app with its
-coroutines: enqueue (one or many), get, wait (following retries), cancel, ping, purge.
+coroutines: enqueue (one or many), get, wait (following retries), cancel, ping, purge,
+and the dead letters (list, requeue, purge).
 
 The handles (`SyncTask`/`AsyncTask`), contexts, results and chains call the `_add_*`,
 `_get_*`, `_wait_*` methods; user code calls the facades' public methods.
@@ -19,7 +20,7 @@ from uuid import UUID
 from qtasks.app.driving import FlowDriver
 from qtasks.app.task import Task
 from qtasks.core.hooks import HookRunner
-from qtasks.core.models import TaskRecord, TaskSpec
+from qtasks.core.models import DeadLetter, TaskRecord, TaskSpec
 from qtasks.core.policy import eta_from
 from qtasks.core.records import new_record
 from qtasks.core.status import RETRY
@@ -308,6 +309,39 @@ class ClientOperations(FlowDriver):
         yield from self._fire("broker_flush_all", broker=self.backend)
         yield from self._fire("storage_flush_all", storage=self.backend)
         yield Call("purge", ())
+
+    def _dead_letters_flow(self, limit: int, offset: int) -> Flow[list[DeadLetter]]:
+        self.backend.capabilities.require("dead_letters", self.backend)
+        for name, value, least in (("limit", limit, 1), ("offset", offset, 0)):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ArgumentTypeError(f"dead_letters({name}=...) takes an int, got {value!r}")
+            if value < least:
+                raise ConfigError(f"dead_letters({name}=...) must be >= {least}, got {value}")
+        letters: list[DeadLetter] = yield Call("dead_letters", (limit, offset))
+        return letters
+
+    def _dead_letter_uuids(
+        self, method: str, uuids: Iterable[UUID | str] | None
+    ) -> list[str] | None:
+        self.backend.capabilities.require("dead_letters", self.backend)
+        if uuids is None:
+            return None
+        if isinstance(uuids, (str, UUID)):
+            raise ArgumentTypeError(
+                f"{method}(uuids=...) takes a list of task uuids (or None for all), got one "
+                f"uuid {str(uuids)!r}: pass [{str(uuids)!r}]"
+            )
+        return [self._uuid_str(u) for u in uuids]
+
+    def _requeue_dead_letters_flow(self, uuids: Iterable[UUID | str] | None) -> Flow[int]:
+        chosen = self._dead_letter_uuids("requeue_dead_letters", uuids)
+        count: int = yield Call("requeue_dead_letters", (chosen,))
+        return count
+
+    def _purge_dead_letters_flow(self, uuids: Iterable[UUID | str] | None) -> Flow[int]:
+        chosen = self._dead_letter_uuids("purge_dead_letters", uuids)
+        count: int = yield Call("purge_dead_letters", (chosen,))
+        return count
 
     def _stop_flow(self) -> Flow[None]:
         yield from self._fire("qtasks_stop", qtasks=self, starter=self._server)

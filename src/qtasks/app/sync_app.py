@@ -12,6 +12,7 @@ from uuid import UUID
 from qtasks.app.base import BaseQueueTasks
 from qtasks.app.lifecycle import BackgroundServer, make_server, run_blocking
 from qtasks.app.task import Task
+from qtasks.core.models import DeadLetter
 from qtasks.events import SyncEvents
 from qtasks.exc import EngineError
 from qtasks.registries.task import SyncTask
@@ -84,6 +85,28 @@ class QueueTasks(BaseQueueTasks):
     def flush_all(self) -> None:
         """Delete every queued task and stored record of this app."""
         self._run_sync(self._flush_flow())
+
+    def dead_letters(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
+        """Tasks taken out of delivery, newest first: `limit` (>= 1) of them from
+        `offset`. Each `DeadLetter` has `uuid`, `queue`, `reason`, `dead_at` (epoch
+        seconds) and either `record` (the task's final `error` record: a task delivered
+        `max_deliveries` times without its worker reporting back) or `raw` (the stored
+        text of an entry the backend could not decode). Raises `CapabilityError` when
+        the backend keeps no dead letters."""
+        return self._run_sync(self._dead_letters_flow(limit, offset))
+
+    def requeue_dead_letters(self, uuids: Iterable[UUID | str] | None = None) -> int:
+        """Queue these dead letters (uuids as UUID or str; None = all) again under their
+        own uuid, as new tasks (status `new`, no delivery counted). Entries without a
+        record (not decodable) stay listed. Returns how many were queued; unknown uuids
+        are ignored. Raises `CapabilityError` when the backend keeps no dead letters."""
+        return self._run_sync(self._requeue_dead_letters_flow(uuids))
+
+    def purge_dead_letters(self, uuids: Iterable[UUID | str] | None = None) -> int:
+        """Forget these dead letters (uuids as UUID or str; None = all); their records
+        stay until they expire. Returns how many were removed; unknown uuids are ignored.
+        Raises `CapabilityError` when the backend keeps no dead letters."""
+        return self._run_sync(self._purge_dead_letters_flow(uuids))
 
     # --- running --------------------------------------------------------------------------
     def run_forever(

@@ -1,4 +1,5 @@
-"""`Task`: what `app.get()` and `add_task()` return to users."""
+"""`Task`: what `app.get()` and `add_task()` return to users; `DeadLetter`: what
+`app.dead_letters()` lists."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import dataclasses
 from datetime import datetime
 from typing import Any
 from uuid import UUID
+
+from qtasks.core.models import DeadLetter
 
 
 @dataclasses.dataclass
@@ -47,4 +50,4 @@ class Task:
         return result
 
 
-__all__ = ["Task"]
+__all__ = ["DeadLetter", "Task"]

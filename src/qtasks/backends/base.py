@@ -6,12 +6,13 @@ sync API), and a polling `wait_final` for stores that cannot push.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from qtasks.backends.bridge import portal
-from qtasks.core.models import DEFAULT_QUEUE, Completion, Delivery, TaskRecord
+from qtasks.core.models import DEFAULT_QUEUE, Completion, DeadLetter, Delivery, TaskRecord
 from qtasks.core.ports import (
     Backend as BackendPort,
 )
@@ -22,7 +23,7 @@ from qtasks.core.ports import (
     WorkerRegistry,
     redact,
 )
-from qtasks.core.status import SETTLED_STATUSES
+from qtasks.core.status import ERROR, NEW, SETTLED_STATUSES
 
 
 class PortalTwins:
@@ -76,6 +77,42 @@ async def poll_final(store: Any, uuid: str, timeout: float) -> TaskRecord | None
         delay = min(delay * 1.5, 0.05)
 
 
+def requeued(record: TaskRecord, now: float) -> TaskRecord:
+    """A dead letter's record made ready to run again under its own uuid: status `new`,
+    no delivery counted, no result or traceback, the `dead_letter` extra removed."""
+    extra = {k: v for k, v in record.extra.items() if k != "dead_letter"}
+    return dataclasses.replace(
+        record, status=NEW, attempts=0, returning=None, traceback=None, extra=extra,
+        eta=None, updated_at=now,
+    )  # fmt: skip
+
+
+def undecodable(
+    uuid: str, queue: str, fault: str, raw: str, now: float, **fields: Any
+) -> tuple[DeadLetter, TaskRecord]:
+    """For a stored entry that cannot be decoded (`fault` says what failed): its dead
+    letter, keeping `raw`, and the `error` record written in its place. `fields` are the
+    record fields that could still be read (task_name, priority, created_at)."""
+    reason = f"undecodable stored task: {fault}"
+    record = TaskRecord(
+        uuid=uuid,
+        task_name=str(fields.get("task_name") or "?"),
+        priority=int(fields.get("priority") or 0),
+        args=[],
+        kwargs={},
+        status=ERROR,
+        created_at=float(fields.get("created_at") or now),
+        updated_at=now,
+        traceback=(
+            f"qtasks could not decode this stored task ({fault}); it was not run. "
+            "Its stored text is kept in the dead letters (app.dead_letters())."
+        ),
+        extra={"dead_letter": reason},
+        queue=queue,
+    )
+    return DeadLetter(uuid, queue, reason, now, record=None, raw=raw), record
+
+
 class Backend(PortalTwins, BackendPort, CancelQueued, WorkerRegistry):
     """Base of the built-in backends: a `core.ports.Backend` that also cancels queued
     tasks and keeps a worker registry (each declares what it does in `capabilities`)."""
@@ -105,4 +142,6 @@ __all__ = [
     "WorkerRegistry",
     "poll_final",
     "redact",
+    "requeued",
+    "undecodable",
 ]

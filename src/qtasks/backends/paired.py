@@ -8,6 +8,8 @@
   complete   store.put(final records + follow-ups)  FIRST  ->  broker: follow-ups + ack
   get, wait_final, put, expire      the store
   extend, release, nack, stats      the broker
+  dead letters                      the broker's (where it has them: `DeadLetters`);
+                                    a requeue makes the store's record new first
 ```
 
 Completion is not atomic: a crash between the store write and the broker's ack leaves a
@@ -16,10 +18,24 @@ again, and `fetch` sees the final record and acknowledges it without running it 
 enqueueing, idempotently, the retry attempt its record names, which the crash may have
 kept from the broker). So a finished task never runs twice.
 
+Fencing: the broker fences its own calls (`ack`, `extend`, `release`); before writing
+the store, `complete`, `release` and `nack` check that the stored record is still the
+delivery's (`process`, with the delivery count its fetch stored), so a worker whose
+lease expired and was taken by another changes nothing. That check and the write are two
+steps: a fetch landing between them is not fenced off (the broker's ack still is).
+
 When the broker is itself a full `Backend` (memory, SQLite or Redis used as a broker
 only), "follow-ups + ack" is its atomic `complete()`: that also gives its own copy of
 the record its final status and time to live, instead of leaving it `process` for ever.
 A broker that is only a `Broker` gets `enqueue(follow-ups)` and then `ack()`.
+
+Dead letters live with the broker, which takes tasks out of delivery: a completion with
+`dead_letter` stores its `error` record in the store, then goes to the broker's
+`complete()`, which lists it. A fetched task whose stored record cannot be decoded is
+not run: it is dead-lettered through the broker with the broker's copy of the task (its
+arguments as enqueued), and its record in the store becomes `error` naming the fault.
+The store's undecodable text is not kept (a result store is read through `get` only);
+a requeue runs the broker's copy.
 """
 
 from __future__ import annotations
@@ -29,17 +45,28 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from qtasks.backends.base import Backend
-from qtasks.core.models import DEFAULT_QUEUE, Completion, Delivery, TaskRecord
+from qtasks.backends.base import Backend, requeued
+from qtasks.core.models import DEFAULT_QUEUE, Completion, DeadLetter, Delivery, TaskRecord
 from qtasks.core.ports import Backend as BackendPort
-from qtasks.core.ports import Broker, CancelQueued, Capabilities, ResultStore, WorkerRegistry
-from qtasks.core.status import NEW, SETTLED_STATUSES
+from qtasks.core.ports import (
+    Broker,
+    CancelQueued,
+    Capabilities,
+    DeadLetters,
+    ResultStore,
+    WorkerRegistry,
+)
+from qtasks.core.status import ERROR, NEW, PROCESS, SETTLED_STATUSES
 
 if TYPE_CHECKING:
     from qtasks.core.config import QueueConfig
 
 
-class PairedBackend(Backend):
+#: Dead letters read per call while a requeue looks for the records it makes new.
+_PAGE = 500
+
+
+class PairedBackend(Backend, DeadLetters):
     """A `Backend` made of `broker` (queues, leases) and `store` (task records)."""
 
     def __init__(self, broker: Broker, store: ResultStore) -> None:
@@ -51,6 +78,7 @@ class PairedBackend(Backend):
         registry = _registry(broker) or _registry(store)
         self._registry = registry
         self._canceller = broker if b.cancel_queued and isinstance(broker, CancelQueued) else None
+        self._dead = broker if b.dead_letters and isinstance(broker, DeadLetters) else None
         # Per instance: what a pair can do depends on its parts.
         self.capabilities = Capabilities(  # type: ignore[misc]
             priorities=b.priorities,
@@ -58,6 +86,7 @@ class PairedBackend(Backend):
             push=b.push and s.push,
             atomic_completion=False,
             cancel_queued=self._canceller is not None,
+            dead_letters=self._dead is not None,
             shared_settings=False,
             worker_registry=registry is not None,
         )
@@ -139,7 +168,12 @@ class PairedBackend(Backend):
             live: list[Delivery] = []
             for delivery in got:
                 leased = delivery.record
-                stored = await self.store.get(leased.uuid)
+                try:
+                    stored = await self.store.get(leased.uuid)
+                except (ValueError, TypeError) as exc:  # a stored record it cannot decode
+                    await self._undecodable(delivery, exc)
+                    pending.remove(delivery)
+                    continue
                 if stored is None:
                     live.append(delivery)
                 elif stored.status in SETTLED_STATUSES:
@@ -156,6 +190,24 @@ class PairedBackend(Backend):
             if pending:
                 await self.broker.release(pending)
             raise
+
+    async def _undecodable(self, delivery: Delivery, exc: Exception) -> None:
+        """Take a task whose stored record cannot be decoded out of delivery: its record
+        becomes `error` naming the fault, and the broker dead-letters it (or, without
+        dead letters, forgets the delivery)."""
+        reason = f"undecodable stored task: {exc}"
+        record = dataclasses.replace(
+            delivery.record,
+            status=ERROR,
+            updated_at=time.time(),
+            traceback=(
+                f"qtasks could not decode this task's stored record ({exc}); it was not "
+                "run. The broker's copy of the task is kept in the dead letters."
+            ),
+            extra={**delivery.record.extra, "dead_letter": reason},
+        )
+        await self.store.put([record])
+        await self._settle([Completion(delivery, record, dead_letter=reason)])
 
     async def _redelivered(self, delivery: Delivery, stored: TaskRecord) -> None:
         followups = []
@@ -176,7 +228,19 @@ class PairedBackend(Backend):
             await self.broker.enqueue(followups)
         await self.broker.ack([c.delivery for c in completions])
 
+    async def _holds(self, delivery: Delivery) -> bool:
+        """Whether the stored record is still this delivery's: `process` with the count
+        of its fetch (a later fetch by another worker counts one more)."""
+        try:
+            stored = await self.store.get(delivery.record.uuid)
+        except (ValueError, TypeError):  # undecodable: the delivery's record replaces it
+            return True
+        if stored is None:
+            return True
+        return stored.status == PROCESS and stored.attempts == delivery.record.attempts
+
     async def complete(self, completions: Sequence[Completion]) -> None:
+        completions = [c for c in completions if await self._holds(c.delivery)]
         if not completions:
             return
         records = [c.record for c in completions]
@@ -190,18 +254,27 @@ class PairedBackend(Backend):
         await self.broker.extend(deliveries, lease)
 
     async def release(self, deliveries: Sequence[Delivery]) -> None:
+        held = [d for d in deliveries if await self._holds(d)]
         await self.broker.release(deliveries)
-        await self._requeued(deliveries)
+        await self._requeued(held)
 
     async def nack(self, deliveries: Sequence[Delivery], delay: float = 0.0) -> None:
+        held = [d for d in deliveries if await self._holds(d)]
         await self.broker.nack(deliveries, delay)
-        await self._requeued(deliveries)
+        await self._requeued(held)
 
     async def _requeued(self, deliveries: Sequence[Delivery]) -> None:
+        """The store's side of a release: the record is `new` again, its delivery not
+        counted."""
         if deliveries:
             now = time.time()
             await self.store.put(
-                [dataclasses.replace(d.record, status=NEW, updated_at=now) for d in deliveries]
+                [
+                    dataclasses.replace(
+                        d.record, status=NEW, updated_at=now, attempts=max(0, d.record.attempts - 1)
+                    )
+                    for d in deliveries
+                ]
             )
 
     async def recover_expired(self, queue: str) -> None:
@@ -210,6 +283,37 @@ class PairedBackend(Backend):
 
     async def expire(self) -> None:
         await self.store.expire()
+
+    # --- dead letters: the broker's ----------------------------------------------------
+    def _letters(self) -> DeadLetters:
+        if self._dead is None:
+            self.capabilities.require("dead_letters", self)
+        assert self._dead is not None
+        return self._dead
+
+    async def dead_letters(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
+        return await self._letters().dead_letters(limit, offset)
+
+    async def requeue_dead_letters(self, uuids: Sequence[str] | None = None) -> int:
+        dead = self._letters()
+        wanted = None if uuids is None else set(uuids)
+        now, records, offset = time.time(), [], 0
+        while True:  # the store's records are made new first: a worker reads them there
+            page = await dead.dead_letters(_PAGE, offset)
+            for letter in page:
+                if letter.record is not None and (wanted is None or letter.uuid in wanted):
+                    stored = await self.store.get(letter.uuid)
+                    if stored is None or stored.status in SETTLED_STATUSES:
+                        records.append(requeued(letter.record, now))
+            if len(page) < _PAGE:
+                break
+            offset += _PAGE
+        if records:
+            await self.store.put(records)
+        return await dead.requeue_dead_letters(uuids)
+
+    async def purge_dead_letters(self, uuids: Sequence[str] | None = None) -> int:
+        return await self._letters().purge_dead_letters(uuids)
 
     # --- administration -----------------------------------------------------------------
     async def purge(self) -> None:
@@ -255,6 +359,17 @@ class PairedBackend(Backend):
     def close_sync(self) -> None:
         self.broker.close_sync()
         self.store.close_sync()
+
+    def dead_letters_sync(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
+        return self._letters().dead_letters_sync(limit, offset)
+
+    def requeue_dead_letters_sync(self, uuids: Sequence[str] | None = None) -> int:
+        # Store and broker both take part: the async flow, on the portal.
+        result: int = self._call(self.requeue_dead_letters, uuids)
+        return result
+
+    def purge_dead_letters_sync(self, uuids: Sequence[str] | None = None) -> int:
+        return self._letters().purge_dead_letters_sync(uuids)
 
 
 def _registry(part: Broker | ResultStore) -> WorkerRegistry | None:

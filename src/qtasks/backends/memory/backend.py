@@ -15,13 +15,13 @@ from typing import Any, ClassVar
 from qtasks.backends.base import Backend
 from qtasks.backends.memory.store import store_for
 from qtasks.backends.signals import Pause, WaitSteps, waits, waits_sync
-from qtasks.core.models import DEFAULT_QUEUE, Completion, Delivery, TaskRecord
-from qtasks.core.ports import Capabilities
+from qtasks.core.models import DEFAULT_QUEUE, Completion, DeadLetter, Delivery, TaskRecord
+from qtasks.core.ports import Capabilities, DeadLetters
 from qtasks.core.status import SETTLED_STATUSES
 from qtasks.core.steps import run_async, run_sync
 
 
-class MemoryBackend(Backend):
+class MemoryBackend(Backend, DeadLetters):
     schemes: ClassVar[tuple[str, ...]] = ("memory",)
     capabilities: ClassVar[Capabilities] = Capabilities(
         priorities=True,
@@ -29,6 +29,7 @@ class MemoryBackend(Backend):
         push=True,  # waiters are woken by the store's signals, in any thread
         atomic_completion=True,
         cancel_queued=True,
+        dead_letters=True,
         worker_registry=True,
     )
 
@@ -103,6 +104,22 @@ class MemoryBackend(Backend):
     async def release(self, deliveries: Sequence[Delivery]) -> None:
         self._store.release(self.namespace, deliveries)
 
+    async def recover_expired(self, queue: str) -> None:
+        self._store.maintain(self.namespace)
+
+    async def expire(self) -> None:
+        self._store.maintain(self.namespace)
+
+    # --- dead letters -------------------------------------------------------------------
+    async def dead_letters(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
+        return self._store.dead_letters(self.namespace, limit, offset)
+
+    async def requeue_dead_letters(self, uuids: Sequence[str] | None = None) -> int:
+        return self._store.requeue_dead_letters(self.namespace, uuids)
+
+    async def purge_dead_letters(self, uuids: Sequence[str] | None = None) -> int:
+        return self._store.purge_dead_letters(self.namespace, uuids)
+
     # --- administration -----------------------------------------------------------------
     async def purge(self) -> None:
         self._store.purge(self.namespace)
@@ -137,6 +154,15 @@ class MemoryBackend(Backend):
 
     def purge_sync(self) -> None:
         self._store.purge(self.namespace)
+
+    def dead_letters_sync(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
+        return self._store.dead_letters(self.namespace, limit, offset)
+
+    def requeue_dead_letters_sync(self, uuids: Sequence[str] | None = None) -> int:
+        return self._store.requeue_dead_letters(self.namespace, uuids)
+
+    def purge_dead_letters_sync(self, uuids: Sequence[str] | None = None) -> int:
+        return self._store.purge_dead_letters(self.namespace, uuids)
 
     def live_workers_sync(self) -> list[dict[str, Any]]:
         return self._store.live_workers(self.namespace)

@@ -17,13 +17,18 @@ import uuid as uuid_mod
 from collections.abc import Sequence
 from typing import Any
 
+from qtasks.backends.base import requeued
 from qtasks.backends.signals import Signal
 from qtasks.core import codec
-from qtasks.core.models import Completion, Delivery, TaskRecord
+from qtasks.core.models import Completion, DeadLetter, Delivery, TaskRecord
 from qtasks.core.policy import cancel_action
 from qtasks.core.status import CANCEL, NEW, PROCESS, SETTLED_STATUSES
 
 _Key = tuple[str, str]  # (namespace, uuid) or (namespace, queue)
+
+#: Expired records a write also drops, at most, besides its own count: the sweep is paid
+#: for by the writes that make records (amortised), and no write waits on a long one.
+_SWEEP_BUDGET = 64
 
 
 def copy_record(record: TaskRecord) -> TaskRecord:
@@ -45,7 +50,11 @@ def stored(record: TaskRecord) -> TaskRecord:
 
 
 class MemoryStore:
-    """Records, queues, leases and workers of every namespace on one URL."""
+    """Records, queues, leases, dead letters and workers of every namespace on one URL.
+
+    Settled records expire `ttl` seconds after they settle: the worker's upkeep
+    (`maintain`) drops every expired one, and each write or read a bounded share
+    (`_SWEEP_BUDGET`), so memory stays bounded even when nobody reads the results."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -56,6 +65,11 @@ class MemoryStore:
         self.delayed: dict[_Key, list[tuple[float, int, int, str]]] = {}
         # (namespace, uuid) -> (deadline, token)
         self.leases: dict[_Key, tuple[float, str]] = {}
+        # (namespace, uuid) -> token of a lease that expired while nobody has taken the
+        # task again: it is queued, and still its last holder's to complete or release
+        self.lapsed: dict[_Key, str] = {}
+        # namespace -> uuid -> dead letter, oldest first
+        self.dead: dict[str, dict[str, DeadLetter]] = {}
         # settled records: (namespace, uuid) -> when they expire, and a heap of the same
         self.expires: dict[_Key, float] = {}
         self.expiry: list[tuple[float, str, str]] = []
@@ -91,8 +105,13 @@ class MemoryStore:
         self.expires[key] = at
         heapq.heappush(self.expiry, (at, key[0], key[1]))
 
-    def _expire(self, now: float) -> None:
+    def _expire(self, now: float, budget: int | None = None) -> None:
+        """Drop settled records whose time to live is over: all of them, or `budget`."""
         while self.expiry and self.expiry[0][0] <= now:
+            if budget is not None:
+                if budget <= 0:
+                    return
+                budget -= 1
             _, ns, uuid = heapq.heappop(self.expiry)
             key = (ns, uuid)
             if self.expires.get(key, now + 1) <= now:  # not put again since
@@ -100,8 +119,9 @@ class MemoryStore:
                 self.records.pop(key, None)
 
     def _recover(self, ns: str, now: float) -> None:
-        """Requeue tasks of `ns` whose lease expired."""
-        for key, (deadline, _token) in list(self.leases.items()):
+        """Requeue tasks of `ns` whose lease expired; each stays its holder's (`lapsed`)
+        until someone takes it."""
+        for key, (deadline, token) in list(self.leases.items()):
             if key[0] != ns or deadline > now:
                 continue
             del self.leases[key]
@@ -109,14 +129,37 @@ class MemoryStore:
             if record is not None and record.status not in SETTLED_STATUSES:
                 record.status = NEW
                 record.updated_at = now
+                self.lapsed[key] = token
                 self._push(ns, record)
+
+    def _hold(self, key: _Key, token: str) -> str | None:
+        """Whether `token` still holds the task of `key` (fencing): "leased", "lapsed"
+        (its lease expired and the task waits in its queue, taken by nobody since), or
+        None when the lease is gone or another worker's."""
+        lease = self.leases.get(key)
+        if lease is not None:
+            return "leased" if lease[1] == token else None
+        return "lapsed" if self.lapsed.get(key) == token else None
+
+    def _unhold(self, key: _Key, token: str) -> bool:
+        """End `token`'s hold on the task of `key` (its lease, or its queue entry after
+        the lease lapsed); False, changing nothing, when it holds it no more."""
+        hold = self._hold(key, token)
+        if hold == "leased":
+            del self.leases[key]
+        elif hold == "lapsed":
+            del self.lapsed[key]
+            record = self.records.get(key)
+            if record is not None:
+                self._unqueue(key[0], record.queue, record.uuid)
+        return hold is not None
 
     # --- operations -----------------------------------------------------------------------
     def enqueue(self, ns: str, records: Sequence[TaskRecord]) -> None:
         """Store and queue records whose uuid is not known (idempotent by uuid)."""
         new = [stored(r) for r in records]  # fail before touching the store
         with self.lock:
-            self._expire(time.time())
+            self._expire(time.time(), _SWEEP_BUDGET + len(new))
             for record in new:
                 self._add_unknown(ns, record)
         self.queued.notify()
@@ -124,14 +167,17 @@ class MemoryStore:
     def _add_unknown(self, ns: str, record: TaskRecord) -> None:
         """Store and queue `record` unless its uuid is known (enqueue is idempotent)."""
         key = (ns, record.uuid)
-        if key not in self.records:
-            self.records[key] = record
+        expires = self.expires.get(key)
+        if key not in self.records or (expires is not None and expires <= time.time()):
+            self.records[key] = record  # unknown, or expired and not swept yet
+            self.expires.pop(key, None)
             self._push(ns, record)
 
     def put(self, ns: str, records: Sequence[TaskRecord], ttl: float) -> None:
         new = [stored(r) for r in records]
         with self.lock:
             now = time.time()
+            self._expire(now, _SWEEP_BUDGET + len(new))
             for record in new:
                 key = (ns, record.uuid)
                 if record.status in SETTLED_STATUSES:
@@ -143,15 +189,20 @@ class MemoryStore:
 
     def get(self, ns: str, uuid: str) -> TaskRecord | None:
         with self.lock:
-            self._expire(time.time())
-            record = self.records.get((ns, uuid))
-            return copy_record(record) if record is not None else None
+            now = time.time()
+            self._expire(now, _SWEEP_BUDGET)
+            key = (ns, uuid)
+            record = self.records.get(key)
+            if record is None or self.expires.get(key, now + 1) <= now:
+                return None  # expired, not swept yet
+            return copy_record(record)
 
     def take(self, ns: str, queue: str, limit: int, lease: float, worker_id: str) -> list[Delivery]:
         now = time.time()
         out: list[Delivery] = []
         with self.lock:
             self._recover(ns, now)
+            self._expire(now, _SWEEP_BUDGET)
             delayed = self.delayed.get((ns, queue))
             while delayed and delayed[0][0] <= now:
                 _eta, prio, seq, uuid = heapq.heappop(delayed)
@@ -166,6 +217,7 @@ class MemoryStore:
                 record.status = PROCESS
                 record.updated_at = now
                 record.attempts += 1
+                self.lapsed.pop((ns, uuid), None)
                 self.leases[(ns, uuid)] = (now + lease, token)
                 out.append(Delivery(copy_record(record), token))
         return out
@@ -184,53 +236,67 @@ class MemoryStore:
         finals = [(c, stored(c.record), [stored(f) for f in c.followups]) for c in completions]
         with self.lock:
             now = time.time()
+            self._expire(now, _SWEEP_BUDGET + len(finals))
             for c, final, followups in finals:
                 key = (ns, c.record.uuid)
-                lease = self.leases.get(key)
-                if lease is not None and lease[1] == c.delivery.token:
-                    del self.leases[key]
+                if not self._unhold(key, c.delivery.token):
+                    continue  # leased again since, to someone else: theirs to finish
                 self._settle(key, final, now + ttl)
+                if c.dead_letter is not None:
+                    letters = self.dead.setdefault(ns, {})
+                    letters.pop(final.uuid, None)  # newest last
+                    letters[final.uuid] = DeadLetter(
+                        final.uuid, final.queue, c.dead_letter, now, record=copy_record(final)
+                    )
                 for followup in followups:
                     self._add_unknown(ns, followup)
         self.finished.notify()
         self.queued.notify()
 
     def ack(self, ns: str, deliveries: Sequence[Delivery]) -> None:
-        """Forget deliveries: the lease of each one still leased with its token, or the
-        queue entry of one requeued since its lease expired. Records stay as they are."""
+        """Forget deliveries their token still holds: the lease, or the queue entry of
+        one requeued since its lease expired. Records stay as they are."""
         with self.lock:
             for d in deliveries:
-                key = (ns, d.record.uuid)
-                lease = self.leases.get(key)
-                if lease is not None:
-                    if lease[1] == d.token:
-                        del self.leases[key]
-                    continue  # leased again, to someone else
-                record = self.records.get(key)
-                if record is not None and record.status == NEW:
-                    self._unqueue(ns, record.queue, record.uuid)
+                self._unhold((ns, d.record.uuid), d.token)
 
     def extend(self, ns: str, deliveries: Sequence[Delivery], lease: float) -> None:
+        """Renew the leases their token still holds; a lapsed one is taken back from its
+        queue (nobody else took it)."""
         with self.lock:
             deadline = time.time() + lease
             for d in deliveries:
                 key = (ns, d.record.uuid)
-                current = self.leases.get(key)
-                if current is not None and current[1] == d.token:
+                hold = self._hold(key, d.token)
+                if hold == "lapsed":
+                    self._unhold(key, d.token)
+                    record = self.records.get(key)
+                    if record is None:
+                        continue
+                    record.status = PROCESS
+                if hold is not None:
                     self.leases[key] = (deadline, d.token)
 
     def release(self, ns: str, deliveries: Sequence[Delivery]) -> None:
+        """Give back the deliveries their token still holds, undoing their count."""
         with self.lock:
+            now = time.time()
             for d in deliveries:
                 key = (ns, d.record.uuid)
-                current = self.leases.get(key)
-                if current is None or current[1] != d.token:
+                hold = self._hold(key, d.token)
+                if hold is None:
                     continue
-                del self.leases[key]
                 record = self.records.get(key)
-                if record is not None and record.status not in SETTLED_STATUSES:
-                    record.status = NEW
-                    self._push(ns, record)
+                if hold == "lapsed":
+                    del self.lapsed[key]  # queued already
+                else:
+                    del self.leases[key]
+                    if record is not None and record.status not in SETTLED_STATUSES:
+                        record.status = NEW
+                        record.updated_at = now
+                        self._push(ns, record)
+                if record is not None:
+                    record.attempts = max(0, record.attempts - 1)
         self.queued.notify()
 
     def cancel(self, ns: str, uuid: str, reason: str, ttl: float) -> TaskRecord | None:
@@ -243,6 +309,7 @@ class MemoryStore:
             if action == "request":
                 record.extra["cancel_requested"] = reason
                 return copy_record(record)
+            self.lapsed.pop(key, None)
             record.status = CANCEL
             record.updated_at = time.time()
             record.extra["cancel_reason"] = reason
@@ -263,11 +330,65 @@ class MemoryStore:
     def purge(self, ns: str) -> None:
         with self.lock:
             tables: tuple[dict[Any, Any], ...] = (
-                self.records, self.ready, self.delayed, self.leases, self.expires, self.workers,
+                self.records, self.ready, self.delayed, self.leases, self.lapsed, self.expires,
+                self.workers,
             )  # fmt: skip
             for table in tables:
                 for key in [k for k in table if k[0] == ns]:
                     del table[key]
+            self.dead.pop(ns, None)
+
+    def maintain(self, ns: str) -> None:
+        """Upkeep: drop every expired record and worker, requeue expired leases of `ns`."""
+        with self.lock:
+            now = time.time()
+            self._expire(now)
+            self._recover(ns, now)
+            for key in [k for k, (until, _) in self.workers.items() if until <= now]:
+                del self.workers[key]
+
+    # --- dead letters ---------------------------------------------------------------------
+    def dead_letters(self, ns: str, limit: int, offset: int) -> list[DeadLetter]:
+        with self.lock:
+            newest = list(reversed(self.dead.get(ns, {}).values()))[offset : offset + limit]
+            return [
+                dataclasses.replace(
+                    d, record=copy_record(d.record) if d.record is not None else None
+                )
+                for d in newest
+            ]
+
+    def requeue_dead_letters(self, ns: str, uuids: Sequence[str] | None) -> int:
+        """Queue dead letters again (those with a record); returns how many."""
+        count = 0
+        with self.lock:
+            letters = self.dead.get(ns, {})
+            now = time.time()
+            for uuid in list(letters) if uuids is None else uuids:
+                letter = letters.get(uuid)
+                if letter is None or letter.record is None:
+                    continue
+                del letters[uuid]
+                key = (ns, uuid)
+                current = self.records.get(key)
+                if current is not None and current.status not in SETTLED_STATUSES:
+                    continue  # queued or running again already
+                self.records[key] = requeued(letter.record, now)
+                self.expires.pop(key, None)
+                self._push(ns, self.records[key])
+                count += 1
+        if count:
+            self.queued.notify()
+        return count
+
+    def purge_dead_letters(self, ns: str, uuids: Sequence[str] | None) -> int:
+        with self.lock:
+            letters = self.dead.get(ns, {})
+            if uuids is None:
+                count = len(letters)
+                letters.clear()
+                return count
+            return sum(letters.pop(uuid, None) is not None for uuid in set(uuids))
 
     def stats(self, ns: str, queue: str) -> dict[str, int]:
         with self.lock:

@@ -24,8 +24,8 @@ from qtasks.backends.base import Backend
 from qtasks.backends.signals import LOAD, Pause, Signal, WaitSteps, waits, waits_sync
 from qtasks.backends.sqlite import ops
 from qtasks.backends.sqlite.driver import Db, data_version, path_from_url
-from qtasks.core.models import DEFAULT_QUEUE, Completion, Delivery, TaskRecord
-from qtasks.core.ports import Capabilities
+from qtasks.core.models import DEFAULT_QUEUE, Completion, DeadLetter, Delivery, TaskRecord
+from qtasks.core.ports import Capabilities, DeadLetters
 from qtasks.core.status import SETTLED_STATUSES
 from qtasks.core.steps import run_async, run_sync
 
@@ -48,7 +48,7 @@ _MIN_PROBE, _MAX_PROBE = 0.001, 0.01
 _REQUERY, _MAX_REQUERY = 0.05, 0.25
 
 
-class SqliteBackend(Backend):
+class SqliteBackend(Backend, DeadLetters):
     schemes: ClassVar[tuple[str, ...]] = ("sqlite",)
     capabilities: ClassVar[Capabilities] = Capabilities(
         priorities=True,
@@ -56,6 +56,7 @@ class SqliteBackend(Backend):
         push=False,  # other processes' writes are noticed by polling
         atomic_completion=True,
         cancel_queued=True,
+        dead_letters=True,
         worker_registry=True,
     )
 
@@ -203,8 +204,9 @@ class SqliteBackend(Backend):
     ) -> list[Delivery]:
         # The query runs on a thread and cannot be interrupted: if our caller is
         # cancelled meanwhile, give back whatever the query leased.
+        ttl = self.config.result_ttl  # of the `error` record of a row it cannot decode
         step = asyncio.ensure_future(
-            self._run(ops.op_fetch, self.namespace, queue, limit, lease, worker_id)
+            self._run(ops.op_fetch, self.namespace, queue, limit, lease, worker_id, ttl)
         )
         try:
             return await asyncio.shield(step)
@@ -239,6 +241,29 @@ class SqliteBackend(Backend):
 
     async def expire(self) -> None:
         await self._run(ops.op_maintain, self.namespace)
+
+    # --- dead letters -------------------------------------------------------------------
+    async def dead_letters(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
+        return await self._run(ops.op_dead_letters, self.namespace, limit, offset)
+
+    def dead_letters_sync(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
+        return self._db.run(ops.op_dead_letters, self.namespace, limit, offset)
+
+    async def requeue_dead_letters(self, uuids: Sequence[str] | None = None) -> int:
+        count = await self._run(ops.op_requeue_dead_letters, self.namespace, uuids)
+        self._queued.notify()
+        return count
+
+    def requeue_dead_letters_sync(self, uuids: Sequence[str] | None = None) -> int:
+        count = self._db.run(ops.op_requeue_dead_letters, self.namespace, uuids)
+        self._queued.notify()
+        return count
+
+    async def purge_dead_letters(self, uuids: Sequence[str] | None = None) -> int:
+        return await self._run(ops.op_purge_dead_letters, self.namespace, uuids)
+
+    def purge_dead_letters_sync(self, uuids: Sequence[str] | None = None) -> int:
+        return self._db.run(ops.op_purge_dead_letters, self.namespace, uuids)
 
     # --- administration -----------------------------------------------------------------
     async def purge(self) -> None:

@@ -3,7 +3,12 @@ connection, written once and run by the driver for sync and async callers alike.
 
 Two tables: `qtasks_tasks` (one row per task: arguments, status, result, expiry) and
 `qtasks_queue` (one row per queued or leased task: priority, sequence, due time, lease
-deadline and token). Writes run in one `BEGIN IMMEDIATE` transaction each.
+deadline and token); the dead letters are in `dead_letters.py`. Writes run in one
+`BEGIN IMMEDIATE` transaction each.
+
+Fencing: a fetch writes a new token on the entries it leases, and `complete`, `ack`,
+`extend` and `release` match the entry by that token. An expired lease keeps its token
+until another fetch takes the entry, so it stays its holder's until then.
 """
 
 from __future__ import annotations
@@ -14,12 +19,15 @@ import uuid as uuid_mod
 from collections.abc import Sequence
 from typing import Any
 
+from qtasks.backends.sqlite import dead_letters
 from qtasks.backends.sqlite.driver import write
 from qtasks.core import codec as serialization
 from qtasks.core.models import Completion, Delivery, TaskRecord
 from qtasks.core.status import CANCEL, NEW, PROCESS, SETTLED_STATUSES
+from qtasks.exc import SerializationError
 
-SCHEMA = """
+SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS qtasks_tasks (
     ns TEXT NOT NULL,
     uuid TEXT NOT NULL,
@@ -61,13 +69,13 @@ CREATE TABLE IF NOT EXISTS qtasks_workers (
     PRIMARY KEY (ns, worker_id)
 ) WITHOUT ROWID;
 """
+    + dead_letters.SCHEMA
+)
 
 _COLUMNS = (
     "uuid, queue, task_name, priority, status, args, kwargs, created_at, updated_at, "
     "result, traceback, extra, eta, attempts"
 )
-
-# In-process wake-ups, per database file, shared by every backend object on it.
 
 
 def _row_to_record(row: Sequence[Any]) -> TaskRecord:
@@ -178,31 +186,67 @@ def op_put(conn: sqlite3.Connection, ns: str, records: Sequence[TaskRecord], ttl
 
 
 def op_get(conn: sqlite3.Connection, ns: str, uuid: str) -> TaskRecord | None:
+    """The stored record; `SerializationError` naming the fault for a row that cannot be
+    decoded (a fetch dead-letters such a row)."""
     row = conn.execute(
         f"SELECT {_COLUMNS} FROM qtasks_tasks WHERE ns=? AND uuid=? "
         "AND (expires_at IS NULL OR expires_at > ?)",
         (ns, uuid, time.time()),
     ).fetchone()
-    return _row_to_record(row) if row else None
+    if not row:
+        return None
+    got = _decoded(row)
+    if isinstance(got, str):
+        raise SerializationError(f"The stored task {uuid} cannot be decoded: {got}")
+    return got
+
+
+_NAMES = tuple(c.strip() for c in _COLUMNS.split(","))
+
+
+def _decoded(row: Sequence[Any]) -> TaskRecord | str:
+    """The record of a row, or what keeps it from being one."""
+    return dead_letters.decoded(row, _row_to_record)
+
+
+def _dead_letter_undecodable(
+    c: sqlite3.Connection, ns: str, seq: int, row: Sequence[Any], fault: str, now: float, ttl: float
+) -> None:
+    """Take an undecodable task out of its queue: its dead letter keeps the row, its
+    record becomes `error` naming the fault. The caller's transaction is open."""
+    letter, record = dead_letters.undecodable_row(ns, row, _NAMES, fault, now)
+    c.execute("DELETE FROM qtasks_queue WHERE seq=?", (seq,))
+    c.execute(_UPSERT_TASK, _task_params(ns, record, now + ttl))
+    dead_letters.insert(c, [letter])
 
 
 def op_fetch(
-    conn: sqlite3.Connection, ns: str, queue: str, limit: int, lease: float, worker_id: str
+    conn: sqlite3.Connection,
+    ns: str,
+    queue: str,
+    limit: int,
+    lease: float,
+    worker_id: str,
+    ttl: float,
 ) -> list[Delivery]:
+    """Lease up to `limit` due tasks. Every leased row is decoded inside the transaction:
+    one that cannot be is dead-lettered (`ttl`: its `error` record's time to live) and
+    the fetch picks again in its place, so a bad row never blocks its queue."""
     now = time.time()
     token = f"{worker_id}:{uuid_mod.uuid4().hex[:12]}"
 
-    def body(c: sqlite3.Connection) -> list[Delivery]:
+    def pick(c: sqlite3.Connection, want: int) -> tuple[list[Delivery], int]:
+        """(deliveries, rows picked) of one pass."""
         # A lease that expired makes the entry due again: that is the crash recovery.
         picked = c.execute(
             "UPDATE qtasks_queue SET lease_until=?, token=? WHERE seq IN ("
             " SELECT seq FROM qtasks_queue WHERE ns=? AND queue=?"
             " AND ((lease_until IS NULL AND due<=?) OR lease_until<?)"
             " ORDER BY priority, seq LIMIT ?) RETURNING seq, uuid",
-            (now + lease, token, ns, queue, now, now, limit),
+            (now + lease, token, ns, queue, now, now, want),
         ).fetchall()
         if not picked:
-            return []
+            return [], 0
         order = {uuid: seq for seq, uuid in picked}
         marks = ",".join("?" * len(order))
         rows = c.execute(
@@ -214,10 +258,24 @@ def op_fetch(
         lost = [u for u in order if u not in found]
         if lost:  # queue entries whose record vanished (purged, expired): drop them
             c.executemany("DELETE FROM qtasks_queue WHERE ns=? AND uuid=?", [(ns, u) for u in lost])
-        records = sorted(
-            (_row_to_record(r) for r in rows), key=lambda r: (r.priority, order[r.uuid])
-        )
-        return [Delivery(r, token) for r in records]
+        records = []
+        for row in rows:
+            got = _decoded(row)
+            if isinstance(got, str):
+                _dead_letter_undecodable(c, ns, order[row[0]], row, got, now, ttl)
+            else:
+                records.append(got)
+        records.sort(key=lambda r: (r.priority, order[r.uuid]))
+        return [Delivery(r, token) for r in records], len(picked)
+
+    def body(c: sqlite3.Connection) -> list[Delivery]:
+        out: list[Delivery] = []
+        while len(out) < limit:
+            got, picked = pick(c, limit - len(out))
+            out += got
+            if len(got) == picked:  # nothing dropped: the queue has no more due now
+                break
+        return out
 
     return write(conn, body)
 
@@ -225,20 +283,40 @@ def op_fetch(
 def op_complete(
     conn: sqlite3.Connection, ns: str, completions: Sequence[Completion], ttl: float
 ) -> None:
+    """For each completion whose token still holds its queue entry (fencing: else it
+    changes nothing): remove the entry, store the final record, dead-letter it when the
+    completion says so, and queue its follow-ups; all in one transaction."""
     now = time.time()
-    tasks = [_task_params(ns, c.record, now + ttl) for c in completions]
-    followups = [f for c in completions for f in c.followups]
-    follow_tasks = [_task_params(ns, f, None) for f in followups]
+    # Encode everything before the transaction: bad input touches nothing.
+    prepared = [
+        (
+            x,
+            _task_params(ns, x.record, now + ttl),
+            [(_task_params(ns, f, None), _queue_params(ns, f)) for f in x.followups],
+            None if x.dead_letter is None else dead_letters.kept(ns, x.record, x.dead_letter, now),
+        )
+        for x in completions
+    ]
 
     def body(c: sqlite3.Connection, all_new: bool = True) -> None:
-        c.executemany(
-            "DELETE FROM qtasks_queue WHERE ns=? AND uuid=? "
-            "AND (token=? OR lease_until IS NULL OR lease_until<?)",
-            [(ns, x.record.uuid, x.delivery.token, now) for x in completions],
-        )
+        tasks, letters, follow_tasks, follow_queue = [], [], [], []
+        for x, task, followups, letter in prepared:
+            held = c.execute(
+                "DELETE FROM qtasks_queue WHERE ns=? AND uuid=? AND token=?",
+                (ns, x.record.uuid, x.delivery.token),
+            ).rowcount
+            if not held:
+                continue  # leased again since, to someone else: theirs to finish
+            tasks.append(task)
+            if letter is not None:
+                letters.append(letter)
+            for follow_task, follow_entry in followups:
+                follow_tasks.append(follow_task)
+                follow_queue.append(follow_entry)
         c.executemany(_UPSERT_TASK, tasks)
-        if followups:
-            follow_queue = [_queue_params(ns, f) for f in followups]
+        if letters:
+            dead_letters.insert(c, letters)
+        if follow_tasks:
             if all_new:
                 _insert(c, follow_tasks, follow_queue)
             else:
@@ -251,15 +329,13 @@ def op_complete(
 
 
 def op_ack(conn: sqlite3.Connection, ns: str, deliveries: Sequence[Delivery]) -> None:
-    """Remove the queue entries (leases) of finished deliveries; records stay as they are."""
-    now = time.time()
+    """Remove the queue entries their tokens still hold; records stay as they are."""
     write(
         conn,
         lambda c: (
             c.executemany(
-                "DELETE FROM qtasks_queue WHERE ns=? AND uuid=? "
-                "AND (token=? OR lease_until IS NULL OR lease_until<?)",
-                [(ns, d.record.uuid, d.token, now) for d in deliveries],
+                "DELETE FROM qtasks_queue WHERE ns=? AND uuid=? AND token=?",
+                [(ns, d.record.uuid, d.token) for d in deliveries],
             )
             and None
         ),
@@ -283,6 +359,7 @@ def op_extend(
 
 
 def op_release(conn: sqlite3.Connection, ns: str, deliveries: Sequence[Delivery]) -> None:
+    """Give back the entries their tokens still hold, undoing their delivery count."""
     now = time.time()
 
     def body(c: sqlite3.Connection) -> None:
@@ -294,7 +371,8 @@ def op_release(conn: sqlite3.Connection, ns: str, deliveries: Sequence[Delivery]
             ).rowcount
             if moved:
                 c.execute(
-                    "UPDATE qtasks_tasks SET status=?, updated_at=? WHERE ns=? AND uuid=?",
+                    "UPDATE qtasks_tasks SET status=?, updated_at=?, "
+                    "attempts=MAX(attempts-1, 0) WHERE ns=? AND uuid=?",
                     (NEW, now, ns, d.record.uuid),
                 )
 
@@ -357,7 +435,7 @@ def op_maintain(conn: sqlite3.Connection, ns: str) -> None:
 
 def op_purge(conn: sqlite3.Connection, ns: str) -> None:
     def body(c: sqlite3.Connection) -> None:
-        for table in ("qtasks_queue", "qtasks_tasks", "qtasks_workers"):
+        for table in ("qtasks_queue", "qtasks_tasks", "qtasks_workers", "qtasks_dead"):
             c.execute(f"DELETE FROM {table} WHERE ns=?", (ns,))
 
     write(conn, body)
@@ -405,3 +483,17 @@ def op_live_workers(conn: sqlite3.Connection, ns: str) -> list[dict[str, Any]]:
         (ns, time.time()),
     ).fetchall()
     return [dict(serialization.loads(info), worker_id=wid) for wid, info in rows]
+
+
+# --- dead letters (`dead_letters.py`) -----------------------------------------------------
+op_dead_letters = dead_letters.op_dead_letters
+op_purge_dead_letters = dead_letters.op_purge_dead_letters
+
+
+def _queue_again(c: sqlite3.Connection, ns: str, record: TaskRecord) -> None:
+    c.execute(_UPSERT_TASK, _task_params(ns, record, None))
+    c.execute(_INSERT_QUEUE, _queue_params(ns, record))
+
+
+def op_requeue_dead_letters(conn: sqlite3.Connection, ns: str, uuids: Sequence[str] | None) -> int:
+    return dead_letters.requeue(conn, ns, uuids, lambda c, r: _queue_again(c, ns, r))
