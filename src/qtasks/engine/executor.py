@@ -23,6 +23,7 @@ from qtasks.core.hooks import HookRunner, PluginTable
 from qtasks.core.models import TaskPrioritySchema, TaskRecord, TaskSpec
 from qtasks.engine.current import current_record
 from qtasks.engine.injection import ExecutionScope, WorkerResources
+from qtasks.engine.processes import process_isolated, run_in_child
 from qtasks.engine.threads import run_in_pool
 from qtasks.exc import HookAbort, SerializationError, TaskTimeoutError
 
@@ -146,6 +147,8 @@ class TaskExecutor:
         func, schema = self.task_func.func, self.task_func
         if schema.awaiting:
             result = await func(*self._args, **self._kwargs)
+        elif process_isolated(self):  # isolation="process": a child runs the body
+            result = await run_in_child(self, self._args, self._kwargs)
         else:
             result = await self._in_thread(functools.partial(func, *self._args, **self._kwargs))
             if inspect.isawaitable(result):  # a sync wrapper that returned a coroutine
