@@ -194,11 +194,16 @@ def make_app(tmp_path: Path) -> Iterator[Callable[..., Any]]:
 
 
 def gone(pid: int) -> bool:
+    """No such process, or only its exit status is left (a zombie runs nothing)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return True
-    return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[0] == "Z"
 
 
 def wait_until(check: Callable[[], Any], what: str, timeout: float = LIMIT) -> Any:
