@@ -106,6 +106,16 @@ BODIES = textwrap.dedent(
         return lambda: None
 
 
+    def ghost():
+        """An instance of a class that exists only in the child: it pickles there, and
+        the worker cannot rebuild it."""
+        import sys
+
+        cls = type("Ghost", (), {"__module__": __name__})
+        setattr(sys.modules[__name__], "Ghost", cls)
+        return cls()
+
+
     # --- injected parameters ---
     import pydantic
 
@@ -272,13 +282,17 @@ def test_result_goes_through_decode_and_an_unsendable_one_is_an_error(
     app = make_app()
     numbers = in_child(app, bodies.numbers, decode=sorted)
     unsendable = in_child(app, bodies.unsendable)
+    ghost = in_child(app, bodies.ghost)
     add = in_child(app, bodies.add)
     with app.serve():
         decoded = numbers.add_task(timeout=LIMIT)
         bad = unsendable.add_task(timeout=LIMIT)
+        unknown = ghost.add_task(timeout=LIMIT)
         after = add.add_task(1, 1, timeout=LIMIT)
     assert decoded.returning == [1, 2, 3]
     assert bad.status == "error" and "cannot be sent back from the child" in bad.traceback
+    last = unknown.traceback.rstrip().splitlines()[-1]
+    assert "SerializationError" in last and "cannot be rebuilt in the worker" in last
     assert after.returning["sum"] == 2
 
 
@@ -303,6 +317,9 @@ def test_max_time_kills_the_child_and_frees_the_slot_at_once(
     slow = in_child(app, bodies.sleep_marked, max_time=0.5)
     pid = in_child(app, bodies.pid)
     with app.serve():
+        # max_time counts the wait for a child too: start the one child first, so the
+        # limit here is all the body's
+        warm = pid.add_task(timeout=LIMIT)
         started = time.monotonic()
         timed_out = slow.add_task(str(marks), 60, timeout=LIMIT)
         after = pid.add_task(timeout=LIMIT)
@@ -313,7 +330,7 @@ def test_max_time_kills_the_child_and_frees_the_slot_at_once(
     assert elapsed < 10
     body_pid = int((marks / "started").read_text())
     assert wait_until(lambda: gone(body_pid), "the timed-out child gone")
-    assert after.returning != body_pid
+    assert warm.returning == body_pid != after.returning  # reused, then replaced
     assert not (marks / "finished").exists()
 
 

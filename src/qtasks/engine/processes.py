@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from qtasks.engine.process_child import HEADER, frame
-from qtasks.exc import ConfigError, EngineError, TaskError
+from qtasks.exc import ConfigError, EngineError, SerializationError, TaskError
 
 if TYPE_CHECKING:
     from qtasks.core.models import TaskRecord, TaskSpec
@@ -46,6 +46,9 @@ PROCESS = "process"
 #: The values of the `isolation` task option and of `QueueConfig.task_isolation`.
 ISOLATIONS = (THREAD, PROCESS)
 
+#: Children started at the same time, at most: starting one is CPU-bound (a fresh
+#: interpreter importing qtasks and the tasks module).
+_PARALLEL_STARTS = 2
 #: Seconds a child gets to leave on its own when the pool closes, before SIGKILL.
 _CLOSE_GRACE = 2.0
 
@@ -217,18 +220,20 @@ def pool_of(resources: WorkerResources | None) -> ProcessPool:
 class _Child:
     """One child process and the worker's ends of its pipes."""
 
-    __slots__ = ("alive", "jobs", "process", "replies")
+    __slots__ = ("alive", "jobs", "process", "replies", "replies_pipe")
 
     def __init__(
         self,
         process: subprocess.Popen[bytes],
         jobs: asyncio.StreamWriter,
         replies: asyncio.StreamReader,
+        replies_pipe: asyncio.BaseTransport,
         alive: int,
     ) -> None:
         self.process = process
         self.jobs = jobs
         self.replies = replies
+        self.replies_pipe = replies_pipe
         self.alive = alive  # never written: the child leaves when it closes
 
     @property
@@ -238,6 +243,7 @@ class _Child:
     def close_pipes(self) -> None:
         """The child leaves its loop (and flushes its output) when the job pipe closes."""
         self.jobs.close()
+        self.replies_pipe.close()
         if self.alive >= 0:
             os.close(self.alive)
             self.alive = -1
@@ -262,6 +268,9 @@ class ProcessPool:
 
     def __init__(self) -> None:
         self._idle: list[_Child] = []
+        #: Signalled when a child becomes idle or a start ends.
+        self._changed = asyncio.Condition()
+        self._starts = 0  # children starting now
         self._children: set[_Child] = set()
         #: Killed children not reaped yet (polled on each start, waited for on close).
         self._dying: list[_Child] = []
@@ -290,13 +299,17 @@ class ProcessPool:
         if self._closed:
             self._discard(child)
         else:
-            self._idle.append(child)
+            async with self._changed:
+                self._idle.append(child)
+                self._changed.notify()
         return _unpack(reply)
 
     async def aclose(self) -> None:
         """Stop every child: idle ones leave when their pipes close (their output is
         flushed), one that does not within a short grace is killed."""
         self._closed = True
+        async with self._changed:
+            self._changed.notify_all()  # a task waiting for a child hears it is over
         children, self._idle = list(self._children), []
         self._children.clear()
         for child in children:
@@ -315,15 +328,30 @@ class ProcessPool:
 
     # --- children ---------------------------------------------------------------------
     async def _take(self) -> _Child:
-        if self._closed:
-            raise EngineError("the worker's task processes are stopped")
-        while self._idle:
-            child = self._idle.pop()
-            if child.process.poll() is None:
-                return child
-            self._discard(child)
+        """An idle child, or a new one. At most `_PARALLEL_STARTS` start at once, and a
+        task that finds that many starting waits for whichever comes first, a child set
+        free or a start slot: a burst of short tasks is served by the first children
+        instead of starting (and paying for) one per task."""
+        async with self._changed:
+            while True:
+                if self._closed:
+                    raise EngineError("the worker's task processes are stopped")
+                while self._idle:
+                    child = self._idle.pop()
+                    if child.process.poll() is None:
+                        return child
+                    self._discard(child)
+                if self._starts < _PARALLEL_STARTS:
+                    self._starts += 1
+                    break
+                await self._changed.wait()
         self._dying = [c for c in self._dying if c.process.poll() is None]  # reap
-        return await self._start()
+        try:
+            return await self._start()
+        finally:
+            self._starts -= 1
+            async with self._changed:
+                self._changed.notify()
 
     async def _start(self) -> _Child:
         if not sys.executable:
@@ -351,7 +379,7 @@ class ProcessPool:
                 os.close(fd)
         try:
             replies = asyncio.StreamReader(limit=2**31)
-            await loop.connect_read_pipe(
+            replies_pipe, _ = await loop.connect_read_pipe(
                 lambda: asyncio.StreamReaderProtocol(replies), os.fdopen(reply_r, "rb", 0)
             )
             transport, protocol = await loop.connect_write_pipe(
@@ -363,7 +391,7 @@ class ProcessPool:
             await loop.run_in_executor(None, process.wait)
             raise
         jobs = asyncio.StreamWriter(transport, protocol, None, loop)
-        child = _Child(process, jobs, replies, alive_w)
+        child = _Child(process, jobs, replies, replies_pipe, alive_w)
         self._children.add(child)
         self.started += 1
         return child
@@ -381,9 +409,16 @@ class ProcessPool:
             await child.jobs.drain()
             header = await child.replies.readexactly(HEADER.size)
             (size,) = HEADER.unpack(header)
-            return pickle.loads(await child.replies.readexactly(size))
+            reply = await child.replies.readexactly(size)
         except (asyncio.IncompleteReadError, ConnectionError, OSError):
             raise await _died(child, task_name) from None
+        try:
+            return pickle.loads(reply)
+        except Exception as exc:
+            raise SerializationError(
+                f"The result of task {task_name!r} came back from its child process but "
+                f"cannot be rebuilt in the worker: {exc!r}"
+            ) from exc
 
 
 def _boot() -> str:
