@@ -10,6 +10,7 @@ own app with `app.task(isolation="process")(function)`.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib
 import os
@@ -22,11 +23,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import orjson
 import pytest
 
 import qtasks
 from qtasks.configs import QueueConfig
-from qtasks.engine.processes import ChildProcessDiedError, RemoteTaskError
+from qtasks.core.models import TaskRecord
+from qtasks.engine.processes import ChildProcessDiedError, ProcessPool, RemoteTaskError
 from qtasks.exc import ConfigError
 
 REDIS_URL = os.environ.get("QTASKS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -46,6 +49,11 @@ BODIES = textwrap.dedent(
 
 
     def pid():
+        return os.getpid()
+
+
+    def nap(seconds):
+        time.sleep(seconds)
         return os.getpid()
 
 
@@ -394,6 +402,44 @@ def test_retry_and_retry_on_exc_see_the_childs_exception(
     assert previous.status == "retry"
     assert previous.traceback.rstrip().endswith("ValueError: attempt 2 fails")
     assert not_retried.status == "error" and not_retried.retry_child_uuid is None
+
+
+# --- the pool -------------------------------------------------------------------------------
+
+
+def test_at_most_two_children_start_at_once(bodies: ModuleType) -> None:
+    """Six calls at once: two children start, the other calls wait for a child set free
+    or a start slot; every call is answered."""
+    record = TaskRecord("u", "nap", 0, [0.3], {}, "process", time.time(), time.time())
+    arguments = orjson.dumps([[0.3], {}])
+
+    async def main() -> tuple[int, list[int], int]:
+        pool = ProcessPool()
+        starting = peak = 0
+        real_start = pool._start
+
+        async def counted(task_name: str) -> Any:
+            nonlocal starting, peak
+            starting += 1
+            peak = max(peak, starting)
+            try:
+                return await real_start(task_name)
+            finally:
+                starting -= 1
+
+        pool._start = counted  # type: ignore[method-assign]
+        try:
+            pids = await asyncio.gather(
+                *(pool.run(bodies.__name__, "nap", record, arguments, "nap") for _ in range(6))
+            )
+        finally:
+            await pool.aclose()
+        return peak, pids, pool.started
+
+    peak, pids, started = asyncio.run(main())
+    assert peak == 2
+    assert len(pids) == 6 and len(set(pids)) == started <= 6
+    assert all(gone(pid) for pid in pids)  # closed with the pool
 
 
 # --- the pool ends with the worker -------------------------------------------------------------

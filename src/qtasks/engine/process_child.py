@@ -4,7 +4,8 @@ worker, one at a time, until the worker closes the job pipe.
 The worker (`engine.processes`) starts a fresh interpreter that calls `main()` with
 three inherited pipe descriptors: jobs in, replies out, and one the worker never
 writes to, which reads end-of-file when the worker is gone. Messages on the first two
-are length-prefixed pickles (`frame()`).
+are length-prefixed pickles (`frame()`); the first reply, `("ready", pid)`, says the
+child has started.
 
 A job is `(module, qualname, record, arguments)`: the child imports `module`, follows
 `qualname` to the task (through the task object `@app.task` left in the module, to its
@@ -55,6 +56,8 @@ def main(job_fd: int, reply_fd: int, alive_fd: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _exit_with_worker(alive_fd)
     with os.fdopen(job_fd, "rb") as jobs, os.fdopen(reply_fd, "wb") as replies:
+        replies.write(frame(("ready", os.getpid())))  # the worker waits for this
+        replies.flush()
         serve(jobs, replies)
 
 

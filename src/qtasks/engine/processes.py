@@ -288,7 +288,7 @@ class ProcessPool:
     ) -> Any:
         """Run `module.qualname` with `arguments` (JSON `[args, kwargs]`) in a child;
         see `run_in_child`."""
-        child = await self._take()
+        child = await self._take(task_name)
         try:
             reply = await self._call(child, (module, qualname, record, arguments), task_name)
         except BaseException:
@@ -327,7 +327,7 @@ class ProcessPool:
                 await loop.run_in_executor(None, child.process.wait)
 
     # --- children ---------------------------------------------------------------------
-    async def _take(self) -> _Child:
+    async def _take(self, task_name: str) -> _Child:
         """An idle child, or a new one. At most `_PARALLEL_STARTS` start at once, and a
         task that finds that many starting waits for whichever comes first, a child set
         free or a start slot: a burst of short tasks is served by the first children
@@ -347,13 +347,15 @@ class ProcessPool:
                 await self._changed.wait()
         self._dying = [c for c in self._dying if c.process.poll() is None]  # reap
         try:
-            return await self._start()
+            return await self._start(task_name)
         finally:
             self._starts -= 1
             async with self._changed:
                 self._changed.notify()
 
-    async def _start(self) -> _Child:
+    async def _start(self, task_name: str) -> _Child:
+        if os.name != "posix":  # the pipes reach the child as inherited descriptors
+            raise EngineError("isolation='process' needs a POSIX system (Linux, macOS)")
         if not sys.executable:
             raise EngineError(
                 "isolation='process' needs sys.executable to start child processes, and "
@@ -393,6 +395,12 @@ class ProcessPool:
         jobs = asyncio.StreamWriter(transport, protocol, None, loop)
         child = _Child(process, jobs, replies, replies_pipe, alive_w)
         self._children.add(child)
+        try:
+            # Ready once it has imported qtasks: a start slot is held until then.
+            await _receive(child, task_name)
+        except BaseException:
+            self._discard(child)
+            raise
         self.started += 1
         return child
 
@@ -407,18 +415,26 @@ class ProcessPool:
         try:
             child.jobs.write(frame(job))
             await child.jobs.drain()
-            header = await child.replies.readexactly(HEADER.size)
-            (size,) = HEADER.unpack(header)
-            reply = await child.replies.readexactly(size)
-        except (asyncio.IncompleteReadError, ConnectionError, OSError):
+        except (ConnectionError, OSError):
             raise await _died(child, task_name) from None
-        try:
-            return pickle.loads(reply)
-        except Exception as exc:
-            raise SerializationError(
-                f"The result of task {task_name!r} came back from its child process but "
-                f"cannot be rebuilt in the worker: {exc!r}"
-            ) from exc
+        return await _receive(child, task_name)
+
+
+async def _receive(child: _Child, task_name: str) -> Any:
+    """The child's next message; `ChildProcessDiedError` if it ends first."""
+    try:
+        header = await child.replies.readexactly(HEADER.size)
+        (size,) = HEADER.unpack(header)
+        reply = await child.replies.readexactly(size)
+    except (asyncio.IncompleteReadError, ConnectionError, OSError):
+        raise await _died(child, task_name) from None
+    try:
+        return pickle.loads(reply)
+    except Exception as exc:
+        raise SerializationError(
+            f"The result of task {task_name!r} came back from its child process but "
+            f"cannot be rebuilt in the worker: {exc!r}"
+        ) from exc
 
 
 def _boot() -> str:
