@@ -437,7 +437,7 @@ def test_at_most_two_children_start_at_once(bodies: ModuleType) -> None:
         return peak, pids, pool.started
 
     peak, pids, started = asyncio.run(main())
-    assert peak == 2
+    assert 1 <= peak <= 2
     assert len(pids) == 6 and len(set(pids)) == started <= 6
     assert all(gone(pid) for pid in pids)  # closed with the pool
 

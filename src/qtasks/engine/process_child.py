@@ -7,12 +7,11 @@ writes to, which reads end-of-file when the worker is gone. Messages on the firs
 are length-prefixed pickles (`frame()`); the first reply, `("ready", pid)`, says the
 child has started.
 
-A job is `(module, qualname, record, arguments)`: the child imports `module`, follows
-`qualname` to the task (through the task object `@app.task` left in the module, to its
-function), calls it with the arguments (JSON bytes of `[args, kwargs]`) and answers
-`("ok", result)` or `("error", pickled exception or None, type name, message,
-traceback text)`. Nothing but names, the record and JSON goes to the child, so no
-closure or lock ever crosses.
+A job is JSON, `[module, qualname, record fields, [args, kwargs]]`: the child imports
+`module`, follows `qualname` to the task (through the task object `@app.task` left in
+the module, to its function), calls it and answers, pickled, `("ok", result)` or
+`("error", pickled exception or None, type name, message, traceback text)`. Nothing but
+names and JSON goes to the child, so no closure or lock ever crosses.
 """
 
 from __future__ import annotations
@@ -48,6 +47,28 @@ def frame(value: Any) -> bytes:
     return HEADER.pack(len(data)) + data
 
 
+def job(module: str, qualname: str, record: TaskRecord, arguments: bytes) -> bytes:
+    """The message that runs `module.qualname` with `arguments` (JSON `[args, kwargs]`)
+    as `record`, with its length in front."""
+    fields = {
+        "uuid": record.uuid,
+        "task_name": record.task_name,
+        "priority": record.priority,
+        "args": record.args,
+        "kwargs": record.kwargs,
+        "status": record.status,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+        "extra": record.extra,
+        "eta": record.eta,
+        "attempts": record.attempts,
+        "queue": record.queue,
+    }
+    # The arguments are already JSON: joined in, not encoded again.
+    data = b"".join((orjson.dumps([module, qualname, fields])[:-1], b",", arguments, b"]"))
+    return HEADER.pack(len(data)) + data
+
+
 def main(job_fd: int, reply_fd: int, alive_fd: int) -> None:
     """Run jobs until the worker closes the job pipe (the child's entry point)."""
     # The worker decides when its children stop: a Ctrl+C or a SIGTERM sent to the
@@ -68,8 +89,8 @@ def serve(jobs: BinaryIO, replies: BinaryIO) -> None:
         if len(header) < HEADER.size:
             return  # the worker closed the pipe: stop
         (size,) = HEADER.unpack(header)
-        module, qualname, record, arguments = pickle.loads(jobs.read(size))
-        reply = _run(functions, module, qualname, record, arguments)
+        module, qualname, fields, (args, kwargs) = orjson.loads(jobs.read(size))
+        reply = _run(functions, module, qualname, TaskRecord(**fields), args, kwargs)
         try:
             message = frame(reply)
         except Exception as exc:
@@ -109,14 +130,14 @@ def _run(
     module: str,
     qualname: str,
     record: TaskRecord,
-    arguments: bytes,
+    args: list[Any],
+    kwargs: dict[str, Any],
 ) -> tuple[Any, ...]:
     token = current_record.set(record)
     try:
         func = functions.get((module, qualname))
         if func is None:
             func = functions[module, qualname] = resolve(module, qualname)
-        args, kwargs = orjson.loads(arguments)
         result = func(*args, **kwargs)
         if inspect.isawaitable(result):  # a sync wrapper that returned a coroutine
             result = asyncio.run(_await(result))
@@ -180,4 +201,4 @@ def _exit_with_worker(alive_fd: int) -> None:
     threading.Thread(target=watch, name="qtasks-worker-watch", daemon=True).start()
 
 
-__all__ = ["HEADER", "ORPHANED_EXIT", "frame", "main", "resolve", "serve"]
+__all__ = ["HEADER", "ORPHANED_EXIT", "frame", "job", "main", "resolve", "serve"]

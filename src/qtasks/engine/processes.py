@@ -24,6 +24,7 @@ only the function call moves.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import pickle
 import signal
@@ -34,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from qtasks.engine.process_child import HEADER, frame
+from qtasks.engine.process_child import HEADER, job
 from qtasks.exc import ConfigError, EngineError, SerializationError, TaskError
 
 if TYPE_CHECKING:
@@ -49,6 +50,10 @@ ISOLATIONS = (THREAD, PROCESS)
 #: Children started at the same time, at most: starting one is CPU-bound (a fresh
 #: interpreter importing qtasks and the tasks module).
 _PARALLEL_STARTS = 2
+#: Children started without waiting for a busy one to be set free.
+_CORES = os.cpu_count() or 1
+#: Seconds a child is expected to take to start before one was measured.
+_FIRST_BOOT_GUESS = 0.3
 #: Seconds a child gets to leave on its own when the pool closes, before SIGKILL.
 _CLOSE_GRACE = 2.0
 
@@ -277,6 +282,8 @@ class ProcessPool:
         self._closed = False
         #: Children started so far.
         self.started = 0
+        #: Seconds a child takes to start, smoothed over the last starts.
+        self.boot_seconds = _FIRST_BOOT_GUESS
 
     @property
     def pids(self) -> list[int]:
@@ -288,9 +295,10 @@ class ProcessPool:
     ) -> Any:
         """Run `module.qualname` with `arguments` (JSON `[args, kwargs]`) in a child;
         see `run_in_child`."""
+        message = job(module, qualname, record, arguments)
         child = await self._take(task_name)
         try:
-            reply = await self._call(child, (module, qualname, record, arguments), task_name)
+            reply = await self._call(child, message, task_name)
         except BaseException:
             # Cancelled (max_time, app.cancel, shutdown) or the child died: this child
             # is done for; the next task gets a fresh one.
@@ -328,12 +336,23 @@ class ProcessPool:
 
     # --- children ---------------------------------------------------------------------
     async def _take(self, task_name: str) -> _Child:
-        """An idle child, or a new one. At most `_PARALLEL_STARTS` start at once, and a
-        task that finds that many starting waits for whichever comes first, a child set
-        free or a start slot: a burst of short tasks is served by the first children
-        instead of starting (and paying for) one per task."""
+        """An idle child, or a new one.
+
+        A task that finds no idle child waits for one to be set free, but not longer
+        than starting a child takes (measured; a first guess until then), and then
+        starts its own; at most `_PARALLEL_STARTS` start at once. So a burst of short
+        tasks is served by the first children instead of booting one interpreter per
+        task, and long tasks still get a child each after one start-up time.
+        """
+        loop = asyncio.get_running_loop()
         async with self._changed:
+            entered = loop.time()
             while True:
+                # Up to one child per core starts without waiting for a busy one to be
+                # set free; more only when a task has waited longer than a start takes
+                # (bodies that block rather than compute).
+                many = len(self._children) + self._starts >= _CORES
+                deadline = entered + (self.boot_seconds if many else 0.0)
                 if self._closed:
                     raise EngineError("the worker's task processes are stopped")
                 while self._idle:
@@ -341,17 +360,25 @@ class ProcessPool:
                     if child.process.poll() is None:
                         return child
                     self._discard(child)
-                if self._starts < _PARALLEL_STARTS:
+                left: float | None = deadline - loop.time()
+                if self._starts >= _PARALLEL_STARTS:
+                    left = None  # a start ending wakes this task
+                elif left is not None and left <= 0:
                     self._starts += 1
                     break
-                await self._changed.wait()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), left)
         self._dying = [c for c in self._dying if c.process.poll() is None]  # reap
+        started = loop.time()
         try:
-            return await self._start(task_name)
+            child = await self._start(task_name)
         finally:
             self._starts -= 1
             async with self._changed:
                 self._changed.notify()
+        # Remember how long a start takes (smoothed): the patience of the next waiters.
+        self.boot_seconds += (loop.time() - started - self.boot_seconds) / 4
+        return child
 
     async def _start(self, task_name: str) -> _Child:
         if os.name != "posix":  # the pipes reach the child as inherited descriptors
@@ -411,9 +438,9 @@ class ProcessPool:
         child.kill()
         self._dying.append(child)
 
-    async def _call(self, child: _Child, job: tuple[Any, ...], task_name: str) -> Any:
+    async def _call(self, child: _Child, message: bytes, task_name: str) -> Any:
         try:
-            child.jobs.write(frame(job))
+            child.jobs.write(message)
             await child.jobs.drain()
         except (ConnectionError, OSError):
             raise await _died(child, task_name) from None
