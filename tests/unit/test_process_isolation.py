@@ -14,12 +14,8 @@ import pytest
 import qtasks
 from qtasks.configs import QueueConfig
 from qtasks.engine import process_child
-from qtasks.engine.processes import (
-    ChildProcessDiedError,
-    RemoteTaskError,
-    _unpack,
-    process_target,
-)
+from qtasks.engine.process_pool import _unpack
+from qtasks.engine.processes import ChildProcessDiedError, RemoteTaskError, process_target
 from qtasks.exc import ConfigError
 
 
