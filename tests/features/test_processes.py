@@ -100,6 +100,11 @@ BODIES = textwrap.dedent(
         return count
 
 
+    def shout(text):
+        print(text)  # stdout is a pipe or a file here: block-buffered
+        return text
+
+
     def current_uuid():
         from qtasks.engine.current import current_record
 
@@ -302,6 +307,21 @@ def test_result_goes_through_decode_and_an_unsendable_one_is_an_error(
     last = unknown.traceback.rstrip().splitlines()[-1]
     assert "SerializationError" in last and "cannot be rebuilt in the worker" in last
     assert after.returning["sum"] == 2
+
+
+def test_what_a_body_prints_shows_up_when_its_task_ends(
+    bodies: ModuleType,
+    make_app: Callable[..., Any],
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("PYTHONUNBUFFERED", raising=False)  # the child's stdout: buffered
+    app = make_app()
+    shout = in_child(app, bodies.shout)
+    with app.serve():
+        shout.add_task("printed-in-the-child", timeout=LIMIT)
+        out = capfd.readouterr().out  # the worker and its children are still running
+    assert "printed-in-the-child" in out
 
 
 def test_the_running_record_is_known_in_the_child(

@@ -97,10 +97,9 @@ class _Child:
         return self.process.pid
 
     def close_pipes(self) -> None:
-        """The child leaves its loop (and flushes its output) when the job pipe closes."""
         self.jobs.close()
         self.replies_pipe.close()
-        if self.alive >= 0:
+        if self.alive >= 0:  # a child still running leaves at once
             os.close(self.alive)
             self.alive = -1
 
@@ -172,7 +171,9 @@ class ProcessPool:
         children, self._idle = list(self._children), []
         self._children.clear()
         for child in children:
-            child.close_pipes()
+            # End of jobs: the child leaves its loop and exits normally (its output
+            # flushed, its atexit handlers run).
+            child.jobs.close()
         children += self._dying
         self._dying = []
         loop = asyncio.get_running_loop()
@@ -184,6 +185,7 @@ class ProcessPool:
             except subprocess.TimeoutExpired:
                 child.kill()
                 await loop.run_in_executor(None, child.process.wait)
+            child.close_pipes()
 
     # --- children ---------------------------------------------------------------------
     async def _take(self, task_name: str) -> _Child:
