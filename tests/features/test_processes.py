@@ -404,6 +404,23 @@ def test_a_crashing_child_fails_only_its_task(
     assert after.status == "success" and after.returning["sum"] == 3
 
 
+def test_a_child_that_cannot_start_fails_its_task_saying_so(
+    bodies: ModuleType, make_app: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qtasks.engine import process_pool
+
+    app = make_app()
+    add = in_child(app, bodies.add)
+    with app.serve():
+        with monkeypatch.context() as patch:
+            patch.setattr(process_pool, "_boot", lambda: "import sys; sys.exit(3)")
+            failed = add.add_task(1, 2, timeout=LIMIT)
+        after = add.add_task(1, 2, timeout=LIMIT)
+    last = failed.traceback.rstrip().splitlines()[-1]
+    assert "exited with code 3 while starting" in last
+    assert after.status == "success"
+
+
 # --- retries ----------------------------------------------------------------------------------
 
 

@@ -277,7 +277,7 @@ class ProcessPool:
         self._children.add(child)
         try:
             # Ready once it has imported qtasks: a start slot is held until then.
-            await _receive(child, task_name)
+            await _receive(child, task_name, starting=True)
         except BaseException:
             self._discard(child)
             raise
@@ -300,14 +300,14 @@ class ProcessPool:
         return await _receive(child, task_name)
 
 
-async def _receive(child: _Child, task_name: str) -> Any:
+async def _receive(child: _Child, task_name: str, *, starting: bool = False) -> Any:
     """The child's next message; `ChildProcessDiedError` if it ends first."""
     try:
         header = await child.replies.readexactly(HEADER.size)
         (size,) = HEADER.unpack(header)
         reply = await child.replies.readexactly(size)
     except (asyncio.IncompleteReadError, ConnectionError, OSError):
-        raise await _died(child, task_name) from None
+        raise await _died(child, task_name, starting) from None
     try:
         return pickle.loads(reply)
     except Exception as exc:
@@ -325,7 +325,7 @@ def _boot() -> str:
     )
 
 
-async def _died(child: _Child, task_name: str) -> ChildProcessDiedError:
+async def _died(child: _Child, task_name: str, starting: bool = False) -> ChildProcessDiedError:
     loop = asyncio.get_running_loop()
     try:
         code: int | None = await loop.run_in_executor(None, child.process.wait, 5.0)
@@ -340,6 +340,13 @@ async def _died(child: _Child, task_name: str) -> ChildProcessDiedError:
         how = f"exited with code {code}"
     else:
         how = "closed its pipe"
+    if starting:
+        return ChildProcessDiedError(
+            f"The child process (pid {child.pid}) started for task {task_name!r} {how} "
+            "while starting, before it could run anything (its error is on the worker's "
+            "stderr)",
+            code,
+        )
     return ChildProcessDiedError(
         f"The child process (pid {child.pid}) running task {task_name!r} {how} before "
         "the task finished",
