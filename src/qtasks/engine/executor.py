@@ -4,7 +4,8 @@ limit, result plugins and encoding.
 `TaskExecutor` is created per execution and is the object middlewares and
 `task_executor_*` plugins receive; a task's `executor=` option names a subclass. Async
 functions run on the loop; sync functions (and sync generators) run in the worker's
-bounded thread pool with the caller's contextvars, so they never block the loop.
+bounded thread pool with the caller's contextvars, so they never block the loop, or,
+with `isolation="process"`, in a child process (`engine/processes.py`).
 `execute()` raises the task's own exception; the worker turns it into a record.
 """
 
