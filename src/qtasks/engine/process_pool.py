@@ -156,10 +156,14 @@ class ProcessPool:
             raise
         if self._closed:
             self._discard(child)
-        else:
+            return _unpack(reply)
+        try:
             async with self._changed:
                 self._idle.append(child)
                 self._changed.notify()
+        except BaseException:  # cancelled while waiting for the lock: not handed back
+            self._discard(child)
+            raise
         return _unpack(reply)
 
     async def aclose(self) -> None:
