@@ -10,6 +10,10 @@ Tasks (async, like the shared peer benchmark's `frameworks/qtasks.py`; all take 
 int and return it): `noop` (W1/W2), `sleep` (W4: asyncio.sleep(BENCH_SLEEP_S=0.05)),
 `ping` (W3). Unlike the peer benchmark, no task touches a counter: completion is read
 from the backend (`stats()`), so the task bodies add no load.
+
+Sync tasks for the `procs` workload (threads against child processes, chosen by the
+worker's `QTASKS_TASK_ISOLATION`): `cpu0` returns at once, `cpu5` burns 5 ms of CPU.
+They are module-level functions, so a child process can import them.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
+import time
 from typing import Any
 
 APP_NAME = "bench"
@@ -27,6 +32,23 @@ DEFAULT_URLS = {
     "redis": "redis://127.0.0.1:6379/14",
     "memory": "memory://bench",
 }
+
+
+#: CPU seconds `cpu5` burns.
+CPU_S = 0.005
+
+
+def cpu0(i: int) -> int:
+    return i
+
+
+def cpu5(i: int) -> int:
+    # thread_time, not process_time: in a worker thread the process's clock also counts
+    # the other task threads, and the task would stop early.
+    end = time.thread_time() + CPU_S
+    while time.thread_time() < end:
+        pass
+    return i
 
 
 def url_for(backend: str) -> str:
@@ -52,6 +74,8 @@ def make_worker_app(backend: str) -> Any:
     async def ping(i: int) -> int:
         return i
 
+    app.task(name="cpu0")(cpu0)
+    app.task(name="cpu5")(cpu5)
     return app
 
 

@@ -29,6 +29,13 @@ flushed `bench` namespace in Redis db 14):
          latency of a request that finds the worker idle (its poll backed off).
   w4     as w2 with --n-io tasks that `asyncio.sleep(0.05)`, worker env
          QTASKS_MAX_TASKS_PROCESS=200.
+  procs  (only when asked: -w procs) sync tasks in the worker's threads against child
+         processes (worker env QTASKS_TASK_ISOLATION=thread|process): --n-procs `cpu0`
+         (returns at once) and a fifth as many `cpu5` (5 ms of CPU) drained by one
+         worker (rate after the first task, peak RSS of the worker tree), then --rt-procs
+         sync round trips (p50); and the pool's own costs without a backend
+         (bench/processes.py: a child's start-up, a 0 ms call through a child and
+         through a thread, a child's RSS).
 
 Each measurement is repeated --repeats times and reported as median (min-max). A run
 that fails or times out is recorded with the reason and not retried. Worker processes
@@ -391,6 +398,7 @@ def _child_batch(backend: str, client: str, n: int, size: int) -> dict[str, Any]
 
 def _child_roundtrip(backend: str, op: dict[str, Any]) -> dict[str, Any]:
     client, k, budget, gap = op["client"], op["k"], op["budget"], op.get("gap", 0.0)
+    task = op.get("task", "ping")
     warmup, first_timeout = op.get("warmup", 3), op.get("first_timeout", 30.0)
     worker_app = None
     if op.get("inprocess"):
@@ -406,13 +414,13 @@ def _child_roundtrip(backend: str, op: dict[str, Any]) -> dict[str, Any]:
     try:
         if client == "sync":
             for w in range(warmup):
-                check(app.add_task("ping", -1 - w, timeout=first_timeout if w == 0 else 10), -1 - w)
+                check(app.add_task(task, -1 - w, timeout=first_timeout if w == 0 else 10), -1 - w)
             start = time.perf_counter()
             for i in range(k):
                 if gap:
                     time.sleep(gap)
                 t = time.perf_counter()
-                check(app.add_task("ping", i, timeout=10), i)
+                check(app.add_task(task, i, timeout=10), i)
                 lat.append(time.perf_counter() - t)
                 if time.perf_counter() - start > budget:
                     break
@@ -422,13 +430,13 @@ def _child_roundtrip(backend: str, op: dict[str, Any]) -> dict[str, Any]:
             async def main() -> None:
                 for w in range(warmup):
                     to = first_timeout if w == 0 else 10
-                    check(await app.add_task("ping", -1 - w, timeout=to), -1 - w)
+                    check(await app.add_task(task, -1 - w, timeout=to), -1 - w)
                 start = time.perf_counter()
                 for i in range(k):
                     if gap:
                         await asyncio.sleep(gap)
                     t = time.perf_counter()
-                    check(await app.add_task("ping", i, timeout=10), i)
+                    check(await app.add_task(task, i, timeout=10), i)
                     lat.append(time.perf_counter() - t)
                     if time.perf_counter() - start > budget:
                         break
@@ -590,6 +598,39 @@ def w3(opts: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def procs(opts: argparse.Namespace) -> dict[str, Any]:
+    """Sync tasks in the worker's threads against child processes (`isolation`): for
+    `cpu0` (0 ms) and `cpu5` (5 ms of CPU), the drain rate after the first task, the
+    worker tree's peak RSS and the sync client's round-trip p50; then the pool's own
+    costs (bench/processes.py)."""
+    from bench import processes
+
+    out: dict[str, Any] = {}
+    for task, n in (("cpu0", opts.n_procs), ("cpu5", max(1, opts.n_procs // 5))):
+        for mode in ("thread", "process"):
+            env = {"QTASKS_TASK_ISOLATION": mode}
+            key = f"procs_{task}_{mode}"
+            d = drain(opts, key, task, n, env)
+            with Run(opts, key) as run, WorkerProcess(run, env):
+                op = {
+                    "op": "roundtrip",
+                    "backend": opts.backend,
+                    "client": "sync",
+                    "task": task,
+                    "k": opts.rt_procs,
+                    "budget": opts.rt_budget,
+                }
+                lat = sorted(x * 1000 for x in run_child(run, op, opts.rt_budget + 60)["latencies"])
+            out[key] = {
+                "rate": d["rate_after_first"],
+                "first_task_s": d["first_task_s"],
+                "rss_mb": d["rss_mb"],
+                "p50": nearest_rank(lat, 50),
+            }
+    out["procs_pool"] = processes.measure()
+    return out
+
+
 # ---------------------------------------------------------------------------------------
 # orchestration and report
 # ---------------------------------------------------------------------------------------
@@ -645,7 +686,18 @@ def collect(opts: argparse.Namespace) -> dict[str, list[dict[str, Any]]]:
     if "w4" in wl and not opts.inprocess:
         env = {"QTASKS_MAX_TASKS_PROCESS": "200"}
         repeat("w4", lambda: drain(opts, "w4", "sleep", opts.n_io, env), opts.repeats, res)
+    if "procs" in wl and not opts.inprocess:
+        raw = []
+        repeat("procs", lambda: procs(opts), opts.repeats, {"procs": raw})
+        for key in PROCS_KEYS:
+            res[key] = [r.get(key, {"error": r.get("error", "no result")}) for r in raw]
     return res
+
+
+PROCS_KEYS = [
+    *(f"procs_{t}_{m}" for t in ("cpu0", "cpu5") for m in ("thread", "process")),
+    "procs_pool",
+]
 
 
 ROWS: list[tuple[str, str, str, str]] = [
@@ -669,6 +721,20 @@ ROWS: list[tuple[str, str, str, str]] = [
     ("w3idle_async", "max", "W3-idle round trip max after a pause, async", "ms"),
     ("w4", "rate", "W4 sleep-50 ms tasks, concurrency 200", "tasks/s"),
     ("w4", "rss_mb", "W4 worker peak RSS", "MB"),
+    *[
+        (f"procs_{t}_{m}", field, f"procs {t} in {where}: {label}", unit)
+        for t in ("cpu0", "cpu5")
+        for m, where in (("thread", "threads"), ("process", "child processes"))
+        for field, label, unit in (
+            ("rate", "drain rate after 1st task", "tasks/s"),
+            ("p50", "round trip p50, sync client", "ms"),
+            ("rss_mb", "worker tree peak RSS", "MB"),
+        )
+    ],
+    ("procs_pool", "child_start_ms", "procs: start-up of one child (1st call)", "ms"),
+    ("procs_pool", "call_child_p50_us", "procs: 0 ms call through a child, p50", "µs"),
+    ("procs_pool", "call_thread_p50_us", "procs: 0 ms call through a thread, p50", "µs"),
+    ("procs_pool", "child_rss_mb", "procs: one child's RSS", "MB"),
 ]
 
 
@@ -763,8 +829,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--workloads",
         "-w",
         default="w1,batch,w2,w3,w3idle,w4",
-        help="comma-separated subset of w1,batch,w2,w3,w3idle,w4",
+        help="comma-separated subset of w1,batch,w2,w3,w3idle,w4,procs (procs: sync tasks "
+        "in threads vs child processes; not in the default set)",
     )
+    p.add_argument(
+        "--n-procs", type=int, default=2000, help="procs: cpu0 tasks (2000; cpu5 gets 1/5)"
+    )
+    p.add_argument("--rt-procs", type=int, default=100, help="procs: round trips (100)")
     p.add_argument(
         "--inprocess",
         action="store_true",
@@ -797,6 +868,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     opts = p.parse_args(argv)
     if opts.quick:
         opts.n, opts.n_io, opts.rt, opts.repeats = 1000, 200, 50, 1
+        opts.n_procs, opts.rt_procs = 500, 30
     if opts.backend == "memory":
         opts.inprocess = True
     opts.workloads = [w.strip() for w in opts.workloads.split(",") if w.strip()]

@@ -39,11 +39,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="comma-separated queues (default: env QTASKS_QUEUES, else 'default')",
     )
     parser.add_argument("--num-workers", type=int, default=None, help="consumer loops per process")
+    parser.add_argument(
+        "--isolation",
+        choices=("thread", "process"),
+        default=None,
+        help="where sync task bodies run: 'process' runs them in child processes that "
+        "max_time and cancel can kill (default: env QTASKS_TASK_ISOLATION, else 'thread')",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the app's worker in this process, or fork `--processes` of them."""
     app = load_app(args)
+    if args.isolation is not None:
+        app.config.task_isolation = args.isolation
     if args.concurrency is not None and args.concurrency < 1:
         raise SystemExit("--concurrency must be >= 1")
     queues = [q.strip() for q in args.queues.split(",") if q.strip()] if args.queues else None

@@ -54,6 +54,10 @@ class QueueConfig:
     #: time) before the task is dead-lettered instead of delivered again; per task
     #: `@app.task(max_deliveries=N)`.
     max_deliveries: int = 5
+    #: Where sync task bodies run (env QTASKS_TASK_ISOLATION): "thread", in the worker's
+    #: threads, or "process", in child processes the worker kills on `max_time` or
+    #: `app.cancel()`; per task `@app.task(isolation=...)`. Async tasks run on the loop.
+    task_isolation: str = "thread"
     #: Seconds a finished record (success, error, cancel) is kept.
     result_ttl: float = 7 * 24 * 3600.0
     #: Seconds in-flight tasks get to finish on shutdown before they are released.
@@ -111,6 +115,11 @@ class QueueConfig:
             raise ConfigError("max_deliveries must be >= 1")
         if self.result_ttl <= 0:
             raise ConfigError("result_ttl must be > 0")
+        if self.task_isolation not in ("thread", "process"):
+            raise ConfigError(
+                f"task_isolation must be 'thread' or 'process' (env {self.environ_prefix}"
+                f"TASK_ISOLATION), got {self.task_isolation!r}"
+            )
 
     # -- dynamic fields and notifications ----------------------------------------------------
     def __setattr__(self, key: str, value: Any) -> None:

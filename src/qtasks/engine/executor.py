@@ -4,7 +4,8 @@ limit, result plugins and encoding.
 `TaskExecutor` is created per execution and is the object middlewares and
 `task_executor_*` plugins receive; a task's `executor=` option names a subclass. Async
 functions run on the loop; sync functions (and sync generators) run in the worker's
-bounded thread pool with the caller's contextvars, so they never block the loop.
+bounded thread pool with the caller's contextvars, so they never block the loop, or,
+with `isolation="process"`, in a child process (`engine/processes.py`).
 `execute()` raises the task's own exception; the worker turns it into a record.
 """
 
@@ -23,6 +24,7 @@ from qtasks.core.hooks import HookRunner, PluginTable
 from qtasks.core.models import TaskPrioritySchema, TaskRecord, TaskSpec
 from qtasks.engine.current import current_record
 from qtasks.engine.injection import ExecutionScope, WorkerResources
+from qtasks.engine.processes import process_isolated, run_in_child
 from qtasks.engine.threads import run_in_pool
 from qtasks.exc import HookAbort, SerializationError, TaskTimeoutError
 
@@ -146,6 +148,8 @@ class TaskExecutor:
         func, schema = self.task_func.func, self.task_func
         if schema.awaiting:
             result = await func(*self._args, **self._kwargs)
+        elif process_isolated(self):  # isolation="process": a child runs the body
+            result = await run_in_child(self, self._args, self._kwargs)
         else:
             result = await self._in_thread(functools.partial(func, *self._args, **self._kwargs))
             if inspect.isawaitable(result):  # a sync wrapper that returned a coroutine

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 from qtasks.core.callables import callable_name, generating_kind, is_async_callable
 from qtasks.core.models import TaskSpec
+from qtasks.engine.processes import PROCESS, check_isolation, process_target
 from qtasks.exc import ArgumentTypeError, ConfigError
 from qtasks.registries.task import AsyncTask, P, R, SyncTask
 
@@ -52,15 +53,20 @@ def build_schema(
     if known.get("max_time") is not None and float(known["max_time"]) <= 0:
         raise ConfigError("max_time must be > 0 seconds")
     generating = generating_kind(func)
+    task_name = check_task_name(name if name is not None else callable_name(func))
+    # Async code (functions, partials of them, instances with `async def __call__`)
+    # runs on the loop; anything else on a thread, or in a child process.
+    awaiting = is_async_callable(func) or generating == "async"
+    echo = bool(known.get("echo", False))
+    if extra.get("isolation") is not None:
+        _check_isolation(func, task_name, extra["isolation"], awaiting, generating, echo)
     return TaskSpec(
         priority=priority,
-        name=check_task_name(name if name is not None else callable_name(func)),
+        name=task_name,
         func=func,
-        # Async code (functions, partials of them, instances with `async def __call__`)
-        # runs on the loop; anything else on a thread.
-        awaiting=is_async_callable(func) or generating == "async",
+        awaiting=awaiting,
         generating=generating,
-        echo=bool(known.get("echo", False)),
+        echo=echo,
         max_time=known.get("max_time"),
         retry=known.get("retry"),
         retry_on_exc=list(known["retry_on_exc"]) if known.get("retry_on_exc") else None,
@@ -73,6 +79,32 @@ def build_schema(
         middlewares_after=list(known.get("middlewares_after") or []),
         extra=extra,
     )
+
+
+def _check_isolation(
+    func: Any, name: str, isolation: Any, awaiting: bool, generating: Any, echo: bool
+) -> None:
+    """`isolation="process"` is for a sync function a fresh process can import."""
+    if check_isolation(isolation) != PROCESS:
+        return
+    if awaiting:
+        raise ConfigError(
+            f"Task {name!r} is async: it runs on the worker's event loop, and "
+            "isolation='process' applies to sync functions only; remove the option"
+        )
+    if generating:
+        raise ConfigError(
+            f"Task {name!r} is a generator: isolation='process' runs plain sync functions "
+            "only; return a list instead, or remove the option"
+        )
+    if echo:
+        raise ConfigError(
+            f"Task {name!r} has echo=True: its `self` (task object, ctx, app) cannot cross "
+            "to a child process; drop echo=True or isolation='process'"
+        )
+    # A script may define the tasks that a worker imports as a module: `__main__` is
+    # refused when such a task runs, not here.
+    process_target(func, name, main_ok=True)
 
 
 def decorate(
