@@ -115,7 +115,7 @@ def _problem(value: Any, path: str, depth: int) -> str | None:
             return None
         return (
             f"{path} is an integer outside [-2**63, 2**64 - 1], the range stored exactly; "
-            f"pass it as a string, str(n), and int() it back"
+            f"use a string, str(n), and int() it back"
         )
     if isinstance(value, str):
         return None
@@ -156,34 +156,34 @@ def _describe(value: Any) -> str:
 
 
 def _fix(value: Any) -> str:
-    """How to pass `value` as JSON, by its type."""
+    """How to turn `value` into JSON types, by its type."""
     if isinstance(value, (set, frozenset)):
-        return "pass a list, e.g. sorted(x)"
+        return "use a list, e.g. sorted(x)"
     if isinstance(value, (bytes, bytearray, memoryview)):
-        return "pass text, e.g. base64.b64encode(x).decode() or x.decode()"
+        return "use text, e.g. base64.b64encode(x).decode() or x.decode()"
     if isinstance(value, decimal.Decimal):
-        return "pass str(x) (exact) and Decimal() it back"
+        return "use str(x) (exact) and Decimal() it back"
     if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
-        return "pass x.isoformat() and fromisoformat() it back"
+        return "use x.isoformat() and fromisoformat() it back"
     if isinstance(value, datetime.timedelta):
-        return "pass x.total_seconds()"
+        return "use x.total_seconds()"
     if isinstance(value, uuid.UUID):
-        return "pass str(x) and UUID() it back"
+        return "use str(x) and UUID() it back"
     if isinstance(value, enum.Enum):
-        return "pass x.value, or use a str or int Enum"
+        return "use x.value, or use a str or int Enum"
     if isinstance(value, tuple):  # a named tuple
-        return "pass tuple(x) or x._asdict()"
+        return "use tuple(x) or x._asdict()"
     if isinstance(value, float):
-        return "pass float(x)"
+        return "use float(x)"
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return "pass dataclasses.asdict(x)"
+        return "use dataclasses.asdict(x)"
     if callable(getattr(value, "model_dump", None)):
         return (
-            "pass x.model_dump(mode='json') (a task parameter annotated with the model "
+            "use x.model_dump(mode='json') (a task parameter annotated with the model "
             "gets the model back)"
         )
     if callable(getattr(value, "tolist", None)):
-        return "pass x.tolist()"
+        return "use x.tolist()"
     return "convert it to JSON types (dict with str keys, list, str, int, float, bool, None)"
 
 
