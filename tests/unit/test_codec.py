@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from qtasks.core import codec
-from qtasks.core.codec import check_call, check_faithful, faithful_problem
+from qtasks.core.codec import check_call, faithful_problem
 from qtasks.core.records import (
     PRIORITY_MAX,
     PRIORITY_MIN,
@@ -63,7 +63,7 @@ class Point:
 )
 def test_values_that_come_back_equal_pass(value: Any) -> None:
     assert faithful_problem(value, "x") is None
-    check_faithful(value, "x")
+    check_call([value], {"k": value})
     back = orjson.loads(orjson.dumps(value))
     assert back == value or isinstance(value, (tuple, list))
 
@@ -98,8 +98,8 @@ def test_values_that_would_change_are_named_by_path_with_the_fix(
     problem = faithful_problem(value, "x")
     assert problem is not None and problem.startswith(path), problem
     assert fix in problem
-    with pytest.raises(SerializationError, match=r"^ctx: x"):
-        check_faithful(value, "x", context="ctx")
+    with pytest.raises(SerializationError, match=r"^ctx: kwargs\['k'\]"):
+        check_call([], {"k": value}, context="ctx")
 
 
 def test_a_named_tuple_and_a_float_subclass_are_refused_like_orjson_refuses_them() -> None:

@@ -1,8 +1,9 @@
 """JSON encoding of arguments and results (orjson; no pickle, nothing executable).
 
 Arguments and results follow one rule: what goes in comes out, or is refused.
-`check_faithful` refuses a value that would not come back equal from storage, naming
-where it is (`kwargs['ratio']`, `args[2][0]`, `result['rows'][3]`) and how to fix it:
+`faithful_problem` and `check_call` refuse a value that would not come back equal from
+storage, naming where it is (`kwargs['ratio']`, `args[2][0]`, `result['rows'][3]`) and
+how to fix it:
 
 - kept as they are: None, bool, str, int in [-2**63, 2**64 - 1], finite float, list,
   dict with str keys (and subclasses of str, int, list and dict, which come back as
@@ -44,8 +45,8 @@ def dumps(value: Any, *, what: str = "value") -> bytes:
     """Encode `value` as JSON bytes or raise `SerializationError` naming `what`.
 
     The storage encoding of the backends: it converts what it can (non-str keys to str,
-    NaN to null). Arguments and results are checked with `check_faithful` before they
-    get here."""
+    NaN to null). Arguments and results are checked with `check_call` and
+    `faithful_problem` before they get here."""
     try:
         return orjson.dumps(value, option=_OPTS)
     except TypeError as exc:
@@ -71,17 +72,10 @@ def faithful_problem(value: Any, path: str) -> str | None:
     return _problem(value, path, 0)
 
 
-def check_faithful(value: Any, path: str, *, context: str = "") -> None:
-    """Raise `SerializationError` when `value` would not come back equal (see the module
-    docstring). The message is `context` (e.g. "Cannot enqueue task 'add'"), then the
-    path of the part at fault from `path` (e.g. "kwargs"), what is wrong and the fix."""
-    problem = faithful_problem(value, path)
-    if problem is not None:
-        raise SerializationError(f"{context}: {problem}" if context else problem)
-
-
 def check_call(args: list[Any], kwargs: dict[str, Any], *, context: str = "") -> None:
-    """`check_faithful` for a call's arguments, named from `args` and `kwargs`, with one
+    """Raise `SerializationError` when the call's arguments would not come back equal
+    (see the module docstring): `context` (e.g. "Cannot enqueue task 'add'"), then the
+    path of the part at fault from `args` or `kwargs`, what is wrong and the fix. One
     encode and decode for both on the usual path."""
     call = [args, kwargs]
     try:
@@ -192,7 +186,6 @@ __all__ = [
     "INT_MIN",
     "MAX_DEPTH",
     "check_call",
-    "check_faithful",
     "dumps",
     "faithful_problem",
     "loads",

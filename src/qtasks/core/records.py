@@ -16,7 +16,7 @@ from typing import Any
 from qtasks.core.codec import check_call
 from qtasks.core.models import DEFAULT_QUEUE, TaskRecord, TaskSpec
 from qtasks.core.status import NEW
-from qtasks.exc import ArgumentTypeError, ConfigError
+from qtasks.exc import ArgumentTypeError, ConfigError, SerializationError
 
 #: The priorities every backend keeps exactly and orders correctly: the integers a
 #: double holds exactly (+/- (2**53 - 1)), within SQLite's int64 and Redis's scores.
@@ -96,7 +96,10 @@ def new_record(
     check_priority(priority)
     check_eta(eta)
     call_args, call_kwargs = list(args), dict(kwargs)
-    check_call(call_args, call_kwargs, context=f"Cannot enqueue task {task_name!r}")
+    try:
+        check_call(call_args, call_kwargs)
+    except SerializationError as exc:  # the task's name is formatted only on failure
+        raise SerializationError(f"Cannot enqueue task {task_name!r}: {exc}") from None
     now = time.time()
     return TaskRecord(
         uuid or str(uuid_mod.uuid4()),
