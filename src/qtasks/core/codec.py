@@ -129,17 +129,25 @@ def _problem(value: Any, path: str, depth: int) -> str | None:
 def _dict_problem(value: dict[Any, Any], path: str, depth: int) -> str | None:
     for key, item in value.items():
         if type(key) is not str:
-            clash = " (and would collide with the key " + repr(str(key)) + ")"
-            return (
-                f"{path} has the key {key!r} ({type(key).__name__}): JSON object keys "
-                f"are strings, so it would arrive as {str(key)!r}"
-                f"{clash if str(key) in value else ''}; use str keys, converting them "
-                f"back in the task if needed"
-            )
+            return _key_problem(value, key, path)
         found = _problem(item, f"{path}[{key!r}]", depth + 1)
         if found is not None:
             return found
     return None
+
+
+def _key_problem(value: dict[Any, Any], key: Any, path: str) -> str:
+    try:  # the text the storage encoding would make of it
+        text = next(iter(orjson.loads(orjson.dumps({key: None}, option=_OPTS))))
+    except TypeError:
+        arrival = ""
+    else:
+        clash = f" and collide with the key {text!r}" if text in value else ""
+        arrival = f", so it would arrive as {text!r}{clash}"
+    return (
+        f"{path} has the key {key!r} ({type(key).__name__}): JSON object keys are plain "
+        f"strings{arrival}; use str keys, converting them back in the task if needed"
+    )
 
 
 def _describe(value: Any) -> str:
