@@ -19,13 +19,14 @@ from uuid import UUID
 
 from qtasks.app.driving import FlowDriver
 from qtasks.app.task import Task
+from qtasks.core.codec import check_call
 from qtasks.core.hooks import HookRunner
 from qtasks.core.models import DeadLetter, TaskRecord, TaskSpec
 from qtasks.core.policy import eta_from
-from qtasks.core.records import new_record
+from qtasks.core.records import check_eta, check_priority, check_seconds, new_record
 from qtasks.core.status import RETRY
 from qtasks.core.steps import Call, Flow
-from qtasks.exc import ArgumentTypeError, ConfigError
+from qtasks.exc import ArgumentTypeError, ConfigError, SerializationError
 from qtasks.registries.task import BaseTaskCls
 
 if TYPE_CHECKING:
@@ -145,6 +146,7 @@ class ClientOperations(FlowDriver):
         eta: float | None = None,
         queue: str | None = None,
     ) -> Flow[Task | None]:
+        check_seconds("timeout", timeout)  # before anything is written
         uuid = uuid_mod.uuid4()
         text = str(uuid)
         record = yield from self._record_flow(
@@ -169,6 +171,7 @@ class ClientOperations(FlowDriver):
     ) -> Flow[Task | None]:
         """`enqueue(...)` of the apps and the task handles: every option, `args` and
         `kwargs` passed as they are."""
+        check_seconds("delay", delay)
         return self._add_flow(
             task_name,
             tuple(args),
@@ -185,11 +188,14 @@ class ClientOperations(FlowDriver):
         uuids = _new_uuids(len(calls))
         texts = [str(u) for u in uuids]
         records = []
-        for call, text in zip(calls, texts, strict=True):
-            task_name, args, kwargs, priority = _normalise_call(call)
-            record = yield from self._record_flow(
-                task_name, args, kwargs, priority, None, None, uuid=text
-            )
+        for index, (call, text) in enumerate(zip(calls, texts, strict=True)):
+            try:
+                task_name, args, kwargs, priority = _normalise_call(call)
+                record = yield from self._record_flow(
+                    task_name, args, kwargs, priority, None, None, uuid=text
+                )
+            except (ConfigError, SerializationError) as exc:  # name the entry; none written
+                raise type(exc)(f"add_tasks() entry {index}: {exc}") from exc
             records.append(record)
         if records:
             yield Call("enqueue", (records,))
@@ -242,7 +248,16 @@ class ClientOperations(FlowDriver):
             storage=self.backend,
             model=record,
         )
-        record = changes.get("model") or record
+        swapped = changes.get("model")
+        if swapped is not None and swapped is not record:  # held to the same rules
+            check_priority(swapped.priority)
+            check_eta(swapped.eta)
+            check_call(
+                swapped.args,
+                swapped.kwargs,
+                context=f"Cannot enqueue task {swapped.task_name!r} (as changed by a plugin)",
+            )
+            record = swapped
         yield from self._fire(
             "storage_add",
             storage=self.backend,

@@ -196,7 +196,10 @@ class TaskExecutor:
 
     async def decode(self) -> Any:
         """Turn the result into what is stored: the task's `decode=` (or the config's
-        `task_default_decode`), then a check that it is JSON."""
+        `task_default_decode`), then a check that it comes back equal from JSON (a tuple
+        as a list). Raises `SerializationError` naming the part at fault (`result`,
+        `result['rows'][3]`) for NaN or infinite floats, non-str keys and types JSON
+        cannot hold: the task ends `error` rather than store a changed value."""
         value = self._result
         decoder = self.task_func.decode
         if decoder is None and self.app is not None:  # the app's config, read at run time
@@ -206,14 +209,14 @@ class TaskExecutor:
         if "task_executor_decode" in self._listened:
             changes = await self._trigger("task_executor_decode", result=value)
             value = changes.get("result", value)
-        try:
-            serialization.dumps(value, what="the result")
-        except SerializationError as exc:
+        problem = serialization.faithful_problem(value, "result")
+        if problem is not None:  # stored, it would come back changed: fail the task instead
             hint = f" (after decode={decoder!r})" if decoder is not None else ""
             raise SerializationError(
                 f"Task {self.task_func.name} returned {type(value).__name__}{hint}, which "
-                f"cannot be stored as JSON: {exc.__cause__ or exc}"
-            ) from exc
+                f"cannot be stored as JSON unchanged: {problem}; or convert the result "
+                f"with the task's decode= option"
+            )
         return value
 
     # --- helpers --------------------------------------------------------------------------
