@@ -387,3 +387,25 @@ async def test_a_cancel_requested_while_a_redelivery_waits_is_honoured(
     assert blocked.status == "success"
     assert done.status == "cancel" and done.cancel_reason == "changed my mind"
     assert ran == []
+
+
+async def test_a_stop_while_a_redelivery_runs_apart_keeps_the_grace_period(
+    h: Any, adopt: Any, helpers: Any
+) -> None:
+    app = h.app(lease_timeout=5, shutdown_grace=0.3)
+    started = threading.Event()
+
+    @app.task
+    async def long_job() -> str:
+        started.set()
+        await asyncio.sleep(30)
+        return "never"
+
+    queued = await h.call(long_job.add_task)
+    assert await die_with(h, adopt, app) == 1
+    async with h.serving(app):
+        await helpers.wait_thread_event(started)
+        t0 = time.monotonic()
+    assert time.monotonic() - t0 < 5  # the grace period, not the task's 30 s
+    record = await h.call(app.get, queued.uuid)
+    assert record.status == "new"  # given back to the queue

@@ -79,7 +79,7 @@ async def run_delivery(
         else:
             completion, schema = await _run(worker, delivery, schema)
     except asyncio.CancelledError:
-        if _cancelled_by_worker():
+        if cancelled_by_worker():
             raise
         completion = crashed(worker, delivery, None, "raised CancelledError while handled")
     except BaseException as exc:
@@ -87,7 +87,7 @@ async def run_delivery(
     try:
         return await _finish(worker, schema, record, completion)
     except asyncio.CancelledError:
-        if _cancelled_by_worker() and worker.cancel_reason(record.uuid) is None:
+        if cancelled_by_worker() and worker.cancel_reason(record.uuid) is None:
             raise
         if worker.cancel_reason(record.uuid) is not None:
             _uncancel()  # app.cancel() came after the outcome: the outcome stands
@@ -123,7 +123,7 @@ async def _run(
         if reason is not None:
             _uncancel()  # the cancellation was ours to turn into a record
             completion = Completion(delivery, outcome.cancelled(record, reason))
-        elif _cancelled_by_worker():
+        elif cancelled_by_worker():
             raise  # shutdown: the worker releases the lease
         else:  # the task raised CancelledError itself: a failure like any other
             completion = await _failed(worker, schema, delivery, record, exc)
@@ -137,7 +137,7 @@ async def _run(
     return completion, schema
 
 
-def _cancelled_by_worker() -> bool:
+def cancelled_by_worker() -> bool:
     """True when someone called `cancel()` on the asyncio task running this delivery
     (the worker stopping, or `app.cancel()`), False when code merely raised
     CancelledError."""
@@ -324,4 +324,4 @@ def _merge_record(record: TaskRecord, model: Any) -> TaskRecord:
     return record
 
 
-__all__ = ["crashed", "run_delivery"]
+__all__ = ["cancelled_by_worker", "crashed", "run_delivery"]

@@ -27,7 +27,7 @@ from qtasks.core.models import DEFAULT_QUEUE, Completion, Delivery, TaskSpec
 from qtasks.core.ports import CancelQueued, WorkerRegistry
 from qtasks.engine import redelivery
 from qtasks.engine.injection import WorkerResources
-from qtasks.engine.task_run import crashed, run_delivery
+from qtasks.engine.task_run import cancelled_by_worker, crashed, run_delivery
 from qtasks.engine.threads import TaskThreads
 from qtasks.exc import SerializationError
 
@@ -263,7 +263,13 @@ class Worker:
                 return  # still unacked: the drain releases it
             settled = await redelivery.cancel_requested(self, delivery)
             task = self._start(delivery, settled)
-            await asyncio.wait([task])  # not `await task`: cancelling us must not cancel it
+            # Not `await task` (cancelling us must not cancel it), and a stop ends the
+            # wait: the drain gives the task its grace period like any other.
+            stop = asyncio.ensure_future(self._stopping.wait())
+            try:
+                await asyncio.wait([task, stop], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stop.cancel()
             self._apart = None
 
     async def _fetch(self, limit: int, lease: float) -> list[Delivery]:
@@ -327,18 +333,13 @@ class Worker:
 
     async def _finished_safely(self, completion: Completion) -> Completion:
         """The finished-task hooks; one that fails ends the task `error` naming it."""
-        delivery = completion.delivery
         try:
             await self._on_finished(completion)
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if current is not None and current.cancelling() > 0:
-                raise
-            failed = crashed(self, delivery, None, "raised CancelledError in a finishing hook")
-        except BaseException as exc:
-            failed = crashed(self, delivery, exc, "failed in a finishing hook")
-        else:
             return completion
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError) and cancelled_by_worker():
+                raise
+            failed = crashed(self, completion.delivery, exc, "failed in a finishing hook")
         failed.dead_letter = completion.dead_letter
         return failed
 
