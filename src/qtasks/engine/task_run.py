@@ -81,7 +81,9 @@ async def run_delivery(
     except asyncio.CancelledError:
         if cancelled_by_worker():
             raise
-        completion = crashed(worker, delivery, None, "raised CancelledError while handled")
+        completion = crashed(
+            worker, delivery, None, "raised CancelledError in the worker's handling"
+        )
     except BaseException as exc:
         completion = crashed(worker, delivery, exc, "failed in the worker's handling")
     try:
