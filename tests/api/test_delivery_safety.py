@@ -169,6 +169,11 @@ class FailingHooks(Hooks):
             return {"model": {"extra": {"handle": object()}}}
         return None
 
+    def worker_add(self, **kw: Any) -> Any:
+        if kw["task_name"] == "fetch_hook_halts":
+            raise Halt("from a fetch hook")
+        return None
+
     def broker_remove_finished_task(self, **kw: Any) -> Any:
         if kw["model"].task_name == "store_hook_halts":
             raise Halt("from a store hook")
@@ -198,7 +203,7 @@ async def test_failures_around_a_task_end_only_that_task(h: Any) -> None:
 
         return app.task(name=name, **options)(body)
 
-    names = ["hook_interrupts", "unstorable", "store_hook_halts", "event_halts"]
+    names = ["hook_interrupts", "unstorable", "store_hook_halts", "event_halts", "fetch_hook_halts"]
     tasks = {name: define(name) for name in names}
     tasks["middleware_exits"] = define("middleware_exits", middlewares_before=[ExitingMiddleware])
     fine = define("fine")
@@ -212,6 +217,7 @@ async def test_failures_around_a_task_end_only_that_task(h: Any) -> None:
         "unstorable": "could not be stored",
         "store_hook_halts": "Halt: from a store hook",
         "event_halts": "Halt: from an event handler",
+        "fetch_hook_halts": "Halt: from a fetch hook",
         "middleware_exits": "SystemExit: from a middleware",
     }
     for name, text in expected.items():

@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 from qtasks.core.models import DEFAULT_QUEUE, Completion, Delivery, TaskSpec
 from qtasks.core.ports import CancelQueued, WorkerRegistry
-from qtasks.engine import redelivery
+from qtasks.engine import redelivery, worker_hooks
 from qtasks.engine.injection import WorkerResources
-from qtasks.engine.task_run import cancelled_by_worker, crashed, run_delivery
+from qtasks.engine.task_run import crashed, run_delivery
 from qtasks.engine.threads import TaskThreads
 from qtasks.exc import SerializationError
 
@@ -38,12 +38,6 @@ if TYPE_CHECKING:
 FETCH_WAIT = 1.0
 #: Seconds between checks for `app.cancel()` requests while tasks run.
 CANCEL_CHECK_INTERVAL = 0.25
-
-#: Hooks around a fetch; when none has a listener the worker skips them all.
-_FETCH_HOOKS = frozenset(
-    {"broker_add_worker", "worker_add", "broker_update", "storage_update", "storage_add_process"}
-)
-_FINISH_HOOKS = frozenset({"broker_remove_finished_task", "storage_remove_finished_task"})
 
 
 class Worker:
@@ -100,45 +94,6 @@ class Worker:
             injectors = [factory() for factory in self.app.injectors if factory.applies(spec)]
             self._injectors[spec.name] = injectors
         return injectors
-
-    async def _on_fetched(self, got: list[Delivery]) -> None:
-        hooks, backend = self.hooks, self.backend
-        for d in got:
-            r = d.record
-            task_kw = dict(
-                task_name=r.task_name,
-                uuid=r.uuid,
-                priority=r.priority,
-                args=r.args,
-                kw=r.kwargs,
-                created_at=r.created_at,
-            )
-            await hooks.run("broker_add_worker", broker=backend, worker=self, **task_kw)
-            await hooks.run("worker_add", worker=self, **task_kw)
-            update = {"status": "process", "uuid": r.uuid}
-            await hooks.run("broker_update", broker=backend, kw=update)
-            await hooks.run("storage_update", storage=backend, kw=update)
-            await hooks.run(
-                "storage_add_process", storage=backend, task_data=r, priority=r.priority
-            )
-
-    async def _on_finished(self, completion: Completion) -> None:
-        record = completion.delivery.record
-        changes = await self.hooks.run(
-            "broker_remove_finished_task",
-            broker=self.backend,
-            storage=self.backend,
-            model=completion.record,
-        )
-        model = changes.get("model")
-        if isinstance(model, type(completion.record)):
-            completion.record = model
-        await self.hooks.run(
-            "storage_remove_finished_task",
-            storage=self.backend,
-            task_broker=record,
-            model=completion.record,
-        )
 
     def cancel_reason(self, uuid: str) -> str | None:
         """Why a running task was cancelled through `app.cancel()`, if it was."""
@@ -220,16 +175,17 @@ class Worker:
             if self._stopping.is_set() and got:
                 await self.backend.release(got)
                 break
-            if got and not self.hooks.active.isdisjoint(_FETCH_HOOKS):
-                await self._on_fetched(got)
+            failed: dict[str, Completion] = {}  # by uuid: deliveries whose fetch hooks failed
+            if got and not self.hooks.active.isdisjoint(worker_hooks.FETCH_HOOKS):
+                failed = await worker_hooks.on_fetched(self, got)
             redelivered: list[Delivery] = []
             for delivery in got:
                 record = delivery.record
                 self._unacked[record.uuid] = delivery
-                if record.attempts <= 1 and not record.extra:
+                if record.attempts <= 1 and not record.extra and not failed:
                     self._start(delivery)  # the hot path: a first delivery
                     continue
-                settled = redelivery.settled_at_fetch(self, delivery)
+                settled = failed.get(record.uuid) or redelivery.settled_at_fetch(self, delivery)
                 if record.attempts > 1:
                     redelivered.append(delivery)
                 if settled is not None or record.attempts <= 1:
@@ -316,8 +272,8 @@ class Worker:
                 raise  # the worker's own: the drain releases the lease
             except BaseException as exc:  # run_delivery has its own net; this is the last
                 completion = crashed(self, delivery, exc, "failed in the worker's handling")
-            if not self.hooks.active.isdisjoint(_FINISH_HOOKS):
-                completion = await self._finished_safely(completion)
+            if not self.hooks.active.isdisjoint(worker_hooks.FINISH_HOOKS):
+                completion = await worker_hooks.on_finished(self, completion)
         finally:
             # A known outcome is stored even when the worker stops meanwhile.
             if completion is not None:
@@ -330,18 +286,6 @@ class Worker:
             self._cancel_reasons.pop(uuid, None)
             if current is not None:
                 self._running.pop(current, None)
-
-    async def _finished_safely(self, completion: Completion) -> Completion:
-        """The finished-task hooks; one that fails ends the task `error` naming it."""
-        try:
-            await self._on_finished(completion)
-            return completion
-        except BaseException as exc:
-            if isinstance(exc, asyncio.CancelledError) and cancelled_by_worker():
-                raise
-            failed = crashed(self, completion.delivery, exc, "failed in a finishing hook")
-        failed.dead_letter = completion.dead_letter
-        return failed
 
     # --- acknowledging -------------------------------------------------------------------
     async def _acker(self) -> None:
