@@ -166,12 +166,15 @@ class Worker:
                 self._slot_freed.clear()
                 await self._slot_freed.wait()
                 continue
-            limit = 1 if self._one_by_one else free
-            self._busy += limit
+            self._busy += free
             try:
-                got = await self._fetch(limit, lease)
+                got = await self._fetch(1 if self._one_by_one else free, lease)
+                if self._one_by_one and free > 1 and _first_delivery(got):
+                    # The rest of the batch now, without waiting: fetches stay whole
+                    # batches instead of a lone task and the rest, round after round.
+                    got += await self._fetch(free - 1, lease, wait=0.0)
             finally:
-                self._busy -= limit
+                self._busy -= free
             if self._stopping.is_set() and got:
                 await self.backend.release(got)
                 break
@@ -228,12 +231,12 @@ class Worker:
                 stop.cancel()
             self._apart = None
 
-    async def _fetch(self, limit: int, lease: float) -> list[Delivery]:
+    async def _fetch(self, limit: int, lease: float, wait: float = FETCH_WAIT) -> list[Delivery]:
         """Up to `limit` deliveries; [] when `stop()` interrupted the wait. The fetch runs
         as a task this consumer awaits and `stop()` may cancel (fetch is cancel-safe); a
         fetch that already returned is not cancelled, so its deliveries are never lost."""
         fetch = asyncio.ensure_future(
-            self.backend.fetch(self.queue, limit, lease, self.worker_id, FETCH_WAIT)
+            self.backend.fetch(self.queue, limit, lease, self.worker_id, wait)
         )
         self._fetching.add(fetch)
         try:
@@ -424,6 +427,10 @@ class Worker:
                 self.log.error("Release failed (%r); their leases will expire instead", exc)
             for d in to_release:
                 self._unacked.pop(d.record.uuid, None)
+
+
+def _first_delivery(got: list[Delivery]) -> bool:
+    return len(got) == 1 and got[0].record.attempts <= 1
 
 
 @contextlib.contextmanager
