@@ -12,13 +12,62 @@ import uuid as uuid_mod
 from datetime import datetime
 from typing import Any
 
+from qtasks.core import codec
 from qtasks.core.models import TaskRecord, TaskSpec
 from qtasks.core.status import CANCEL, ERROR, NEW, PROCESS, RETRY, SUCCESS
 from qtasks.exc import ArgumentTypeError, ConfigError, TaskCancelError
 
 
+def describe_exception(exc: BaseException) -> str:
+    """`repr(exc)` for a log line, or a fallback naming the type when that repr raises:
+    `<unprintable MyError: repr failed with ValueError>`. Never raises."""
+    try:
+        return repr(exc)
+    except BaseException as fault:  # a user's __repr__ may raise anything
+        return f"<unprintable {_type_name(exc)}: repr failed with {_type_name(fault)}>"
+
+
 def format_exception(exc: BaseException) -> str:
-    return "".join(tb.format_exception(type(exc), exc, exc.__traceback__))
+    """The traceback text of `exc` (with its chain), as Python prints it. Never raises:
+    when formatting fails (an exception whose attributes raise when read), the text is
+    the frames that can be had and a fallback line naming the type and the fault."""
+    try:
+        return "".join(tb.format_exception(type(exc), exc, exc.__traceback__))
+    except BaseException as fault:
+        try:
+            frames = "".join(tb.format_tb(exc.__traceback__))
+        except BaseException:
+            frames = ""
+        return (
+            f"Traceback (most recent call last):\n{frames}"
+            f"{_type_name(exc)}: <unprintable {_type_name(exc)}: formatting the exception "
+            f"failed with {_type_name(fault)}>\n"
+        )
+
+
+def drop_frames(exc: BaseException) -> None:
+    """Forget the frames (and so the local variables) behind `exc` and its chain once
+    its traceback was rendered: a failed task must not keep its locals alive in a worker
+    that runs on. Frames still executing are left as they are."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        tb.clear_frames(current.__traceback__)
+        current.__traceback__ = None
+        todo += (current.__cause__, current.__context__)
+        if isinstance(current, BaseExceptionGroup):
+            todo += current.exceptions
+
+
+def _type_name(obj: object) -> str:
+    try:
+        return type(obj).__qualname__
+    except BaseException:
+        return "exception"
 
 
 def _final(record: TaskRecord, status: str, **fields: Any) -> TaskRecord:
@@ -36,14 +85,67 @@ def success(record: TaskRecord, value: Any) -> TaskRecord:
     return _final(record, SUCCESS, returning=value)
 
 
-def failure(record: TaskRecord, exc: BaseException) -> TaskRecord:
+def failure(record: TaskRecord, exc: BaseException, context: str | None = None) -> TaskRecord:
+    """The final record of an attempt that raised `exc`: `cancel` for a `TaskCancelError`,
+    else `error` with the rendered traceback, after `context` (a line saying where it
+    failed) when given. Never raises."""
     if isinstance(exc, TaskCancelError):
         return _final(record, CANCEL, extra=dict(record.extra, cancel_reason=str(exc)))
-    return _final(record, ERROR, traceback=format_exception(exc))
+    text = format_exception(exc)
+    return _final(record, ERROR, traceback=f"{context}\n{text}" if context else text)
+
+
+def cancelled(record: TaskRecord, reason: str) -> TaskRecord:
+    """The final record of a task cancelled through `app.cancel()` with `reason`."""
+    return _final(record, CANCEL, extra=dict(record.extra, cancel_reason=reason))
+
+
+def max_deliveries(schema: TaskSpec | None, default: int) -> int:
+    """The task's `max_deliveries` option, else the config's `default`."""
+    if schema is not None:
+        own = schema.extra.get("max_deliveries")
+        if own is not None:
+            return int(own)
+    return default
+
+
+def dead_letter_reason(record: TaskRecord, limit: int) -> str | None:
+    """Why a delivery must not run (it was delivered more than `limit` times without a
+    worker reporting back, so it most likely kills its worker), or None."""
+    if record.attempts <= limit:
+        return None
+    return (
+        f"delivered {record.attempts} times without its worker reporting back "
+        f"(the worker died or lost its lease each time); max_deliveries={limit}"
+    )
+
+
+def dead_lettered(record: TaskRecord, reason: str) -> TaskRecord:
+    """The final `error` record of a task taken out of delivery for `reason`."""
+    return _final(record, ERROR, traceback=reason, extra=dict(record.extra, dead_letter=reason))
+
+
+def unstorable(record: TaskRecord, exc: BaseException) -> TaskRecord:
+    """An `error` record in place of a final record the backend could not encode
+    (`exc`): no result, and only the extra fields that encode."""
+    extra = {}
+    for key, value in record.extra.items():
+        try:
+            codec.dumps(value)
+        except Exception:
+            continue
+        extra[key] = value
+    text = f"The task's final record could not be stored: {describe_exception(exc)}"
+    return _final(record, ERROR, returning=None, traceback=text, extra=extra)
 
 
 def should_retry(schema: TaskSpec | None, record: TaskRecord, exc: BaseException) -> bool:
+    """Whether the task retries after `exc`. Exceptions that are not `Exception`s
+    (SystemExit, KeyboardInterrupt, custom BaseException subclasses) retry only when
+    `retry_on_exc` names them."""
     if schema is None or not schema.retry or isinstance(exc, TaskCancelError):
+        return False
+    if not isinstance(exc, Exception) and not schema.retry_on_exc:
         return False
     if schema.retry_on_exc and not isinstance(exc, tuple(schema.retry_on_exc)):
         return False
@@ -134,12 +236,19 @@ __all__ = [
     "CANCEL_BY_REQUEST",
     "CANCEL_NOW",
     "cancel_action",
+    "cancelled",
+    "dead_letter_reason",
+    "dead_lettered",
+    "describe_exception",
+    "drop_frames",
     "eta_from",
     "failure",
     "format_exception",
+    "max_deliveries",
     "retries_left",
     "retry_delay",
     "retry_records",
     "should_retry",
     "success",
+    "unstorable",
 ]

@@ -18,7 +18,7 @@ from qtasks.core import policy as outcome
 from qtasks.core.models import Completion, Delivery, TaskRecord, TaskSpec
 from qtasks.core.status import CANCEL, ERROR, SUCCESS
 from qtasks.engine.executor import TaskExecutor
-from qtasks.exc import HookAbort, TaskCancelError, TaskNotRegisteredError, TaskPluginTriggerError
+from qtasks.exc import HookAbort, TaskNotRegisteredError, TaskPluginTriggerError
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
@@ -58,9 +58,54 @@ class Worker(Protocol):
 _EVENT_FOR_STATUS = {SUCCESS: "task_success", CANCEL: "task_cancel"}
 
 
-async def run_delivery(worker: Worker, delivery: Delivery) -> Completion:
+async def run_delivery(
+    worker: Worker, delivery: Delivery, settled: Completion | None = None
+) -> Completion:
+    """Run one delivery and return its completion; `settled` is an outcome decided
+    without running the task (a dead letter, a cancel found on redelivery): the body is
+    skipped and only the finishing events and hooks run.
+
+    Never raises but for the worker's own cancellation (shutdown: the worker releases the
+    lease). Anything else that escapes the task or its handling (any BaseException, a
+    failing plugin, hook or event handler, an exception that cannot be rendered) ends
+    this task with an `error` record naming it; the worker runs on.
+    """
+    record = delivery.record
+    schema: TaskSpec | None = None
+    try:
+        schema = worker.app.find_task(record.task_name)
+        if settled is not None:
+            completion = settled
+        else:
+            completion, schema = await _run(worker, delivery, schema)
+    except asyncio.CancelledError:
+        if cancelled_by_worker():
+            raise
+        completion = crashed(
+            worker, delivery, None, "raised CancelledError in the worker's handling"
+        )
+    except BaseException as exc:
+        completion = crashed(worker, delivery, exc, "failed in the worker's handling")
+    try:
+        return await _finish(worker, schema, record, completion)
+    except asyncio.CancelledError:
+        if cancelled_by_worker() and worker.cancel_reason(record.uuid) is None:
+            raise
+        if worker.cancel_reason(record.uuid) is not None:
+            _uncancel()  # app.cancel() came after the outcome: the outcome stands
+            return completion
+        failed = crashed(worker, delivery, None, "raised CancelledError in its finishing hooks")
+    except BaseException as exc:
+        failed = crashed(worker, delivery, exc, "failed in its finishing hooks or events")
+    failed.dead_letter = completion.dead_letter
+    return failed
+
+
+async def _run(
+    worker: Worker, delivery: Delivery, schema: TaskSpec | None
+) -> tuple[Completion, TaskSpec | None]:
+    """The task itself: hooks before, the executor, and the outcome of what it raised."""
     app, record = worker.app, delivery.record
-    schema = app.find_task(record.task_name)
     executor: TaskExecutor | None = None
     try:
         record, schema = await _before(worker, record, schema)
@@ -75,19 +120,52 @@ async def run_delivery(worker: Worker, delivery: Delivery) -> Completion:
         except TaskPluginTriggerError as exc:
             value = await _plugin_error_result(worker, executor, schema, exc)
         completion = Completion(delivery, outcome.success(record, value))
-    except asyncio.CancelledError:
+    except asyncio.CancelledError as exc:
         reason = worker.cancel_reason(record.uuid)
-        if reason is None:
+        if reason is not None:
+            _uncancel()  # the cancellation was ours to turn into a record
+            completion = Completion(delivery, outcome.cancelled(record, reason))
+        elif cancelled_by_worker():
             raise  # shutdown: the worker releases the lease
-        completion = Completion(delivery, outcome.failure(record, TaskCancelError(reason)))
-    except Exception as exc:
+        else:  # the task raised CancelledError itself: a failure like any other
+            completion = await _failed(worker, schema, delivery, record, exc)
+    except BaseException as exc:
         # a plugin's HookAbort fails the task with the error it names as its cause
         cause = exc.__cause__ if isinstance(exc, HookAbort) and exc.__cause__ else exc
         completion = await _failed(worker, schema, delivery, record, cause)
     finally:
         if executor is not None:
             await executor.close()
-    return await _finish(worker, schema, record, completion)
+    return completion, schema
+
+
+def cancelled_by_worker() -> bool:
+    """True when someone called `cancel()` on the asyncio task running this delivery
+    (the worker stopping, or `app.cancel()`), False when code merely raised
+    CancelledError."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+def _uncancel() -> None:
+    task = asyncio.current_task()
+    if task is not None and task.cancelling() > 0:
+        task.uncancel()
+
+
+def crashed(worker: Worker, delivery: Delivery, exc: BaseException | None, what: str) -> Completion:
+    """The safety net's completion when `what` went wrong around the task (`exc`, or
+    None for a stray CancelledError): `error`, the exception rendered under a line
+    saying where the handling failed, its frames dropped, and one log line."""
+    record = delivery.record
+    context = f"Task {record.task_name} ({record.uuid}) {what}"
+    if exc is None:
+        final = outcome.failure(record, asyncio.CancelledError(), context)
+    else:
+        final = outcome.failure(record, exc, context)
+        outcome.drop_frames(exc)
+    worker.log.error("%s: %s", context, "" if exc is None else outcome.describe_exception(exc))
+    return Completion(delivery, final)
 
 
 async def _before(
@@ -178,11 +256,12 @@ async def _failed(
                 model=failed,
             )
             failed = _merge_record(failed, changes.get("model"))
+        outcome.drop_frames(exc)
         worker.log.warning(
-            "Task %s (%s) failed: %r; retry %s/%s as %s in %.2fs",
+            "Task %s (%s) failed: %s; retry %s/%s as %s in %.2fs",
             record.task_name,
             record.uuid,
-            exc,
+            outcome.describe_exception(exc),
             attempt + 1,
             schema.retry,
             child.uuid,
@@ -190,8 +269,14 @@ async def _failed(
         )
         return Completion(delivery, failed, [child])
     final = outcome.failure(record, exc)
+    outcome.drop_frames(exc)
     if final.status == ERROR:
-        worker.log.error("Task %s (%s) failed: %r", record.task_name, record.uuid, exc)
+        worker.log.error(
+            "Task %s (%s) failed: %s",
+            record.task_name,
+            record.uuid,
+            outcome.describe_exception(exc),
+        )
     return Completion(delivery, final)
 
 
@@ -241,4 +326,4 @@ def _merge_record(record: TaskRecord, model: Any) -> TaskRecord:
     return record
 
 
-__all__ = ["run_delivery"]
+__all__ = ["cancelled_by_worker", "crashed", "run_delivery"]

@@ -1,6 +1,11 @@
 """The worker loop: fetch with a lease, run under a concurrency bound, heartbeat,
 acknowledge in batches, release on shutdown.
 
+A redelivery (`attempts > 1`, see `engine.redelivery`) that may run runs *apart*: alone
+in this worker, no fetch in flight, others fetched with it given back, and the worker
+fetches one task at a time until a first delivery comes (as it does when it starts):
+a task that kills its worker takes down nobody else, nor adds to their delivery count.
+
 Every background job has an owner: the helpers (heartbeat, acker, upkeep, cancel
 watch) belong to one task group, the consumers and the running tasks to another, both
 awaited or cancelled in `run()`; none outlives it, and a cancellation at any point of
@@ -20,9 +25,11 @@ from typing import TYPE_CHECKING, Any, cast
 
 from qtasks.core.models import DEFAULT_QUEUE, Completion, Delivery, TaskSpec
 from qtasks.core.ports import CancelQueued, WorkerRegistry
+from qtasks.engine import redelivery, worker_hooks
 from qtasks.engine.injection import WorkerResources
-from qtasks.engine.task_run import run_delivery
+from qtasks.engine.task_run import crashed, run_delivery
 from qtasks.engine.threads import TaskThreads
+from qtasks.exc import SerializationError
 
 if TYPE_CHECKING:
     from qtasks.core.runtime import Injector, Runtime
@@ -31,12 +38,6 @@ if TYPE_CHECKING:
 FETCH_WAIT = 1.0
 #: Seconds between checks for `app.cancel()` requests while tasks run.
 CANCEL_CHECK_INTERVAL = 0.25
-
-#: Hooks around a fetch; when none has a listener the worker skips them all.
-_FETCH_HOOKS = frozenset(
-    {"broker_add_worker", "worker_add", "broker_update", "storage_update", "storage_add_process"}
-)
-_FINISH_HOOKS = frozenset({"broker_remove_finished_task", "storage_remove_finished_task"})
 
 
 class Worker:
@@ -74,6 +75,12 @@ class Worker:
         self._injectors: dict[str, list[Injector]] = {}
         self._work: asyncio.TaskGroup | None = None
         self._fetching: set[asyncio.Future[list[Delivery]]] = set()  # fetches in flight
+        #: The redelivery waiting to run alone (see the module docs), and who runs it.
+        self._apart: Delivery | None = None
+        self._apart_lock = asyncio.Lock()
+        #: Fetch one task at a time: at start (a predecessor may have died here) and
+        #: while redeliveries come, so none is fetched along with a task that kills us.
+        self._one_by_one = True
         self.executed = 0
 
     @property
@@ -87,45 +94,6 @@ class Worker:
             injectors = [factory() for factory in self.app.injectors if factory.applies(spec)]
             self._injectors[spec.name] = injectors
         return injectors
-
-    async def _on_fetched(self, got: list[Delivery]) -> None:
-        hooks, backend = self.hooks, self.backend
-        for d in got:
-            r = d.record
-            task_kw = dict(
-                task_name=r.task_name,
-                uuid=r.uuid,
-                priority=r.priority,
-                args=r.args,
-                kw=r.kwargs,
-                created_at=r.created_at,
-            )
-            await hooks.run("broker_add_worker", broker=backend, worker=self, **task_kw)
-            await hooks.run("worker_add", worker=self, **task_kw)
-            update = {"status": "process", "uuid": r.uuid}
-            await hooks.run("broker_update", broker=backend, kw=update)
-            await hooks.run("storage_update", storage=backend, kw=update)
-            await hooks.run(
-                "storage_add_process", storage=backend, task_data=r, priority=r.priority
-            )
-
-    async def _on_finished(self, completion: Completion) -> None:
-        record = completion.delivery.record
-        changes = await self.hooks.run(
-            "broker_remove_finished_task",
-            broker=self.backend,
-            storage=self.backend,
-            model=completion.record,
-        )
-        model = changes.get("model")
-        if isinstance(model, type(completion.record)):
-            completion.record = model
-        await self.hooks.run(
-            "storage_remove_finished_task",
-            storage=self.backend,
-            task_broker=record,
-            model=completion.record,
-        )
 
     def cancel_reason(self, uuid: str) -> str | None:
         """Why a running task was cancelled through `app.cancel()`, if it was."""
@@ -190,6 +158,9 @@ class Worker:
         lease = self.config.lease_timeout
         await self.hooks.run("broker_listen_start", broker=self.backend, worker=self)
         while not self._stopping.is_set():
+            if self._apart is not None:
+                await self._run_apart()
+                continue
             free = self.concurrency - self._busy
             if free <= 0:
                 self._slot_freed.clear()
@@ -197,28 +168,75 @@ class Worker:
                 continue
             self._busy += free
             try:
-                got = await self._fetch(free, lease)
+                got = await self._fetch(1 if self._one_by_one else free, lease)
+                if self._one_by_one and free > 1 and _first_delivery(got):
+                    # The rest of the batch now, without waiting: fetches stay whole
+                    # batches instead of a lone task and the rest, round after round.
+                    got += await self._fetch(free - 1, lease, wait=0.0)
             finally:
                 self._busy -= free
             if self._stopping.is_set() and got:
                 await self.backend.release(got)
                 break
-            if got and not self.hooks.active.isdisjoint(_FETCH_HOOKS):
-                await self._on_fetched(got)
+            failed: dict[str, Completion] = {}  # by uuid: deliveries whose fetch hooks failed
+            if got and not self.hooks.active.isdisjoint(worker_hooks.FETCH_HOOKS):
+                failed = await worker_hooks.on_fetched(self, got)
+            redelivered: list[Delivery] = []
             for delivery in got:
-                self._busy += 1
-                self._unacked[delivery.record.uuid] = delivery
-                assert self._work is not None
-                task = self._work.create_task(self._execute(delivery))
-                self._running[task] = delivery
-                self._by_uuid[delivery.record.uuid] = task
+                record = delivery.record
+                self._unacked[record.uuid] = delivery
+                if record.attempts <= 1 and not record.extra and not failed:
+                    self._start(delivery)  # the hot path: a first delivery
+                    continue
+                settled = failed.get(record.uuid) or redelivery.settled_at_fetch(self, delivery)
+                if record.attempts > 1:
+                    redelivered.append(delivery)
+                if settled is not None or record.attempts <= 1:
+                    self._start(delivery, settled)
+                elif self._apart is None:
+                    self._apart = delivery
+                else:
+                    await redelivery.give_back(self, self._unacked.pop(record.uuid))
+            if got:  # an empty fetch tells nothing: keep the mode
+                self._one_by_one = bool(redelivered)
 
-    async def _fetch(self, limit: int, lease: float) -> list[Delivery]:
+    def _start(self, delivery: Delivery, settled: Completion | None = None) -> asyncio.Task[None]:
+        self._busy += 1
+        assert self._work is not None
+        task = self._work.create_task(self._execute(delivery, settled))
+        self._running[task] = delivery
+        self._by_uuid[delivery.record.uuid] = task
+        return task
+
+    async def _run_apart(self) -> None:
+        """Run the redelivery kept apart alone (see the module docs), unless the backend
+        says its cancellation was requested meanwhile."""
+        async with self._apart_lock:  # other consumers wait here instead of fetching
+            delivery = self._apart
+            if delivery is None:
+                return
+            while (self._running or self._fetching) and not self._stopping.is_set():
+                self._slot_freed.clear()
+                await self._slot_freed.wait()
+            if self._stopping.is_set():
+                return  # still unacked: the drain releases it
+            settled = await redelivery.cancel_requested(self, delivery)
+            task = self._start(delivery, settled)
+            # Not `await task` (cancelling us must not cancel it), and a stop ends the
+            # wait: the drain gives the task its grace period like any other.
+            stop = asyncio.ensure_future(self._stopping.wait())
+            try:
+                await asyncio.wait([task, stop], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stop.cancel()
+            self._apart = None
+
+    async def _fetch(self, limit: int, lease: float, wait: float = FETCH_WAIT) -> list[Delivery]:
         """Up to `limit` deliveries; [] when `stop()` interrupted the wait. The fetch runs
         as a task this consumer awaits and `stop()` may cancel (fetch is cancel-safe); a
         fetch that already returned is not cancelled, so its deliveries are never lost."""
         fetch = asyncio.ensure_future(
-            self.backend.fetch(self.queue, limit, lease, self.worker_id, FETCH_WAIT)
+            self.backend.fetch(self.queue, limit, lease, self.worker_id, wait)
         )
         self._fetching.add(fetch)
         try:
@@ -240,21 +258,31 @@ class Worker:
             return []
         finally:
             self._fetching.discard(fetch)
+            if self._apart is not None:
+                self._slot_freed.set()  # the redelivery waiting apart looks again
             if not fetch.done():  # this consumer was cancelled: its fetch goes too
                 fetch.cancel()
                 await asyncio.gather(fetch, return_exceptions=True)
 
-    async def _execute(self, delivery: Delivery) -> None:
+    async def _execute(self, delivery: Delivery, settled: Completion | None = None) -> None:
         current = asyncio.current_task()
         uuid = delivery.record.uuid
+        completion: Completion | None = None
         try:
-            completion = await run_delivery(self, delivery)
-            if not self.hooks.active.isdisjoint(_FINISH_HOOKS):
-                await self._on_finished(completion)
-            self.executed += 1
-            self._acks.append(completion)
-            self._ack_ready.set()
+            try:
+                completion = await run_delivery(self, delivery, settled)
+            except asyncio.CancelledError:
+                raise  # the worker's own: the drain releases the lease
+            except BaseException as exc:  # run_delivery has its own net; this is the last
+                completion = crashed(self, delivery, exc, "failed in the worker's handling")
+            if not self.hooks.active.isdisjoint(worker_hooks.FINISH_HOOKS):
+                completion = await worker_hooks.on_finished(self, completion)
         finally:
+            # A known outcome is stored even when the worker stops meanwhile.
+            if completion is not None:
+                self.executed += 1
+                self._acks.append(completion)
+                self._ack_ready.set()
             self._busy -= 1
             self._slot_freed.set()
             self._by_uuid.pop(uuid, None)
@@ -282,6 +310,12 @@ class Worker:
             except asyncio.CancelledError:
                 self._acks[:0] = batch  # maybe not stored: the final flush stores it
                 raise
+            except SerializationError:
+                # One record the backend cannot encode must not hold back the others
+                # (nor be retried forever): store them one by one, that one as an error.
+                left = await redelivery.complete_each(self, batch)
+                self._acks[:0] = left
+                batch = [c for c in batch if all(c is not x for x in left)]
             except Exception as exc:
                 # Nothing is lost: the batch goes back, leases stay extended meanwhile,
                 # and if this process dies the tasks are redelivered.
@@ -393,6 +427,10 @@ class Worker:
                 self.log.error("Release failed (%r); their leases will expire instead", exc)
             for d in to_release:
                 self._unacked.pop(d.record.uuid, None)
+
+
+def _first_delivery(got: list[Delivery]) -> bool:
+    return len(got) == 1 and got[0].record.attempts <= 1
 
 
 @contextlib.contextmanager

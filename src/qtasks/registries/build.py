@@ -41,6 +41,16 @@ def check_task_name(name: Any) -> str:
     return name
 
 
+def check_max_deliveries(value: Any) -> int:
+    """`max_deliveries` of a task: an int >= 1, else a `ConfigError` saying so."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(
+            f"max_deliveries must be an int >= 1 (deliveries without a report back before "
+            f"the task is dead-lettered), got {value!r}; e.g. @app.task(max_deliveries=3)"
+        )
+    return value
+
+
 def build_schema(
     func: Callable[..., Any], name: str | None, priority: int, options: dict[str, Any]
 ) -> TaskSpec:
@@ -52,6 +62,8 @@ def build_schema(
         raise ConfigError("retry must be >= 0")
     if known.get("max_time") is not None and float(known["max_time"]) <= 0:
         raise ConfigError("max_time must be > 0 seconds")
+    if "max_deliveries" in extra:
+        check_max_deliveries(extra["max_deliveries"])
     generating = generating_kind(func)
     task_name = check_task_name(name if name is not None else callable_name(func))
     # Async code (functions, partials of them, instances with `async def __call__`)
@@ -184,6 +196,7 @@ __all__ = [
     "SyncAppLike",
     "SyncTaskDecorator",
     "build_schema",
+    "check_max_deliveries",
     "check_task_name",
     "decorate",
     "generating_kind",
