@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 from qtasks.cli.common import env_int, load_app
+from qtasks.exc import WorkerRecycledError
 
 name = "run"
 summary = "run a worker until SIGINT/SIGTERM"
@@ -49,15 +50,27 @@ def run(args: argparse.Namespace) -> int:
     queues = [q.strip() for q in args.queues.split(",") if q.strip()] if args.queues else None
     options = {"queues": queues, "concurrency": args.concurrency}
     if args.processes <= 1:
-        app.run_forever(args.num_workers, **options)
-        _exit_if_threads_linger(0)
-        return 0
+        code = _run_worker(app, args.num_workers, options)
+        _exit_if_threads_linger(code)
+        return code
     return _run_processes(app, args.processes, args.num_workers, options)
 
 
+def _run_worker(app: Any, num_workers: int | None, options: dict[str, Any]) -> int:
+    """Run until stopped: 0, or `WorkerRecycledError.exit_code` (75) when the worker
+    stopped itself to be replaced by a fresh process (it logged why)."""
+    try:
+        app.run_forever(num_workers, **options)
+    except WorkerRecycledError as exc:
+        return exc.exit_code
+    return 0
+
+
 def _run_child(app: Any, num_workers: int | None, options: dict[str, Any]) -> None:
-    app.run_forever(num_workers, **options)
-    _exit_if_threads_linger(0)
+    code = _run_worker(app, num_workers, options)
+    _exit_if_threads_linger(code)
+    if code:
+        sys.exit(code)
 
 
 def _exit_if_threads_linger(code: int) -> None:
