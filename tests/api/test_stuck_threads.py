@@ -185,3 +185,17 @@ async def test_the_loop_watch_can_be_turned_off(h: Any, caplog: Any) -> None:
     async with h.serving(app):
         assert (await h.call(blocker.add_task, timeout=LIMIT)).status == "success"
     assert not any("blocked the event loop" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_bodys_own_timeout_error_is_not_the_time_limit(h: Any) -> None:
+    app = h.app()
+
+    @app.task(max_time=5)
+    async def own_timeout() -> None:
+        raise TimeoutError("the remote service did not answer")
+
+    async with h.serving(app):
+        done = await h.call(own_timeout.add_task, timeout=LIMIT)
+    assert done.status == "error"
+    assert "the remote service did not answer" in done.traceback
+    assert "Time limit exceeded" not in done.traceback

@@ -218,19 +218,17 @@ class TaskExecutor:
 
     # --- helpers --------------------------------------------------------------------------
     async def _limited(self, run: Any) -> Any:
-        """Run the body under `max_time`. An async body's clock starts now; a sync body's
-        when it starts on its thread (waiting for a free thread does not count)."""
+        """Run the body under `max_time`, counted from now; for a sync body handed to the
+        worker's threads, from the moment it starts on its thread (waiting for a free
+        thread does not count)."""
         max_time = self.task_func.max_time
         if not max_time:
             return await run
-        spec = self.task_func
-        sync = spec.generating == "sync" or not (spec.generating or spec.awaiting)
+        scope = asyncio.timeout(max_time)
         clock: _BodyClock | None = None
-        scope = asyncio.timeout(None if sync else max_time)
         try:
             async with scope:
-                if sync:
-                    clock = self._clock = _BodyClock(scope, max_time)
+                clock = self._clock = _BodyClock(scope, max_time)  # `_in_thread` uses it
                 return await run
         except TimeoutError:
             if not scope.expired():
@@ -245,11 +243,10 @@ class TaskExecutor:
 
     async def _in_thread(self, call: Any) -> Any:
         clock = self._clock
-        if clock is None:
-            return await run_in_pool(self.pool, call)
-        if isinstance(self.pool, TaskThreads):
+        if clock is not None and isinstance(self.pool, TaskThreads):
             return await self.pool.call(call, follow=clock.follow)
-        clock.start()  # another executor: its start cannot be seen, count from now
+        # Another executor: when the body starts cannot be seen; the limit counts from
+        # the start of `_limited`.
         return await run_in_pool(self.pool, call)
 
     async def _trigger(self, name: str, **kwargs: Any) -> dict[str, Any]:
@@ -284,10 +281,12 @@ class TaskExecutor:
 class _BodyClock:
     """`max_time` of a sync body, counted from the moment it starts on its thread.
 
-    The thread only writes down when it started; the loop looks at the limit's end as
-    if the body had started at once, and if it has not, or later, moves the deadline
-    there. So a body that waits for a thread is not timed out before it ran, and the
-    common case (the body ends in time) costs no wake-up at all."""
+    Once the body is handed to the threads the deadline is lifted. The thread only
+    writes down when the body started; the loop looks `max_time` after the hand-off,
+    and sets the deadline to `max_time` after that start, or, if the body has not
+    started yet, looks again `max_time` later. So a body that waits for a thread is not
+    timed out before it ran, and the common case (the body ends in time) costs no
+    wake-up at all."""
 
     __slots__ = ("_check", "_job", "_loop", "_scope", "_seconds")
 
@@ -298,15 +297,11 @@ class _BodyClock:
         self._check: asyncio.TimerHandle | None = None
         self._job: ThreadCall | None = None
 
-    def start(self) -> None:
-        """Count from now."""
-        if self._job is None and self._scope.when() is None:
-            self._scope.reschedule(self._loop.time() + self._seconds)
-
     def follow(self, job: ThreadCall) -> None:
-        """Count from `job`'s start on its thread (the first call followed)."""
-        if self._job is None and self._scope.when() is None:
+        """Count from `job`'s start on its thread (the first call handed off)."""
+        if self._job is None:
             self._job = job
+            self._scope.reschedule(None)
             self._check = self._loop.call_later(self._seconds, self._look)
 
     def _look(self) -> None:

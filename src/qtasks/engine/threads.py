@@ -232,6 +232,8 @@ class TaskThreads(Executor):
 
     def _grow(self) -> None:
         """Start a thread if calls wait for one and there is room (under the lock)."""
+        if self._closed:
+            return
         if self._queued > self._idle and len(self._threads) < self.size + self._replaced:
             thread = threading.Thread(
                 target=self._serve, name=f"{self.name}_{self._started}", daemon=True
