@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -31,28 +31,29 @@ if TYPE_CHECKING:
 class LeaseKeeper:
     """The thread (see the module docs); `start()` and `stop()` from the loop's thread.
 
+    `lease` and `block_warning` are seconds (`block_warning=0`: no loop watch).
     `deliveries()` returns a snapshot of the unacknowledged deliveries (called on the
-    thread: it must not iterate what the loop changes), `registration()` the worker's
-    registry entry (None: no registry), `describe(task)` names the asyncio task that
-    holds the loop."""
+    thread: it must not iterate what the loop changes); `running` maps the worker's
+    asyncio tasks to their deliveries (read to name a task that blocks the loop);
+    `registration` is the worker's (id, info) in the registry, None without one."""
 
     def __init__(
         self,
-        *,
         backend: Backend,
+        *,
         lease: float,
-        deliveries: Callable[[], Sequence[Delivery]],
-        registration: Callable[[], tuple[str, dict[str, Any]] | None],
-        describe: Callable[[asyncio.Task[Any] | None], str],
         block_warning: float,
+        deliveries: Callable[[], Sequence[Delivery]],
+        running: Mapping[asyncio.Task[None], Delivery],
+        registration: tuple[str, dict[str, Any]] | None,
         log: Log,
         name: str = "qtasks-leases",
     ) -> None:
         self.backend = backend
         self.lease = lease
         self.deliveries = deliveries
+        self.running = running
         self.registration = registration
-        self.describe = describe
         self.block_warning = block_warning
         self.log = log
         self.loop = asyncio.get_running_loop()
@@ -103,9 +104,8 @@ class LeaseKeeper:
                 )
             except Exception as exc:
                 self.log.error("Renewing the leases of %s task(s) failed: %r", len(deliveries), exc)
-        entry = self.registration()
-        if entry is not None:
-            worker_id, info = entry
+        if self.registration is not None:
+            worker_id, info = self.registration
             registry: Any = self.backend
             try:
                 self._run(
@@ -165,8 +165,7 @@ class LeaseKeeper:
             self._ping(now)
         elif self._blocked_by is None and now - self._ping_sent >= self.block_warning:
             # Read from this thread while the loop is stuck in that task: a dict lookup.
-            task = asyncio.current_task(self.loop)
-            self._blocked_by = self.describe(task)
+            self._blocked_by = self._describe(asyncio.current_task(self.loop))
             self.log.warning(
                 "%s has blocked the event loop for %.1fs (loop_block_warning=%ss): "
                 "nothing else of this worker runs meanwhile. Await instead of blocking, "
@@ -175,6 +174,17 @@ class LeaseKeeper:
                 now - self._ping_sent,
                 self.block_warning,
             )
+
+    def _describe(self, task: asyncio.Task[Any] | None) -> str:
+        """Name what holds the loop: the task's name and uuid where it is one of the
+        worker's tasks."""
+        if task is None:
+            return "A callback outside any task"
+        delivery = self.running.get(task)
+        if delivery is not None:
+            return f"Task {delivery.record.task_name} ({delivery.record.uuid})"
+        coro = task.get_coro()
+        return f"asyncio task {task.get_name()} ({getattr(coro, '__qualname__', coro)})"
 
 
 __all__ = ["LeaseKeeper"]

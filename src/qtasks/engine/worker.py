@@ -313,15 +313,16 @@ class Worker:
     async def _heartbeat(self) -> None:
         """Own the lease thread (`engine.leases`): leases, registration and the loop watch
         run there, so a task blocking this loop does not cost the others their leases."""
+        registered = self.backend.capabilities.worker_registry
         keeper = LeaseKeeper(
-            backend=self.backend,
+            self.backend,
             lease=self.config.lease_timeout,
+            block_warning=self.config.loop_block_warning,
             # dict.copy() is one step for other threads (no Python code runs inside it),
             # so the snapshot is consistent while the loop adds and removes deliveries.
             deliveries=lambda: list(self._unacked.copy().values()),
-            registration=self._registration,
-            describe=self._describe_blocker,
-            block_warning=self.config.loop_block_warning,
+            running=self._running,
+            registration=(self.worker_id, self._registration_info()) if registered else None,
             log=self.log,
             name=f"qtasks-leases-{self.queue}",
         )
@@ -330,12 +331,6 @@ class Worker:
             await asyncio.Event().wait()  # until the worker cancels its helpers
         finally:
             await keeper.stop()
-
-    def _registration(self) -> tuple[str, dict[str, Any]] | None:
-        """This worker's registry entry, for the lease thread (None: no registry)."""
-        if not self.backend.capabilities.worker_registry:
-            return None
-        return self.worker_id, self._registration_info()
 
     def _registration_info(self) -> dict[str, Any]:
         return {
@@ -346,26 +341,16 @@ class Worker:
             "started": self._started_at,
         }
 
-    def _describe_blocker(self, task: asyncio.Task[Any] | None) -> str:
-        """Name what holds the loop, as seen from the lease thread."""
-        if task is None:
-            return "A callback outside any task"
-        delivery = self._running.get(task)
-        if delivery is not None:
-            return f"Task {delivery.record.task_name} ({delivery.record.uuid})"
-        coro = task.get_coro()
-        return f"asyncio task {task.get_name()} ({getattr(coro, '__qualname__', coro)})"
-
     def _recycle(self, stuck: int) -> None:
         """More task threads are stuck than `max_stuck_threads`: stop fetching, drain as on
         shutdown, and have `run()` raise `WorkerRecycledError` (`qtasks run` exits with
         its code) so that a supervisor starts a fresh process."""
         if self._stopping.is_set():
             return  # stopping anyway (a shutdown writes off threads past the grace)
+        limit = self.pool.max_stuck if self.pool else "?"
         self.recycle_reason = (
             f"{stuck} task threads are still running sync code whose task already ended "
-            f"(time limit or cancel), more than max_stuck_threads="
-            f"{self.pool.max_stuck if self.pool else '?'}"
+            f"(time limit or cancel), more than max_stuck_threads={limit}"
         )
         self.log.warning(
             "Recycling this worker: %s. It stops fetching, lets running tasks finish "
