@@ -199,3 +199,35 @@ async def test_a_bodys_own_timeout_error_is_not_the_time_limit(h: Any) -> None:
     assert done.status == "error"
     assert "the remote service did not answer" in done.traceback
     assert "Time limit exceeded" not in done.traceback
+
+
+async def test_a_task_released_on_shutdown_before_it_started_never_runs_here(h: Any) -> None:
+    """Stopping while a task still waits for a thread: it goes back to the queue, and
+    this worker does not run it once the thread is free."""
+    app = h.app(max_tasks_process=1, max_stuck_threads=0, shutdown_grace=0.2)
+    release = threading.Event()
+    ran: list[str] = []
+
+    @app.task(max_time=0.2)
+    def stuck() -> None:
+        release.wait(LIMIT)
+
+    @app.task
+    def behind() -> None:
+        ran.append("behind")
+
+    try:
+        async with h.serving(app):
+            assert (await h.call(stuck.add_task, timeout=LIMIT)).status == "error"
+            queued = await h.call(behind.add_task)
+            deadline = time.monotonic() + LIMIT
+            while await _status(h, app, queued.uuid) != "process":
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.1)  # handed to the pool, behind the busy thread
+        release.set()  # the worker stopped: its thread is free now
+        await asyncio.sleep(0.3)
+    finally:
+        release.set()
+    assert await _status(h, app, queued.uuid) == "new"  # released, for another worker
+    assert ran == []
