@@ -164,25 +164,43 @@ def test_an_async_task_blocking_its_loop_keeps_its_lease(
     assert log.count("has blocked the event loop") == 1, log
 
 
-@pytest.mark.parametrize("processes", [1, 2])
-def test_too_many_stuck_threads_exit_with_75(
-    setup: tuple[Workers, QueueTasks], processes: int
-) -> None:
+def test_too_many_stuck_threads_exit_with_75(setup: tuple[Workers, QueueTasks]) -> None:
     """-c 1 and max_stuck_threads=1: the second thread stuck past its time limit makes
-    each worker process drain and exit with 75; what is still queued stays queued."""
+    the worker drain and exit with 75; what is still queued stays queued."""
     workers, client = setup
-    proc = workers.start(
-        "-c", "1", "--processes", str(processes), env={"QTASKS_MAX_STUCK_THREADS": "1"}
-    )
-    wait_until(lambda: len(client.backend.live_workers_sync()) == processes, "live workers")
-    stuck = [client.add_task("stuck", f"stuck{i}", 60) for i in range(2 * processes)]
+    proc = workers.start("-c", "1", env={"QTASKS_MAX_STUCK_THREADS": "1"})
+    wait_until(lambda: len(client.backend.live_workers_sync()) == 1, "a live worker")
+    stuck = [client.add_task("stuck", f"stuck{i}", 60) for i in range(2)]
     start = time.monotonic()
     assert proc.wait(LIMIT) == 75, workers.log(proc)
     assert time.monotonic() - start < LIMIT / 2  # not the 60 s the threads are blocked
     log = workers.log(proc)
     assert "Recycling this worker" in log and "max_stuck_threads=1" in log, log
-    assert [client.get(t.uuid).status for t in stuck] == ["error"] * len(stuck)
+    assert [client.get(t.uuid).status for t in stuck] == ["error", "error"]
     later = client.add_task("stuck", "later", 0)
     time.sleep(0.3)
     assert client.get(later.uuid).status == "new"
     assert client.backend.live_workers_sync() == []  # it unregistered on the way out
+
+
+def test_with_processes_a_recycled_worker_is_replaced(setup: tuple[Workers, QueueTasks]) -> None:
+    """--processes 2: each worker process that recycles itself is replaced by a fresh
+    one, so the command keeps two workers; SIGTERM then stops it with 0."""
+    workers, client = setup
+    parent = workers.start("-c", "1", "--processes", "2", env={"QTASKS_MAX_STUCK_THREADS": "1"})
+    wait_until(lambda: len(client.backend.live_workers_sync()) == 2, "two live workers")
+    first_pids = {w["pid"] for w in client.backend.live_workers_sync()}
+    # four stuck tasks: at least one process gets two of them (one more than allowed)
+    stuck = [client.add_task("stuck", f"stuck{i}", 60) for i in range(4)]
+
+    def replaced() -> bool:
+        pids = {w["pid"] for w in client.backend.live_workers_sync()}
+        return len(pids) == 2 and bool(pids - first_pids)
+
+    wait_until(replaced, "a fresh worker process")
+    assert "recycled itself (exit code 75): starting a fresh one" in workers.log(parent)
+    wait_until(lambda: all(client.get(t.uuid).status == "error" for t in stuck), "the time limits")
+    done = client.add_task("stuck", "fresh", 0)
+    assert client.wait(done.uuid, LIMIT).status == "success"
+    parent.send_signal(signal.SIGTERM)
+    assert parent.wait(LIMIT) == 0
