@@ -13,7 +13,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from qtasks.engine.server import Server
-from qtasks.exc import EngineError, StartTimeoutError
+from qtasks.exc import EngineError, StartTimeoutError, WorkerRecycledError
 
 if TYPE_CHECKING:
     from qtasks.app.base import BaseQueueTasks
@@ -79,6 +79,8 @@ class BackgroundServer:
     def _main(self) -> None:
         try:
             asyncio.run(self.server.serve(self._ready.set))
+        except WorkerRecycledError as exc:
+            self._error = exc  # the worker logged why; stop() raises it
         except BaseException as exc:
             self._error = exc
             self.server.log.exception("Background server crashed")
@@ -93,8 +95,12 @@ class BackgroundServer:
             raise EngineError("qtasks server failed to start") from self._error
 
     def stop(self, timeout: float | None = None) -> None:
+        """Stop the server and wait for it; raise `WorkerRecycledError` if a worker
+        had stopped itself to be replaced (the host decides what to do about it)."""
         self.server.stop()
         self._thread.join(timeout)
+        if isinstance(self._error, WorkerRecycledError):
+            raise self._error
 
     @property
     def alive(self) -> bool:

@@ -147,8 +147,8 @@ class QueueTasks(BaseQueueTasks):
         """Stop the background worker: running tasks finish (within shutdown_grace)."""
         self._run_sync(self._stop_flow())
         if self._background is not None:
-            self._background.stop(timeout)
-            self._background = None
+            background, self._background = self._background, None
+            background.stop(timeout)
         elif self._server is not None:
             self._server.stop()
 

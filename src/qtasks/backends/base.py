@@ -57,6 +57,14 @@ class PortalTwins:
         result: list[dict[str, Any]] = self._call(self.live_workers)  # type: ignore[attr-defined]
         return result
 
+    # The worker's lease thread: the portal loop, not the worker's, runs these.
+    def extend_sync(self, deliveries: Sequence[Delivery], lease: float) -> None:
+        if deliveries:
+            self._call(self.extend, deliveries, lease)  # type: ignore[attr-defined]
+
+    def register_worker_sync(self, worker_id: str, info: dict[str, Any], ttl: float) -> None:
+        self._call(self.register_worker, worker_id, info, ttl)  # type: ignore[attr-defined]
+
     def close_sync(self) -> None:
         self._call(self.close)  # type: ignore[attr-defined]
 

@@ -356,6 +356,13 @@ class PairedBackend(Backend, DeadLetters):
             return []
         return self._registry.live_workers_sync()
 
+    def extend_sync(self, deliveries: Sequence[Delivery], lease: float) -> None:
+        self.broker.extend_sync(deliveries, lease)
+
+    def register_worker_sync(self, worker_id: str, info: dict[str, Any], ttl: float) -> None:
+        if self._registry is not None:
+            self._registry.register_worker_sync(worker_id, info, ttl)
+
     def close_sync(self) -> None:
         self.broker.close_sync()
         self.store.close_sync()

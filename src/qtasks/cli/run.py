@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 from qtasks.cli.common import env_int, load_app
+from qtasks.exc import WorkerRecycledError
 
 name = "run"
 summary = "run a worker until SIGINT/SIGTERM"
@@ -58,15 +59,27 @@ def run(args: argparse.Namespace) -> int:
     queues = [q.strip() for q in args.queues.split(",") if q.strip()] if args.queues else None
     options = {"queues": queues, "concurrency": args.concurrency}
     if args.processes <= 1:
-        app.run_forever(args.num_workers, **options)
-        _exit_if_threads_linger(0)
-        return 0
+        code = _run_worker(app, args.num_workers, options)
+        _exit_if_threads_linger(code)
+        return code
     return _run_processes(app, args.processes, args.num_workers, options)
 
 
+def _run_worker(app: Any, num_workers: int | None, options: dict[str, Any]) -> int:
+    """Run until stopped: 0, or `WorkerRecycledError.exit_code` (75) when the worker
+    stopped itself to be replaced by a fresh process (it logged why)."""
+    try:
+        app.run_forever(num_workers, **options)
+    except WorkerRecycledError as exc:
+        return exc.exit_code
+    return 0
+
+
 def _run_child(app: Any, num_workers: int | None, options: dict[str, Any]) -> None:
-    app.run_forever(num_workers, **options)
-    _exit_if_threads_linger(0)
+    code = _run_worker(app, num_workers, options)
+    _exit_if_threads_linger(code)
+    if code:
+        sys.exit(code)
 
 
 def _exit_if_threads_linger(code: int) -> None:
@@ -84,29 +97,44 @@ def _exit_if_threads_linger(code: int) -> None:
 
 
 def _run_processes(app: Any, count: int, num_workers: int | None, options: dict[str, Any]) -> int:
-    """Fork `count` workers; forward SIGINT/SIGTERM to them and wait."""
+    """Fork `count` workers; forward SIGINT/SIGTERM to them and wait. A worker that
+    recycled itself (exit code 75) is replaced by a fresh one, unless stopping."""
     import multiprocessing  # only here: it costs the single-process worker memory
+    from multiprocessing.connection import wait
 
     ctx = multiprocessing.get_context("fork")
-    children = [
-        ctx.Process(target=_run_child, args=(app, num_workers, options), daemon=False)
-        for _ in range(count)
-    ]
-    for child in children:
-        child.start()
 
+    def spawn() -> Any:
+        child = ctx.Process(target=_run_child, args=(app, num_workers, options), daemon=False)
+        child.start()
+        return child
+
+    running = [spawn() for _ in range(count)]
+    ended: list[Any] = []
     forwarded: set[int] = set()
 
     def forward(signum: int, _frame: Any) -> None:
         forwarded.add(signum)
-        for child in children:
+        for child in list(running):
             if child.pid is not None and child.is_alive():
                 os.kill(child.pid, signum)
 
     signal.signal(signal.SIGINT, forward)
     signal.signal(signal.SIGTERM, forward)
-    for child in children:
-        child.join()
+    while running:
+        gone = set(wait([c.sentinel for c in running]))
+        for child in [c for c in running if c.sentinel in gone]:
+            child.join()
+            running.remove(child)
+            if child.exitcode == WorkerRecycledError.exit_code and not forwarded:
+                app.log.warning(
+                    "Worker process %s recycled itself (exit code %s): starting a fresh one",
+                    child.pid,
+                    child.exitcode,
+                )
+                running.append(spawn())
+            else:
+                ended.append(child)
 
     def exit_code(child: Any) -> int:
         # A child that the forwarded signal ended before it installed its handlers had
@@ -114,7 +142,7 @@ def _run_processes(app: Any, count: int, num_workers: int | None, options: dict[
         code = child.exitcode or 0
         return 0 if code < 0 and -code in forwarded else abs(code)
 
-    return max((exit_code(c) for c in children), default=0)
+    return max((exit_code(c) for c in ended), default=0)
 
 
 __all__ = ["add_arguments", "name", "run", "summary"]

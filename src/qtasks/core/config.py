@@ -62,6 +62,14 @@ class QueueConfig:
     result_ttl: float = 7 * 24 * 3600.0
     #: Seconds in-flight tasks get to finish on shutdown before they are released.
     shutdown_grace: float = 10.0
+    #: Seconds an async task may hold the worker's event loop without awaiting before
+    #: the worker logs a warning naming it (once per blocking); 0 = no warning.
+    loop_block_warning: float = 1.0
+    #: Task threads written off at once (a sync task still running after its `max_time`
+    #: or its cancel) that the worker replaces to keep its concurrency; one more makes it
+    #: recycle itself (`qtasks run` exits with code 75). None = the worker's concurrency;
+    #: 0 = never replace them (each holds its place until its function returns) nor recycle.
+    max_stuck_threads: int | None = None
     #: First retry delay in seconds; doubles each attempt (0 = retry at once).
     retry_backoff: float = 1.0
     #: Upper bound of the retry delay in seconds.
@@ -119,6 +127,13 @@ class QueueConfig:
             raise ConfigError(
                 f"task_isolation must be 'thread' or 'process' (env {self.environ_prefix}"
                 f"TASK_ISOLATION), got {self.task_isolation!r}"
+            )
+        if self.loop_block_warning < 0:
+            raise ConfigError("loop_block_warning must be >= 0 seconds (0 = no warning)")
+        if self.max_stuck_threads is not None and self.max_stuck_threads < 0:
+            raise ConfigError(
+                "max_stuck_threads must be >= 0 (0 = never replace stuck threads) or None "
+                "(= the worker's concurrency)"
             )
 
     # -- dynamic fields and notifications ----------------------------------------------------

@@ -42,6 +42,9 @@ What every backend guarantees, checked by the contract tests:
 Client calls come in two forms: the async methods, and `*_sync` twins for the sync app.
 A backend with a sync driver implements the twins directly; `qtasks.backends.base`
 gives the others twins that run the async method on the process's one portal thread.
+The worker renews leases (and its registration) from a thread of its own through
+`extend_sync` (and `register_worker_sync`), so a task blocking its event loop does not
+cost it the leases of its tasks.
 """
 
 from __future__ import annotations
@@ -177,6 +180,16 @@ class Broker(_Component):
         raise NotImplementedError
 
     def close_sync(self) -> None:
+        raise NotImplementedError
+
+    # --- the worker's lease thread -----------------------------------------------------------
+    def extend_sync(self, deliveries: Sequence[Delivery], lease: float) -> None:
+        """`extend`, called from the worker's lease thread: it must not need the worker's
+        event loop (a task that blocks that loop must not cost the leases of the tasks it
+        runs) and must be safe to call from a thread while that loop uses the backend,
+        so it works on a connection of its own. Fenced like `extend`: deliveries acked,
+        released or leased again to another worker meanwhile are left alone. Raises
+        `NotImplementedError` where there is none; the worker then renews on its loop."""
         raise NotImplementedError
 
 
@@ -321,6 +334,10 @@ class WorkerRegistry(ABC):
     @abstractmethod
     async def live_workers(self) -> list[dict[str, Any]]:
         """Workers whose registration has not expired."""
+
+    def register_worker_sync(self, worker_id: str, info: dict[str, Any], ttl: float) -> None:
+        """`register_worker` from the worker's lease thread (see `Broker.extend_sync`)."""
+        raise NotImplementedError
 
     def live_workers_sync(self) -> list[dict[str, Any]]:
         raise NotImplementedError

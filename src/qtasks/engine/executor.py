@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import time
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +26,7 @@ from qtasks.core.models import TaskPrioritySchema, TaskRecord, TaskSpec
 from qtasks.engine.current import current_record
 from qtasks.engine.injection import ExecutionScope, WorkerResources
 from qtasks.engine.processes import process_isolated, run_in_child
-from qtasks.engine.threads import run_in_pool
+from qtasks.engine.threads import TaskThreads, ThreadCall, run_in_pool
 from qtasks.exc import HookAbort, SerializationError, TaskTimeoutError
 
 if TYPE_CHECKING:
@@ -35,6 +36,9 @@ if TYPE_CHECKING:
 class TaskExecutor:
     """One execution of one task. Override the steps in a subclass and pass it as
     `@app.task(executor=MyExecutor)`; keep the constructor's keyword arguments."""
+
+    #: The time limit of a sync body, while it runs under one.
+    _clock: _BodyClock | None = None
 
     def __init__(
         self,
@@ -221,17 +225,35 @@ class TaskExecutor:
 
     # --- helpers --------------------------------------------------------------------------
     async def _limited(self, run: Any) -> Any:
+        """Run the body under `max_time`, counted from now; for a sync body handed to the
+        worker's threads, from the moment it starts on its thread (waiting for a free
+        thread does not count)."""
         max_time = self.task_func.max_time
         if not max_time:
             return await run
+        scope = asyncio.timeout(max_time)
+        clock: _BodyClock | None = None
         try:
-            return await asyncio.wait_for(run, max_time)
+            async with scope:
+                clock = self._clock = _BodyClock(scope, max_time)  # `_in_thread` uses it
+                return await run
         except TimeoutError:
+            if not scope.expired():
+                raise  # the body's own TimeoutError
             raise TaskTimeoutError(
                 f"Time limit exceeded for task {self.task_func.name}: {max_time} seconds"
             ) from None
+        finally:
+            if clock is not None:
+                clock.close()
+                self._clock = None
 
     async def _in_thread(self, call: Any) -> Any:
+        clock = self._clock
+        if clock is not None and isinstance(self.pool, TaskThreads):
+            return await self.pool.call(call, follow=clock.follow)
+        # Another executor: when the body starts cannot be seen; the limit counts from
+        # the start of `_limited`.
         return await run_in_pool(self.pool, call)
 
     async def _trigger(self, name: str, **kwargs: Any) -> dict[str, Any]:
@@ -261,6 +283,48 @@ class TaskExecutor:
                 ArgMeta(key, value, _origin(annotation), annotation, annotation, True, key=key)
             )
         return info
+
+
+class _BodyClock:
+    """`max_time` of a sync body, counted from the moment it starts on its thread.
+
+    Once the body is handed to the threads the deadline is lifted. The thread only
+    writes down when the body started; the loop looks `max_time` after the hand-off,
+    and sets the deadline to `max_time` after that start, or, if the body has not
+    started yet, looks again `max_time` later. So a body that waits for a thread is not
+    timed out before it ran, and the common case (the body ends in time) costs no
+    wake-up at all."""
+
+    __slots__ = ("_check", "_job", "_loop", "_scope", "_seconds")
+
+    def __init__(self, scope: asyncio.Timeout, seconds: float) -> None:
+        self._scope = scope
+        self._seconds = seconds
+        self._loop = asyncio.get_running_loop()
+        self._check: asyncio.TimerHandle | None = None
+        self._job: ThreadCall | None = None
+
+    def follow(self, job: ThreadCall) -> None:
+        """Count from `job`'s start on its thread (the first call handed off)."""
+        if self._job is None:
+            self._job = job
+            self._scope.reschedule(None)
+            self._check = self._loop.call_later(self._seconds, self._look)
+
+    def _look(self) -> None:
+        assert self._job is not None
+        started = self._job.started
+        if started is None:  # still waiting for a thread: its clock has not started
+            self._check = self._loop.call_later(self._seconds, self._look)
+            return
+        self._check = None
+        left = started + self._seconds - time.monotonic()
+        self._scope.reschedule(self._loop.time() + left)
+
+    def close(self) -> None:
+        if self._check is not None:
+            self._check.cancel()
+            self._check = None
 
 
 @functools.lru_cache(maxsize=1024)

@@ -27,9 +27,10 @@ from qtasks.core.models import DEFAULT_QUEUE, Completion, Delivery, TaskSpec
 from qtasks.core.ports import CancelQueued, WorkerRegistry
 from qtasks.engine import redelivery, worker_hooks
 from qtasks.engine.injection import WorkerResources
+from qtasks.engine.leases import LeaseKeeper
 from qtasks.engine.task_run import crashed, run_delivery
 from qtasks.engine.threads import TaskThreads
-from qtasks.exc import SerializationError
+from qtasks.exc import SerializationError, WorkerRecycledError
 
 if TYPE_CHECKING:
     from qtasks.core.runtime import Injector, Runtime
@@ -82,6 +83,9 @@ class Worker:
         #: while redeliveries come, so none is fetched along with a task that kills us.
         self._one_by_one = True
         self.executed = 0
+        self._started_at = time.time()
+        #: Why this worker stops to be replaced by a fresh process (see `_recycle`).
+        self.recycle_reason: str | None = None
 
     @property
     def name(self) -> str:
@@ -109,7 +113,12 @@ class Worker:
 
     async def run(self, ready: Callable[[], Any] | None = None) -> None:
         """Consume until `stop()`, then drain, acknowledge and release; see the module docs."""
-        self.pool = TaskThreads(self.concurrency)
+        max_stuck = self.config.max_stuck_threads
+        self.pool = TaskThreads(
+            self.concurrency,
+            max_stuck=self.concurrency if max_stuck is None else max_stuck,
+            on_overflow=self._recycle,
+        )
         try:
             await self.hooks.run("worker_start", worker=self)
             with first_error():
@@ -117,6 +126,8 @@ class Worker:
             await self._flush_acks(final=True)
             await self._unregister()
             await self.hooks.run("worker_stop", worker=self)
+            if self.recycle_reason is not None:
+                raise WorkerRecycledError(self.recycle_reason)
         finally:
             await self.resources.close(self.log)
             self.pool.shutdown(wait=False, cancel_futures=True)
@@ -333,15 +344,54 @@ class Worker:
 
     # --- leases, registration, upkeep --------------------------------------------------------
     async def _heartbeat(self) -> None:
-        lease = self.config.lease_timeout
-        while True:
-            await asyncio.sleep(lease / 3)
-            try:
-                if self._unacked:
-                    await self.backend.extend(list(self._unacked.values()), lease)
-                await self._register()
-            except Exception as exc:
-                self.log.error("Heartbeat failed: %r", exc)
+        """Own the lease thread (`engine.leases`): leases, registration and the loop watch
+        run there, so a task blocking this loop does not cost the others their leases."""
+        registered = self.backend.capabilities.worker_registry
+        keeper = LeaseKeeper(
+            self.backend,
+            lease=self.config.lease_timeout,
+            block_warning=self.config.loop_block_warning,
+            # dict.copy() is one step for other threads (no Python code runs inside it),
+            # so the snapshot is consistent while the loop adds and removes deliveries.
+            deliveries=lambda: list(self._unacked.copy().values()),
+            running=self._running,
+            registration=(self.worker_id, self._registration_info()) if registered else None,
+            log=self.log,
+            name=f"qtasks-leases-{self.queue}",
+        )
+        keeper.start()
+        try:
+            await asyncio.Event().wait()  # until the worker cancels its helpers
+        finally:
+            await keeper.stop()
+
+    def _registration_info(self) -> dict[str, Any]:
+        return {
+            "app": self.app.name,
+            "queue": self.queue,
+            "pid": os.getpid(),
+            "concurrency": self.concurrency,
+            "started": self._started_at,
+        }
+
+    def _recycle(self, stuck: int) -> None:
+        """More task threads are stuck than `max_stuck_threads`: stop fetching, drain as on
+        shutdown, and have `run()` raise `WorkerRecycledError` (`qtasks run` exits with
+        its code) so that a supervisor starts a fresh process."""
+        if self._stopping.is_set():
+            return  # stopping anyway (a shutdown writes off threads past the grace)
+        limit = self.pool.max_stuck if self.pool else "?"
+        self.recycle_reason = (
+            f"{stuck} task threads are still running sync code whose task already ended "
+            f"(time limit or cancel), more than max_stuck_threads={limit}"
+        )
+        self.log.warning(
+            "Recycling this worker: %s. It stops fetching, lets running tasks finish "
+            "within shutdown_grace, releases the rest and stops (exit code %s)",
+            self.recycle_reason,
+            WorkerRecycledError.exit_code,
+        )
+        self.stop()
 
     async def _watch_cancels(self) -> None:
         """Cancel running tasks that `app.cancel()` asked to stop (any process)."""
@@ -384,16 +434,9 @@ class Worker:
     async def _register(self) -> None:
         if not self.backend.capabilities.worker_registry:
             return
-        info = {
-            "app": self.app.name,
-            "queue": self.queue,
-            "pid": os.getpid(),
-            "concurrency": self.concurrency,
-            "started": time.time(),
-        }
         try:
             await cast(WorkerRegistry, self.backend).register_worker(
-                self.worker_id, info, self.config.lease_timeout
+                self.worker_id, self._registration_info(), self.config.lease_timeout
             )
         except Exception as exc:
             self.log.error("Registering worker failed: %r", exc)

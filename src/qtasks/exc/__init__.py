@@ -21,7 +21,8 @@ QTasksError
 │   └── InjectionError (ValueError)         an injected argument cannot be built
 │       └── DependencyError (RuntimeError) a `Depends` function misbehaved
 └── EngineError (RuntimeError)              worker or server lifecycle (failed start, running)
-    └── StartTimeoutError (TimeoutError)    a server did not come up in time
+    ├── StartTimeoutError (TimeoutError)    a server did not come up in time
+    └── WorkerRecycledError                 a worker stopped to be replaced (stuck threads)
 ```
 
 Each subclasses the builtin it replaced where there was one, so `except ValueError`
@@ -127,6 +128,15 @@ class StartTimeoutError(EngineError, TimeoutError):
     """A server did not start within its time."""
 
 
+class WorkerRecycledError(EngineError):
+    """A worker stopped itself to be replaced by a fresh process: more of its task
+    threads were stuck (sync code still running after its task's time limit or cancel)
+    than `max_stuck_threads`. It drained like on shutdown first. `qtasks run` exits with
+    `exit_code` (75, EX_TEMPFAIL) so that a supervisor starts it again."""
+
+    exit_code = 75
+
+
 __all__ = [
     "AppNotFoundError",
     "ArgumentTypeError",
@@ -149,4 +159,5 @@ __all__ = [
     "TaskNotRegisteredError",
     "TaskPluginTriggerError",
     "TaskTimeoutError",
+    "WorkerRecycledError",
 ]

@@ -167,6 +167,12 @@ class MemoryBackend(Backend, DeadLetters):
     def live_workers_sync(self) -> list[dict[str, Any]]:
         return self._store.live_workers(self.namespace)
 
+    def extend_sync(self, deliveries: Sequence[Delivery], lease: float) -> None:
+        self._store.extend(self.namespace, deliveries, lease)
+
+    def register_worker_sync(self, worker_id: str, info: dict[str, Any], ttl: float) -> None:
+        self._store.register_worker(self.namespace, worker_id, info, ttl)
+
     def close_sync(self) -> None:
         pass
 

@@ -166,6 +166,14 @@ class RedisBackend(RedisDriver, Backend, SharedSettings):
         result: list[dict[str, Any]] = self._drive_sync(flows.live_workers())
         return result
 
+    # The worker's lease thread: the sync driver keeps one connection per thread.
+    def extend_sync(self, deliveries: Sequence[Delivery], lease: float) -> None:
+        if deliveries:
+            self._drive_sync(flows.extend(deliveries, lease))
+
+    def register_worker_sync(self, worker_id: str, info: dict[str, Any], ttl: float) -> None:
+        self._drive_sync(flows.register_worker(worker_id, info, ttl))
+
     def close_sync(self) -> None:
         self._close_connections_sync()
 

@@ -287,6 +287,15 @@ class SqliteBackend(Backend, DeadLetters):
     def live_workers_sync(self) -> list[dict[str, Any]]:
         return self._db.run(ops.op_live_workers, self.namespace)
 
+    # The worker's lease thread: the sync driver's connection, which the event loop only
+    # borrows through the backend's own thread, so a blocked loop never holds it.
+    def extend_sync(self, deliveries: Sequence[Delivery], lease: float) -> None:
+        if deliveries:
+            self._db.run(ops.op_extend, self.namespace, deliveries, lease)
+
+    def register_worker_sync(self, worker_id: str, info: dict[str, Any], ttl: float) -> None:
+        self._db.run(ops.op_register_worker, self.namespace, worker_id, info, ttl)
+
     async def close(self) -> None:
         if self._thread is not None and self._thread_pid == os.getpid():
             await self._run(lambda conn: None)
