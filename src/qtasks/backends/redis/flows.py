@@ -194,8 +194,13 @@ def complete(completions: Sequence[Completion], ttl: float) -> Flow:
         chunk = completions[i : i + _ENQUEUE_CHUNK // 2]
         args: list[Any] = [ttl_ms, len(chunk)]
         for c in chunk:
-            args += (c.record.uuid, c.delivery.token, c.delivery.record.queue)
-            args += (codec.final_value(c.record), c.dead_letter or "")
+            args += (
+                c.record.uuid,
+                c.delivery.token,
+                c.delivery.record.queue,
+                codec.final_value(c.record),
+                c.dead_letter or "",
+            )
         calls.append(args + codec.enqueue_args([f for c in chunk for f in c.followups]))
     for args in calls:  # all encoded first: bad input stores nothing
         yield (lua.COMPLETE, *args)
