@@ -380,3 +380,20 @@ async def test_entries_expire_with_their_records(raw: redis.Redis) -> None:
     finally:
         await b.purge()
         await b.close()
+
+
+async def test_thousands_of_dead_letters(backend: RedisBackend) -> None:
+    """Past the scripts' chunk sizes (a Lua unpack takes some 8000 values at most)."""
+    tasks = [rec(i) for i in range(1200)]
+    await backend.enqueue(tasks)
+    got = await backend.fetch("default", 1200, 30, "w", 0)
+    await backend.complete([give_up(d) for d in got])
+    assert len(await backend.dead_letters(5000)) == 1200
+    uuids = [t.uuid for t in tasks]
+    assert await backend.requeue_dead_letters(uuids[:700] + ["unknown"] * 10000) == 700
+    assert await backend.requeue_dead_letters() == 500
+    assert (await backend.stats())["queued"] == 1200
+    got = await backend.fetch("default", 1200, 30, "w", 0)
+    await backend.complete([give_up(d) for d in got])
+    assert await backend.purge_dead_letters(uuids + ["unknown"] * 10000) == 1200
+    assert await backend.dead_letters() == []

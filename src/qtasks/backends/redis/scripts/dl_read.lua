@@ -6,10 +6,7 @@
 local ttl, offset, count = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local dl, now = P .. 'dl', now_s()
 redis.call('ZREMRANGEBYSCORE', dl, '-inf', '(' .. string.format('%.6f', now - ttl / 1000))
-local out, stale, ids = {}, {}, {}
-if #ARGV > 3 then
-  for j = 4, #ARGV do ids[#ids + 1] = ARGV[j] end
-end
+local out, stale = {}, {}
 local function read(ids)
   if #ids == 0 then return end
   local es, ts = {}, {}
@@ -24,10 +21,11 @@ local function read(ids)
     end
   end
 end
-if #ids > 0 then
-  read(ids)
+-- In chunks of 500, so that the index and the uuids given can be any size (unpack has
+-- a limit).
+if #ARGV > 3 then
+  for j = 4, #ARGV, 500 do read({unpack(ARGV, j, math.min(j + 499, #ARGV))}) end
 else
-  -- In chunks, so that the index can be any size (unpack has a limit).
   local start = offset
   while count < 0 or #out < count * 3 do
     local want = 500
