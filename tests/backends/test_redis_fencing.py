@@ -182,3 +182,27 @@ async def test_an_expired_lease_is_counted(backend: RedisBackend) -> None:
     (d,) = await backend.fetch("default", 1, 30, "w", 0)
     assert (d.record.uuid, d.record.attempts) == (task.uuid, 2)
     await backend.complete([finish(d)])
+
+
+async def test_a_stale_completion_after_the_task_finished_changes_nothing(
+    backend: RedisBackend, raw: redis.Redis
+) -> None:
+    task, stale, current = await stale_and_current(backend)
+    await backend.complete([finish(current)])
+    key = backend.prefix + "t:" + task.uuid
+    before = raw.get(key)
+    await backend.complete([finish(stale, "stale")])
+    assert raw.get(key) == before and raw.pttl(key) > 0
+    done = await backend.get(task.uuid)
+    assert done is not None and done.returning == "done"
+
+
+async def test_completing_a_task_gone_meanwhile_stores_nothing(
+    backend: RedisBackend, raw: redis.Redis
+) -> None:
+    task = rec()
+    await backend.enqueue([task])
+    (d,) = await backend.fetch("default", 1, 30, "w", 0)
+    raw.delete(backend.prefix + "t:" + task.uuid)  # e.g. purged while it ran
+    await backend.complete([finish(d)])
+    assert await backend.get(task.uuid) is None

@@ -1,18 +1,19 @@
 -- ARGV: ttl ms, n, [uuid, token, queue, value, dead letter reason ("": none)]*n, m,
--- m records (see _ENQUEUE). Store the final record of each delivery still ours (a stale
--- holder's completion changes nothing), remove its lease or queue entry, dead-letter it
--- when a reason is given, and queue the follow-ups.
+-- m records (see _ENQUEUE). Store the final record of each delivery still ours, remove
+-- its lease or queue entry, dead-letter it when a reason is given, and queue the
+-- follow-ups. A stale holder's completion changes nothing: SET ... GET writes and reads
+-- the task in one command (an MGET first costs more on this hot path), and a task that
+-- turns out not to be ours is put back as it was; only a final one's expiry restarts.
 
-local ttl, n, ks, leases, now = tonumber(ARGV[1]), tonumber(ARGV[2]), {}, {}, nil
-for j = 1, n do ks[j] = P .. 't:' .. ARGV[(j - 1) * 5 + 3] end
-local raws = redis.call('MGET', unpack(ks))
+local ttl, n, leases, now = tonumber(ARGV[1]), tonumber(ARGV[2]), {}, nil
 for j = 1, n do
-  local b, raw = (j - 1) * 5 + 3, raws[j]
+  local b = (j - 1) * 5 + 3
+  local id, queue, value, reason = ARGV[b], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
+  local k = P .. 't:' .. id
+  local raw = redis.call('SET', k, value, 'PX', ttl, 'GET')
   local h
   if raw then h = head(raw) end
   if h and ours(h, ARGV[b + 1]) then
-    local id, queue, value, reason = ARGV[b], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
-    redis.call('SET', ks[j], value, 'PX', ttl)
     if h[1] == 'process' then
       push(leases, queue, id)
     else  -- requeued when its lease expired, but it did finish: do not run it again
@@ -23,6 +24,12 @@ for j = 1, n do
       bury(id, queue, reason, now, ttl)
     end
     if h[8] then done(id, value) end
+  elseif not raw then  -- unknown (expired, purged): nothing to complete
+    redis.call('DEL', k)
+  elseif h and h[1] ~= 'process' and h[1] ~= 'new' then  -- final: it expired after ttl
+    redis.call('SET', k, raw, 'PX', ttl)
+  else  -- another worker's, or unreadable (then dead-lettered when its lease expires)
+    redis.call('SET', k, raw)
   end
 end
 for queue, ids in pairs(leases) do redis.call('ZREM', P .. 'l:' .. queue, unpack(ids)) end
