@@ -91,8 +91,9 @@ async def four_with_one_bad(
         b"no header line at all",
         b'{"a": 1}\n["t",0,[2],{},0,null,null,{},null]',  # JSON, but not a header
         b'["new","x","1.0","default","m","",null]\n[]',  # attempts not a number
+        b'["new",1e999,"1.0","default","m","",null]\n[]',  # decodes, cannot be encoded
     ],
-    ids=["not-json", "no-newline", "not-a-list", "bad-field"],
+    ids=["not-json", "no-newline", "not-a-list", "bad-field", "infinite"],
 )
 async def test_undecodable_header_is_dead_lettered_and_the_batch_delivered(
     backend: RedisBackend, raw: redis.Redis, value: bytes
@@ -176,18 +177,23 @@ async def test_a_body_of_the_wrong_shape_is_dead_lettered(
     assert await backend.stats() == {"queued": 0, "delayed": 0, "leased": 0}
 
 
+@pytest.mark.parametrize(
+    "value",
+    [b"garbage", b'["process",1e999,"1.0","default","m","x",null]\n[]'],
+    ids=["text", "inf"],
+)
 async def test_a_leased_task_that_became_unreadable_is_dead_lettered_on_recovery(
-    backend: RedisBackend, raw: redis.Redis
+    backend: RedisBackend, raw: redis.Redis, value: bytes
 ) -> None:
     task = rec()
     await backend.enqueue([task])
     await backend.fetch("default", 1, 0.05, "w", 0)
-    spoil(raw, backend, task, b"garbage")
-    await asyncio.sleep(0.1)
+    spoil(raw, backend, task, value)
+    await asyncio.sleep(0.2)
     await backend.recover_expired("default")
     assert await backend.stats() == {"queued": 0, "delayed": 0, "leased": 0}
     (dead,) = await backend.dead_letters()
-    assert (dead.uuid, dead.raw) == (task.uuid, "garbage")
+    assert (dead.uuid, dead.raw) == (task.uuid, value.decode())
 
 
 async def test_reading_an_undecodable_task_names_it(

@@ -14,19 +14,20 @@ end
 
 -- A stored task that cannot be decoded: its record becomes `error` naming the fault and
 -- it is dead-lettered with its raw text. Its name and priority are kept when its body
--- can be read. `updated` is text (see codec.py).
+-- can be read. `updated` is text (see codec.py). Nothing here raises.
+local function whole(x)  -- an integer cjson can write (not NaN, not infinite)
+  return type(x) == 'number' and x == math.floor(x) and math.abs(x) < 2^53
+end
 local function spoil(id, queue, raw, reason, now, ttl, updated)
   local name, priority, attempts = '', 0, 0
   local i = string.find(raw, '\n', 1, true)
   if i then
     local ok, h = pcall(cjson.decode, string.sub(raw, 1, i - 1))
-    if ok and type(h) == 'table' and type(h[2]) == 'number' then attempts = h[2] end
+    if ok and type(h) == 'table' and whole(h[2]) then attempts = h[2] end
     local okb, b = pcall(cjson.decode, string.sub(raw, i + 1))
     if okb and type(b) == 'table' then
       if type(b[1]) == 'string' then name = b[1] end
-      if type(b[2]) == 'number' and b[2] == math.floor(b[2]) and math.abs(b[2]) < 2^53 then
-        priority = b[2]
-      end
+      if whole(b[2]) then priority = b[2] end
     end
   end
   reason = 'stored task cannot be decoded: ' .. reason

@@ -16,6 +16,13 @@ local function head(raw)
   return h, string.sub(raw, i)
 end
 
+-- The header written back, or nil when it cannot be (it held an infinite number, say:
+-- cjson reads those but does not write them). For the scripts that have taken the task.
+local function encode(h)
+  local ok, v = pcall(cjson.encode, h)
+  if ok then return v end
+end
+
 -- Still the delivery of lease `token`: leased (its lease may have expired), or requeued
 -- when it expired and not fetched again since (the requeue keeps the token).
 local function ours(h, token)

@@ -16,11 +16,16 @@ local function recover(queue, now, limit, updated, ttl)
   for j, raw in ipairs(raws) do
     if raw then
       local h, rest = head(raw)
+      local v
+      if h and h[1] == 'process' and h[5] ~= '' then
+        h[1], h[3] = 'new', updated
+        v = encode(h)
+        if not v then h, rest = nil, 'header cannot be written back' end
+      end
       if not h then
         spoil(ids[j], queue, raw, rest, now, ttl, updated)
-      elseif h[1] == 'process' and h[5] ~= '' then
-        h[1], h[3] = 'new', updated
-        mset[#mset + 1] = ks[j]; mset[#mset + 1] = cjson.encode(h) .. rest
+      elseif v then
+        mset[#mset + 1] = ks[j]; mset[#mset + 1] = v .. rest
         ready[#ready + 1] = 0; ready[#ready + 1] = h[5]
       end
     end

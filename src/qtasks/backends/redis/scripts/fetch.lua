@@ -34,11 +34,16 @@ local function take(want)
     local raw = raws[j]
     if raw then
       local h, rest = head(raw)
+      local v
+      if h and h[1] == 'new' then
+        h[1], h[2], h[3], h[6] = 'process', h[2] + 1, updated, token
+        v = encode(h)
+        if not v then h, rest = nil, 'header cannot be written back' end
+      end
       if not h then
         spoil(ids[j], queue, raw, rest, now, ttl, updated)
-      elseif h[1] == 'new' then
-        h[1], h[2], h[3], h[6] = 'process', h[2] + 1, updated, token
-        local v = cjson.encode(h) .. rest
+      elseif v then
+        v = v .. rest
         mset[#mset + 1] = ks[j]; mset[#mset + 1] = v
         leases[#leases + 1] = deadline; leases[#leases + 1] = ids[j]
         out[#out + 1] = ids[j]; out[#out + 1] = v
