@@ -67,3 +67,28 @@ async def test_global_config_and_status_while_running() -> None:
     finally:
         await app.flush_all()
     assert QueueTasks(unique("mem"), broker_url="memory://").global_config is None
+
+
+def test_a_worker_runs_the_tasks_around_an_undecodable_one() -> None:
+    import redis
+
+    app = QueueTasks(unique("dl"), broker_url=URL)
+
+    @app.task
+    def double(x: int) -> int:
+        return 2 * x
+
+    tasks = [double.add_task(i) for i in range(4)]
+    client = redis.Redis.from_url(URL)
+    try:
+        key = f"qtasks:{{{app.name}}}:t:{tasks[2].uuid}"
+        assert client.set(key, b"damaged\nrecord", xx=True)
+        with app.serve():
+            done = [app.wait(t.uuid, timeout=20) for t in tasks]
+        assert [d.returning if d else None for d in done] == [0, 2, None, 6]
+        assert done[2] is not None and done[2].status == "error"
+        (dead,) = app.backend.dead_letters_sync()  # type: ignore[attr-defined]
+        assert (dead.uuid, dead.raw) == (str(tasks[2].uuid), "damaged\nrecord")
+    finally:
+        client.close()
+        app.flush_all()

@@ -14,8 +14,8 @@ from qtasks.backends.base import Backend
 from qtasks.backends.redis import flows
 from qtasks.backends.redis.commands import Cmd
 from qtasks.backends.redis.driver import RedisDriver
-from qtasks.core.models import DEFAULT_QUEUE, Completion, Delivery, TaskRecord
-from qtasks.core.ports import Capabilities, SharedSettings
+from qtasks.core.models import DEFAULT_QUEUE, Completion, DeadLetter, Delivery, TaskRecord
+from qtasks.core.ports import Capabilities, DeadLetters, SharedSettings
 from qtasks.core.urls import redact
 from qtasks.exc import ConfigError
 
@@ -41,8 +41,9 @@ def check_url(url: str) -> None:
         )
 
 
-class RedisBackend(RedisDriver, Backend, SharedSettings):
-    """Every key of a namespace lives under `qtasks:{<namespace>}:`."""
+class RedisBackend(RedisDriver, Backend, SharedSettings, DeadLetters):
+    """Every key of a namespace lives under `qtasks:{<namespace>}:`. Dead letters are kept
+    as long as their records, `config.result_ttl`."""
 
     schemes: ClassVar[tuple[str, ...]] = ("redis", "rediss")
     capabilities: ClassVar[Capabilities] = Capabilities(
@@ -51,6 +52,7 @@ class RedisBackend(RedisDriver, Backend, SharedSettings):
         push=True,
         atomic_completion=True,
         cancel_queued=True,
+        dead_letters=True,
         shared_settings=True,
         worker_registry=True,
     )
@@ -97,7 +99,9 @@ class RedisBackend(RedisDriver, Backend, SharedSettings):
     async def fetch(
         self, queue: str, limit: int, lease: float, worker_id: str, wait: float
     ) -> list[Delivery]:
-        flow = flows.fetch(self.prefix, self._pace, queue, limit, lease, worker_id, wait)
+        flow = flows.fetch(
+            self.prefix, self._pace, queue, limit, lease, worker_id, wait, self.config.result_ttl
+        )
         result: list[Delivery] = await self._drive(flow)
         return result
 
@@ -118,7 +122,36 @@ class RedisBackend(RedisDriver, Backend, SharedSettings):
             await self._drive(flows.release(deliveries))
 
     async def recover_expired(self, queue: str) -> None:
-        await self._drive(flows.maintain(queue))
+        await self._drive(flows.maintain(queue, self.config.result_ttl))
+
+    # --- dead letters (kept as long as their records: config.result_ttl) -------------------
+    async def dead_letters(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
+        result: list[DeadLetter] = await self._drive(
+            flows.dead_letters(limit, offset, self.config.result_ttl)
+        )
+        return result
+
+    async def requeue_dead_letters(self, uuids: Sequence[str] | None = None) -> int:
+        result: int = await self._drive(flows.requeue_dead_letters(uuids, self.config.result_ttl))
+        return result
+
+    async def purge_dead_letters(self, uuids: Sequence[str] | None = None) -> int:
+        result: int = await self._drive(flows.purge_dead_letters(uuids))
+        return result
+
+    def dead_letters_sync(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
+        result: list[DeadLetter] = self._drive_sync(
+            flows.dead_letters(limit, offset, self.config.result_ttl)
+        )
+        return result
+
+    def requeue_dead_letters_sync(self, uuids: Sequence[str] | None = None) -> int:
+        result: int = self._drive_sync(flows.requeue_dead_letters(uuids, self.config.result_ttl))
+        return result
+
+    def purge_dead_letters_sync(self, uuids: Sequence[str] | None = None) -> int:
+        result: int = self._drive_sync(flows.purge_dead_letters(uuids))
+        return result
 
     # --- administration -----------------------------------------------------------------
     async def purge(self) -> None:

@@ -9,6 +9,7 @@ MGET/MSET, which keeps Redis commands per task at one or two.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -16,9 +17,9 @@ from typing import Any
 import orjson
 
 from qtasks.core import codec as serialization
-from qtasks.core.models import TaskRecord
+from qtasks.core.models import DeadLetter, TaskRecord
 from qtasks.core.status import CANCEL, NEW
-from qtasks.exc import SerializationError
+from qtasks.exc import BackendError, SerializationError
 
 _dumps = serialization.dumps
 # Headers hold only str, int, float and None, and records are read back from what we
@@ -105,26 +106,79 @@ def enqueue_args(records: Sequence[TaskRecord]) -> list[Any]:
     return out
 
 
+class Undecodable(BackendError):
+    """A stored task that cannot be decoded; `reason` says what is wrong with it."""
+
+    def __init__(self, uuid: str, reason: str) -> None:
+        super().__init__(
+            f"Stored task {uuid} cannot be decoded ({reason}); a worker that fetches it "
+            "dead-letters it with its raw text"
+        )
+        self.reason = reason
+
+
 def parse(uuid: str, raw: bytes | None) -> TaskRecord | None:
     return None if raw is None else record(uuid, raw)
 
 
 def record(uuid: str | bytes, raw: bytes) -> TaskRecord:
-    i = raw.index(b"\n")
-    head = _loads(raw[:i])
-    status, attempts, updated, queue, reason = head[0], head[1], head[2], head[3], head[6]
-    name, priority, args, kwargs, created, returning, tb, extra, eta = _loads(raw[i + 1 :])
-    if reason is not None:  # set by cancel: the reason, or a request to a running task
-        extra["cancel_reason" if status == CANCEL else "cancel_requested"] = reason
+    """The record stored as `raw`; `Undecodable` when it is not in the stored format."""
     if isinstance(uuid, bytes):
         uuid = uuid.decode()
+    try:
+        i = raw.index(b"\n")
+        head = _loads(raw[:i])
+        status, attempts, updated, queue, reason = head[0], head[1], head[2], head[3], head[6]
+        updated = float(updated)
+    except (ValueError, TypeError, IndexError, KeyError) as exc:
+        raise Undecodable(uuid, f"header is not a task header: {exc}") from None
+    try:
+        body = _loads(raw[i + 1 :])
+    except ValueError as exc:
+        raise Undecodable(uuid, f"body is not JSON: {exc}") from None
+    try:
+        name, priority, args, kwargs, created, returning, tb, extra, eta = body
+    except (ValueError, TypeError):
+        raise Undecodable(uuid, "body is not a task body (a list of 9)") from None
+    if not (
+        type(name) is str and type(args) is list and type(kwargs) is dict and type(extra) is dict
+    ):
+        raise Undecodable(uuid, "body is not a task body (name, args, kwargs or extra)")
+    if reason is not None:  # set by cancel: the reason, or a request to a running task
+        extra["cancel_reason" if status == CANCEL else "cancel_requested"] = reason
     return TaskRecord(
-        uuid, name, priority, args, kwargs, status, created, float(updated), returning, tb,
-        extra, eta, attempts, queue,
+        uuid, name, priority, args, kwargs, status, created, updated, returning, tb, extra, eta,
+        attempts, queue,
     )  # fmt: skip
 
 
+def dead_letter(uuid: bytes, entry: bytes, stored: bytes | None) -> DeadLetter:
+    """A dead letter from its entry (`_dead.lua`) and its task's stored value. The raw
+    text of an entry that could not be decoded is decoded with `surrogateescape`:
+    `raw.encode("utf-8", "surrogateescape")` gives back the stored bytes."""
+    i = entry.find(b"\n")
+    queue, reason, dead_at = _loads(entry if i < 0 else entry[:i])
+    raw = None if i < 0 else entry[i + 1 :].decode("utf-8", "surrogateescape")
+    id_ = uuid.decode()
+    rec = None
+    if raw is None and stored:
+        try:
+            rec = record(id_, stored)
+        except Undecodable:  # replaced since by something unreadable: listed without it
+            rec = None
+    return DeadLetter(id_, queue, reason, float(dead_at), rec, raw)
+
+
+def requeued(r: TaskRecord, updated: float) -> TaskRecord:
+    """A dead letter's record queued again: status `new`, no delivery counted, no result
+    or traceback, the `dead_letter` extra removed."""
+    extra = {k: v for k, v in r.extra.items() if k not in ("dead_letter", "cancel_requested")}
+    return dataclasses.replace(
+        r, status=NEW, attempts=0, updated_at=updated, returning=None, traceback=None, extra=extra
+    )
+
+
 __all__ = [
-    "body", "enqueue_args", "enqueue_one_args", "final_value", "member", "new_value", "parse",
-    "priority_prefix", "record",
+    "Undecodable", "body", "dead_letter", "enqueue_args", "enqueue_one_args", "final_value",
+    "member", "new_value", "parse", "priority_prefix", "record", "requeued",
 ]  # fmt: skip

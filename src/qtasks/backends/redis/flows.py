@@ -21,8 +21,9 @@ from qtasks.backends.redis import codec
 from qtasks.backends.redis import scripts as lua
 from qtasks.backends.redis.commands import BLOCK_CHUNK, Cmd, Flow, Pipe, Source, once
 from qtasks.core import codec as serialization
-from qtasks.core.models import Completion, Delivery, TaskRecord
+from qtasks.core.models import Completion, DeadLetter, Delivery, TaskRecord
 from qtasks.core.status import SETTLED_STATUSES
+from qtasks.exc import ArgumentTypeError, ConfigError
 
 _ENQUEUE_CHUNK = 1000  # records per script call: bounds how long Redis is busy
 # While ready tasks fill every fetch, a fetch still requeues expired leases and moves due
@@ -108,10 +109,20 @@ def put(records: Sequence[TaskRecord], ttl: float) -> Flow:
 
 # --- worker side ----------------------------------------------------------------------------
 def fetch(
-    prefix: str, pace: FetchPace, queue: str, limit: int, lease: float, worker_id: str, wait: float
+    prefix: str,
+    pace: FetchPace,
+    queue: str,
+    limit: int,
+    lease: float,
+    worker_id: str,
+    wait: float,
+    ttl: float,
 ) -> Flow:
+    """Lease up to `limit` tasks (see `Broker.fetch`); `ttl`: the result ttl, which a task
+    dead-lettered on the way (it cannot be decoded) is kept for."""
     if limit < 1:
         return []
+    ttl_ms = int(ttl * 1000)
     deadline = time.monotonic() + wait
     # Unique per fetch: worker ids are unique per process and run; a counter instead
     # of random bytes keeps a syscall (and a GIL hand-off to task threads) off the path.
@@ -127,7 +138,7 @@ def fetch(
         if now >= pace.timers_at.get(queue, 0.0):
             pace.timers_at[queue] = now + _TIMERS_EVERY
             flags = 1
-        out = yield (lua.FETCH, queue, limit, lease, token, time.time(), flags)
+        out = yield (lua.FETCH, queue, limit, lease, token, time.time(), flags, ttl_ms)
     wake = stop = ""
     while True:
         if out is not None:
@@ -137,15 +148,13 @@ def fetch(
             else:
                 pace.drained.pop(queue, None)
             if len(out) > 1:
-                return [
-                    Delivery(codec.record(out[i], out[i + 1]), token) for i in range(1, len(out), 2)
-                ]
+                return (yield from _deliveries(out, token, queue, ttl_ms))
         now = time.monotonic()
         remaining = min(deadline - now, (due or now) - now + 0.002)
         if remaining < 0.001:
             if deadline - now < 0.001:
                 return []
-            out = yield (lua.FETCH, queue, limit, lease, token, time.time(), 1)
+            out = yield (lua.FETCH, queue, limit, lease, token, time.time(), 1, ttl_ms)
             continue
         if not wake:
             wake, stop = prefix + "w:" + queue, prefix + "s:" + token
@@ -153,13 +162,29 @@ def fetch(
         # Redis runs the fetch as soon as the block ends, so a woken worker gets its
         # tasks in the same reply, without another round trip. A cancelled wait is
         # ended by pushing to `stop` (see the driver's _unblock); flags: timers and "woken".
-        ahead = (lua.FETCH, queue, limit, lease, token, "", 3)
+        ahead = (lua.FETCH, queue, limit, lease, token, "", 3, ttl_ms)
         _, out = yield Pipe(
             ("BLPOP", wake, stop, min(remaining, BLOCK_CHUNK)),
             ahead,
             unblock=(("RPUSH", stop, "1"), ("PEXPIRE", stop, 60000)),
             cleanup=(("DEL", stop),),
         )
+
+
+def _deliveries(out: list[Any], token: str, queue: str, ttl_ms: int) -> Flow:
+    """The deliveries of a fetch's reply. The script took only tasks whose header it could
+    read; one whose body cannot be decoded here is dead-lettered (one more script call)
+    and the others are delivered."""
+    got: list[Delivery] = []
+    bad: list[Any] = []
+    for i in range(1, len(out), 2):
+        try:
+            got.append(Delivery(codec.record(out[i], out[i + 1]), token))
+        except codec.Undecodable as exc:
+            bad += (out[i], token, queue, exc.reason)
+    if bad:
+        yield (lua.BURY, ttl_ms, time.time(), len(bad) // 4, *bad)
+    return got
 
 
 def complete(completions: Sequence[Completion], ttl: float) -> Flow:
@@ -169,8 +194,13 @@ def complete(completions: Sequence[Completion], ttl: float) -> Flow:
         chunk = completions[i : i + _ENQUEUE_CHUNK // 2]
         args: list[Any] = [ttl_ms, len(chunk)]
         for c in chunk:
-            args += (c.record.uuid, c.delivery.token, c.delivery.record.queue)
-            args.append(codec.final_value(c.record))
+            args += (
+                c.record.uuid,
+                c.delivery.token,
+                c.delivery.record.queue,
+                codec.final_value(c.record),
+                c.dead_letter or "",
+            )
         calls.append(args + codec.enqueue_args([f for c in chunk for f in c.followups]))
     for args in calls:  # all encoded first: bad input stores nothing
         yield (lua.COMPLETE, *args)
@@ -195,20 +225,21 @@ def release(deliveries: Sequence[Delivery]) -> Flow:
     yield (lua.RELEASE, *_leases_args(deliveries), time.time())
 
 
-def maintain(queue: str) -> Flow:
-    yield (lua.MAINTAIN, queue, time.time())
+def maintain(queue: str, ttl: float) -> Flow:
+    yield (lua.MAINTAIN, queue, time.time(), int(ttl * 1000))
 
 
 def undo(cmd: Cmd, reply: Any) -> Cmd | None:
     """What gives back the effect of a script whose caller was cancelled: a fetch's leases."""
     if cmd[0] is not lua.FETCH or len(reply) < 2:
         return None
-    _, queue, _limit, _lease, token, updated, _flags = cmd
+    _, queue, _limit, _lease, token, updated, _flags, _ttl = cmd
     args: list[Any] = [(len(reply) - 1) // 2]
     for i in range(1, len(reply), 2):
         args += (reply[i], token, queue)
     args.append(updated)
-    return (lua.RELEASE, *args)
+    # Sent whole (EVAL): the driver runs an undo once, without loading a lost script.
+    return (Source(lua.RELEASE), *args)
 
 
 # --- administration -------------------------------------------------------------------------
@@ -221,6 +252,63 @@ def purge(prefix: str) -> Flow:
             yield ("UNLINK", *keys)
         if int(cursor) == 0:
             return
+
+
+# --- dead letters ----------------------------------------------------------------------------
+_DL_CHUNK = 500  # dead letters per script call when requeueing
+
+
+def dead_letters(limit: int, offset: int, ttl: float) -> Flow:
+    if limit < 0 or offset < 0:
+        raise ConfigError(
+            f"dead_letters(limit={limit}, offset={offset}): limit and offset must be >= 0"
+        )
+    if limit == 0:
+        return []
+    out = yield (lua.DL_READ, int(ttl * 1000), offset, limit)
+    return _dead_letters(out)
+
+
+def _dead_letters(out: list[Any]) -> list[DeadLetter]:
+    return [codec.dead_letter(out[i], out[i + 1], out[i + 2]) for i in range(0, len(out), 3)]
+
+
+def requeue_dead_letters(uuids: Sequence[str] | None, ttl: float) -> Flow:
+    """Read the dead letters, build their requeued records here (the body is Python's),
+    then queue each one whose record is still the one read."""
+    if _no_uuids(uuids, "requeue_dead_letters"):
+        return 0
+    ttl_ms = int(ttl * 1000)
+    out = yield (lua.DL_READ, ttl_ms, 0, -1, *(uuids or ()))
+    now = time.time()
+    args: list[Any] = []
+    for i in range(0, len(out), 3):
+        dead = codec.dead_letter(out[i], out[i + 1], out[i + 2])
+        if dead.record is None:  # not decodable: nothing to queue, it stays listed
+            continue
+        r = codec.requeued(dead.record, now)
+        m = codec.member(r)
+        args += (r.uuid, out[i + 2], r.queue, m, "" if r.eta is None else r.eta)
+        args.append(codec.new_value(r, m))
+    count = 0
+    step = 6 * _DL_CHUNK
+    for j in range(0, len(args), step):
+        chunk = args[j : j + step]
+        count += yield (lua.DL_REQUEUE, len(chunk) // 6, *chunk)
+    return count
+
+
+def _no_uuids(uuids: Sequence[str] | None, what: str) -> bool:
+    """True for an empty selection (nothing to do); `ArgumentTypeError` for one string."""
+    if isinstance(uuids, (str, bytes)):
+        raise ArgumentTypeError(f"{what}(uuids=...) takes a list of uuids, not one string")
+    return uuids is not None and not uuids
+
+
+def purge_dead_letters(uuids: Sequence[str] | None) -> Flow:
+    if _no_uuids(uuids, "purge_dead_letters"):
+        return 0
+    return (yield (lua.DL_PURGE, *(uuids or ())))
 
 
 def stats(queue: str) -> Flow:
@@ -284,8 +372,9 @@ def _pairs(found: list[bytes] | dict[bytes, bytes]) -> dict[str, str]:
 
 
 __all__ = [
-    "FetchPace", "ack", "cancel", "cancel_requests", "complete", "enqueue", "extend", "fetch",
-    "get", "live_workers", "maintain", "purge", "put", "register_worker", "release",
+    "FetchPace", "ack", "cancel", "cancel_requests", "complete", "dead_letters", "enqueue",
+    "extend", "fetch", "get", "live_workers", "maintain", "purge", "purge_dead_letters", "put",
+    "register_worker", "release", "requeue_dead_letters",
     "settings_get", "settings_get_all", "settings_get_match", "settings_set", "stats", "undo",
     "unregister_worker", "wait_final",
 ]  # fmt: skip

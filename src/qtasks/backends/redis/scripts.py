@@ -31,17 +31,22 @@ def _script(name: str, *helpers: str) -> Script:
 # Task writes: one round trip each, atomic.
 ENQUEUE_ONE = _script("enqueue_one")
 ENQUEUE = _script("enqueue", "now", "push", "wake", "enqueue")
-FETCH = _script("fetch", "now", "head", "wake", "recover")
-COMPLETE = _script("complete", "now", "head", "push", "wake", "done", "enqueue")
+FETCH = _script("fetch", "now", "head", "wake", "dead", "recover")
+COMPLETE = _script("complete", "now", "head", "push", "wake", "done", "dead", "enqueue")
 PUT = _script("put", "head", "done")
 ACK = _script("ack", "head", "push")
 EXTEND = _script("extend", "now", "head", "push", "leased")
 RELEASE = _script("release", "head", "push", "wake", "leased")
-MAINTAIN = _script("maintain", "now", "head", "wake", "recover")
+MAINTAIN = _script("maintain", "now", "head", "wake", "dead", "recover")
 CANCEL = _script("cancel", "head", "done")
 CANCEL_REQUESTS = _script("cancel_requests", "head")
 WATCH = _script("watch", "head", "done")
 STATS = _script("stats")
+# Dead letters: ZSET dl (uuid scored by when), STRING dl:{uuid} (see _dead.lua).
+BURY = _script("bury", "now", "head", "dead")
+DL_READ = _script("dl_read", "now")
+DL_REQUEUE = _script("dl_requeue", "now", "wake")
+DL_PURGE = _script("dl_purge")
 # Workers: ZSET workers (score = expiry), HASH winfo (id -> info JSON).
 WORKER = _script("worker", "now")
 LIVE_WORKERS = _script("live_workers", "now")
@@ -50,7 +55,7 @@ SETTINGS_SET = _script("settings_set")
 SETTINGS_ALL = _script("settings_all")
 
 __all__ = [
-    "ACK", "CANCEL", "CANCEL_REQUESTS", "COMPLETE", "ENQUEUE", "ENQUEUE_ONE", "EXTEND",
-    "FETCH", "LIVE_WORKERS", "MAINTAIN", "PUT", "RELEASE", "SETTINGS_ALL", "SETTINGS_SET",
-    "STATS", "WATCH", "WORKER",
+    "ACK", "BURY", "CANCEL", "CANCEL_REQUESTS", "COMPLETE", "DL_PURGE", "DL_READ", "DL_REQUEUE",
+    "ENQUEUE", "ENQUEUE_ONE", "EXTEND", "FETCH", "LIVE_WORKERS", "MAINTAIN", "PUT", "RELEASE",
+    "SETTINGS_ALL", "SETTINGS_SET", "STATS", "WATCH", "WORKER",
 ]  # fmt: skip

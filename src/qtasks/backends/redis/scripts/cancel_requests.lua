@@ -6,7 +6,7 @@ local out = {}
 for j, raw in ipairs(redis.call('MGET', unpack(ks))) do
   if raw then
     local h = head(raw)
-    if h[1] == 'process' and h[7] ~= cjson.null then
+    if h and h[1] == 'process' and h[7] ~= cjson.null then
       out[#out + 1] = ARGV[j]; out[#out + 1] = h[7]
     end
   end

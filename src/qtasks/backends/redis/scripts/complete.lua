@@ -1,22 +1,37 @@
--- ARGV: ttl ms, n, [uuid, token, queue, value]*n, m, m records (see _ENQUEUE)
+-- ARGV: ttl ms, n, [uuid, token, queue, value, dead letter reason ("": none)]*n, m,
+-- m records (see _ENQUEUE). Store the final record of each delivery still ours, remove
+-- its lease or queue entry, dead-letter it when a reason is given, and queue the
+-- follow-ups. A stale holder's completion changes nothing: SET ... GET writes and reads
+-- the task in one command (an MGET first costs more on this hot path), and a task that
+-- turns out not to be ours is put back as it was; only a final one's expiry restarts.
 
-local ttl, n, leases = ARGV[1], tonumber(ARGV[2]), {}
+local ttl, n, leases, now = tonumber(ARGV[1]), tonumber(ARGV[2]), {}, nil
 for j = 1, n do
-  local b = (j - 1) * 4 + 3
-  local value = ARGV[b + 3]
-  -- GET: the task as it was, in the same call
-  local raw = redis.call('SET', P .. 't:' .. ARGV[b], value, 'PX', ttl, 'GET')
-  if raw then
-    local h = head(raw)
-    if h[6] == ARGV[b + 1] then
-      push(leases, ARGV[b + 2], ARGV[b])
-    elseif h[1] == 'new' and h[5] ~= '' then
-      -- Its lease expired and it was requeued, but it did finish: do not run it again.
-      redis.call('ZREM', P .. 'q:' .. ARGV[b + 2], h[5])
+  local b = (j - 1) * 5 + 3
+  local id, queue, value, reason = ARGV[b], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
+  local k = P .. 't:' .. id
+  local raw = redis.call('SET', k, value, 'PX', ttl, 'GET')
+  local h
+  if raw then h = head(raw) end
+  if h and ours(h, ARGV[b + 1]) then
+    if h[1] == 'process' then
+      push(leases, queue, id)
+    else  -- requeued when its lease expired, but it did finish: do not run it again
+      redis.call('ZREM', P .. 'q:' .. queue, h[5])
     end
-    if h[8] then done(ARGV[b], value) end
+    if reason ~= '' then
+      now = now or now_s()
+      bury(id, queue, reason, now, ttl)
+    end
+    if h[8] then done(id, value) end
+  elseif not raw then  -- unknown (expired, purged): nothing to complete
+    redis.call('DEL', k)
+  elseif h and h[1] ~= 'process' and h[1] ~= 'new' then  -- final: it expired after ttl
+    redis.call('SET', k, raw, 'PX', ttl)
+  else  -- another worker's, or unreadable (then dead-lettered when its lease expires)
+    redis.call('SET', k, raw)
   end
 end
 for queue, ids in pairs(leases) do redis.call('ZREM', P .. 'l:' .. queue, unpack(ids)) end
-local i = n * 4 + 3
+local i = n * 5 + 3
 enqueue(i + 1, tonumber(ARGV[i]))

@@ -1,12 +1,15 @@
 -- ARGV: queue, limit, lease seconds, token, updated ("": the server's clock, for a fetch
--- sent ahead to run when a block ends), flags. flags: 1 = run the timers
+-- sent ahead to run when a block ends), flags, result ttl ms. flags: 1 = run the timers
 -- (requeue expired leases, move due delayed tasks) even when the ready tasks fill the
 -- limit (they always run when they do not); 2 = this fetch follows a wake-up token.
 -- Returns {next, uuid, value, ...} where `next` is "" or, when the ready tasks ran out
 -- before the limit, the seconds until a delayed task or a lease comes due.
+-- A popped task whose header cannot be decoded is not delivered: it is dead-lettered
+-- (see _dead) and the rest of the batch is taken as usual. Nothing after the pop can
+-- raise, so no entry is popped without being leased or dead-lettered.
 
 local queue, limit, token, updated = ARGV[1], tonumber(ARGV[2]), ARGV[4], ARGV[5]
-local flags = tonumber(ARGV[6])
+local flags, ttl = tonumber(ARGV[6]), tonumber(ARGV[7])
 local rk, lk, zk = P .. 'q:' .. queue, P .. 'l:' .. queue, P .. 'z:' .. queue
 local now = now_s()
 if updated == '' then updated = string.format('%.6f', now) end
@@ -31,9 +34,16 @@ local function take(want)
     local raw = raws[j]
     if raw then
       local h, rest = head(raw)
-      if h[1] == 'new' then
+      local v
+      if h and h[1] == 'new' then
         h[1], h[2], h[3], h[6] = 'process', h[2] + 1, updated, token
-        local v = cjson.encode(h) .. rest
+        v = encode(h)
+        if not v then h, rest = nil, 'header cannot be written back' end
+      end
+      if not h then
+        spoil(ids[j], queue, raw, rest, now, ttl, updated)
+      elseif v then
+        v = v .. rest
         mset[#mset + 1] = ks[j]; mset[#mset + 1] = v
         leases[#leases + 1] = deadline; leases[#leases + 1] = ids[j]
         out[#out + 1] = ids[j]; out[#out + 1] = v
@@ -54,7 +64,7 @@ local function fill()
   end
 end
 local function timers()
-  local n = recover(queue, now, 100, updated)
+  local n = recover(queue, now, 100, updated, ttl)
   local due = redis.call('ZRANGEBYSCORE', zk, '-inf', now, 'LIMIT', 0, 1000)
   if #due > 0 then
     redis.call('ZREM', zk, unpack(due))

@@ -1,5 +1,5 @@
--- ARGV: queue, updated
+-- ARGV: queue, updated, result ttl ms
 
-local n = recover(ARGV[1], now_s(), 1000, ARGV[2])
+local n = recover(ARGV[1], now_s(), 1000, ARGV[2], tonumber(ARGV[3]))
 if n > 0 then wake(ARGV[1]) end
 return n

@@ -11,10 +11,10 @@ for j = 1, n do
   local value = ARGV[b + 1]
   if ARGV[b + 2] == '1' then
     redis.call('SET', ks[j], value, 'PX', ttl)
-    if raw and head(raw)[8] then done(ARGV[b], value) end
+    if raw and (head(raw) or {})[8] then done(ARGV[b], value) end
   else
-    if raw then
-      local h = head(raw)
+    local h = raw and head(raw)
+    if h then
       local nh, rest = head(value)
       nh[5], nh[6], nh[8] = h[5], h[6], h[8]
       value = cjson.encode(nh) .. rest

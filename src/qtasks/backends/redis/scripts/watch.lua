@@ -14,7 +14,7 @@ if not raw then
   return false
 end
 local h, rest = head(raw)
-if h[1] == 'new' or h[1] == 'process' then
+if h and (h[1] == 'new' or h[1] == 'process') then
   if not h[8] then
     h[8] = 1
     redis.call('SET', k, cjson.encode(h) .. rest, 'KEEPTTL')
