@@ -65,10 +65,10 @@ class SqliteBackend(Backend):
     def __init__(self, url: str, **kwargs: Any) -> None:
         super().__init__(url, **kwargs)
         self.path = path_from_url(url)
-        self._db = Db(self.path, ops.SCHEMA)
+        self._db = Db(self.path, ops.SCHEMA, log=self.log)
         # Async callers run each operation on the loop thread when it need not wait for a
         # lock (the common case: microseconds); otherwise on the backend's own thread.
-        self._inline = Db(self.path, ops.SCHEMA, busy_ms=0)
+        self._inline = Db(self.path, ops.SCHEMA, busy_ms=0, log=self.log)
         self._last_change = time.monotonic()
         self._queued, self._finished = _signals_for(self.path)
         self._thread: ThreadPoolExecutor | None = None
@@ -78,6 +78,9 @@ class SqliteBackend(Backend):
         ran, result = self._inline.try_run(op, *args)
         if ran:
             return result  # type: ignore[return-value]
+        return await self._on_thread(op, *args)
+
+    async def _on_thread(self, op: Callable[..., T], *args: Any) -> T:
         if self._thread is None or self._thread_pid != os.getpid():
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="qtasks-sqlite")
             self._thread_pid = os.getpid()
@@ -234,11 +237,13 @@ class SqliteBackend(Backend):
             await self._run(ops.op_release, self.namespace, deliveries)
             self._queued.notify()
 
+    # Upkeep may work for up to `ops.UPKEEP_BUDGET` seconds (deleting many expired
+    # records, giving their space back): always on the backend's thread, never the loop.
     async def recover_expired(self, queue: str) -> None:
-        await self._run(ops.op_maintain, self.namespace)
+        await self._on_thread(ops.op_maintain, self.namespace)
 
     async def expire(self) -> None:
-        await self._run(ops.op_maintain, self.namespace)
+        await self._on_thread(ops.op_maintain, self.namespace)
 
     # --- administration -----------------------------------------------------------------
     async def purge(self) -> None:

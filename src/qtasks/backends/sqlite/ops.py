@@ -14,7 +14,7 @@ import uuid as uuid_mod
 from collections.abc import Sequence
 from typing import Any
 
-from qtasks.backends.sqlite.driver import write
+from qtasks.backends.sqlite.driver import reclaim_space, write
 from qtasks.core import codec as serialization
 from qtasks.core.models import Completion, Delivery, TaskRecord
 from qtasks.core.status import CANCEL, NEW, PROCESS, SETTLED_STATUSES
@@ -345,14 +345,31 @@ def op_cancel_requests(conn: sqlite3.Connection, ns: str, uuids: Sequence[str]) 
     return out
 
 
-def op_maintain(conn: sqlite3.Connection, ns: str) -> None:
+#: Expired records deleted per write transaction (short, so other writers get in between),
+#: and how long one upkeep call works before leaving the rest to the next one.
+_EXPIRE_BATCH = 2000
+UPKEEP_BUDGET = 0.5
+
+
+def op_maintain(conn: sqlite3.Connection, ns: str, budget: float = UPKEEP_BUDGET) -> None:
+    """Delete expired records and worker registrations, then give the space back
+    (`driver.reclaim_space`); stops after about `budget` seconds (the next call goes on)."""
     now = time.time()
+    deadline = time.monotonic() + budget
 
-    def body(c: sqlite3.Connection) -> None:
-        c.execute("DELETE FROM qtasks_tasks WHERE expires_at IS NOT NULL AND expires_at<?", (now,))
-        c.execute("DELETE FROM qtasks_workers WHERE expires_at<?", (now,))
+    def expire_some(c: sqlite3.Connection) -> int:
+        return c.execute(
+            "DELETE FROM qtasks_tasks WHERE (ns, uuid) IN (SELECT ns, uuid FROM qtasks_tasks"
+            " WHERE expires_at IS NOT NULL AND expires_at<? LIMIT ?)",
+            (now, _EXPIRE_BATCH),
+        ).rowcount
 
-    write(conn, body)
+    write(
+        conn, lambda c: c.execute("DELETE FROM qtasks_workers WHERE expires_at<?", (now,)) and None
+    )
+    while write(conn, expire_some) == _EXPIRE_BATCH and time.monotonic() < deadline:
+        pass
+    reclaim_space(conn, deadline)
 
 
 def op_purge(conn: sqlite3.Connection, ns: str) -> None:
