@@ -205,19 +205,71 @@ def test_the_replacement_is_noticed_and_warned_about_in_process(tmp_path: Path) 
         backend.close_sync()
 
 
-def test_an_operation_that_wrote_while_the_file_was_replaced_raises(tmp_path: Path) -> None:
+def test_a_write_that_went_to_the_replaced_file_is_repeated_on_the_new_one(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "q.db"
+    log = RecordingLog()
+    db = driver.Db(str(path), ops.SCHEMA, log=log)
+    db.run(ops.op_purge, "faults")
+    task = record(1)
+    runs: list[int] = []
+
+    def enqueue_as_the_files_vanish(conn: sqlite3.Connection) -> None:
+        ops.op_enqueue(conn, "faults", [task])
+        runs.append(1)
+        if len(runs) == 1:  # another process deletes the files before this returns
+            for file in files(path):
+                file.unlink(missing_ok=True)
+
+    db.run(enqueue_as_the_files_vanish)
+    assert len(runs) == 2
+    db.close()
+    fresh = driver.Db(str(path), ops.SCHEMA)
+    assert fresh.run(ops.op_get, "faults", task.uuid) is not None
+    fresh.close()
+    assert any("deleted or replaced while open" in w for w in log.warnings)
+
+
+def test_a_write_whose_file_is_replaced_twice_in_a_row_raises(tmp_path: Path) -> None:
     path = tmp_path / "q.db"
     db = driver.Db(str(path), ops.SCHEMA)
     db.run(ops.op_purge, "faults")
 
-    def write_then_lose_the_file(conn: sqlite3.Connection) -> None:
+    def enqueue_then_lose_the_file(conn: sqlite3.Connection) -> None:
         ops.op_enqueue(conn, "faults", [record(1)])
-        for file in files(path):  # another process deletes the files meanwhile
+        for file in files(path):
             file.unlink(missing_ok=True)
 
     with pytest.raises(BackendUnavailableError, match="deleted or replaced during this operation"):
-        db.run(write_then_lose_the_file)
+        db.run(enqueue_then_lose_the_file)
     assert db.run(ops.op_stats, "faults", "default") == {"queued": 0, "leased": 0}
+    db.close()
+
+
+def test_an_idle_connection_checks_the_file_at_most_every_check_interval(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "q.db"
+    db = driver.Db(str(path), ops.SCHEMA)
+    db.run(ops.op_purge, "faults")
+    stats: list[str] = []
+    real_stat = os.stat
+
+    def counting_stat(name: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        stats.append(str(name))
+        return real_stat(name, *args, **kwargs)
+
+    monkeypatch.setattr(driver.os, "stat", counting_stat)
+    for _ in range(50):
+        db.run(ops.op_stats, "faults", "default")  # reads: no stat within the interval
+    assert stats.count(str(path)) <= 1
+    time.sleep(driver.CHECK_EVERY * 1.5)
+    db.run(ops.op_stats, "faults", "default")
+    assert stats.count(str(path)) >= 1
+    before = stats.count(str(path))
+    db.run(ops.op_enqueue, "faults", [record(1)])  # a write: checked after it, always
+    assert stats.count(str(path)) == before + 1
     db.close()
 
 

@@ -30,6 +30,9 @@ _UNAVAILABLE = ("unable to open", "readonly", "read-only", "disk i/o", "locked",
 # Of those, the ones after which the connection is opened again (see `Db`).
 _REOPEN = ("unable to open", "readonly", "read-only", "disk i/o")
 _REOPEN_FIRST, _REOPEN_MAX = 0.1, 5.0
+#: Longest time, in seconds, an operation that writes nothing trusts the last check
+#: that the path still names the open file (a write is always checked after it).
+CHECK_EVERY = 0.1
 
 #: Bytes the write-ahead log is cut back to whenever it restarts; it grows past this
 #: only during a transaction bigger than that (a steady load checkpoints every ~4 MB).
@@ -165,12 +168,15 @@ class Db:
     is run when it opens. `busy_ms` is how long a statement waits for another process's
     write lock before failing; `log` gets the warnings (file replaced, reopened).
 
-    Before each operation the file at `path` is compared (st_dev, st_ino) with the one
-    the connection opened: when it was deleted or replaced, the connection is closed
-    and the file now at the path is opened (created with the schema if missing), with a
-    warning, so nothing is written into a deleted file that no other process can see.
-    An operation that wrote while the file was being replaced raises
-    `BackendUnavailableError` (its writes went to the old file): retry it.
+    After every operation that changed rows, the file at `path` is compared (st_dev,
+    st_ino) with the one the connection opened, and before any operation when that was
+    last done more than `CHECK_EVERY` seconds ago. When they differ the connection is
+    closed and the file now at the path is opened (created with the schema if missing),
+    with a warning; an operation whose writes went to the old file is run again on the
+    new one (every operation is one transaction over the file and nothing of the old
+    file is kept, so repeating it there is safe). So no write is acknowledged that only
+    a deleted file holds; reads may see the old file for up to `CHECK_EVERY`. If the
+    file changes again during the repeat, `BackendUnavailableError` is raised.
 
     After an error a new connection may not have (read-only, disk I/O, cannot open),
     the connection is closed and opened again by the next operation, no sooner than a
@@ -188,6 +194,7 @@ class Db:
         self._conn: sqlite3.Connection | None = None
         self._pid = 0
         self._file: tuple[int, int] | None = None  # what the connection opened
+        self._checked = 0.0  # time.monotonic() when the path last named that file
         self._backoff = 0.0
         self._reopen_at = 0.0  # time.monotonic() before which no reopening is tried
         self._failure = ""
@@ -195,11 +202,18 @@ class Db:
     def conn(self) -> sqlite3.Connection:
         conn = self._conn
         if conn is not None and self._pid == os.getpid():
-            if _identity(self.path) == self._file:  # one stat(): about a microsecond
+            if time.monotonic() - self._checked < CHECK_EVERY or self._same_file():
                 return conn
             self._drop()
             self._warn_replaced()
         return self._open()
+
+    def _same_file(self) -> bool:
+        """Whether the path still names the file the connection opened (one stat())."""
+        if _identity(self.path) != self._file:
+            return False
+        self._checked = time.monotonic()
+        return True
 
     def _open(self) -> sqlite3.Connection:
         if time.monotonic() < self._reopen_at:
@@ -213,7 +227,7 @@ class Db:
             _set_up(conn, self.schema, deadline)
             _convert_to_incremental(conn, self.path, self.log)
             conn.execute(f"PRAGMA busy_timeout={int(self.busy_ms)}")
-            self._file = _identity(self.path)
+            self._file, self._checked = _identity(self.path), time.monotonic()
         except BaseException:
             conn.close()
             raise
@@ -238,20 +252,22 @@ class Db:
             )
 
     def _call(self, op: Callable[..., T], args: tuple[Any, ...]) -> T:
-        conn = self.conn()
-        changes = conn.total_changes
-        result = op(conn, *args)
-        if conn.total_changes != changes:
+        for _ in range(2):  # the operation, then once more if the file was replaced
+            conn = self.conn()
+            changes = conn.total_changes
+            result = op(conn, *args)
+            if conn.total_changes == changes:
+                return result
             self._backoff = 0.0
-            if _identity(self.path) != self._file:
-                # Deleted or replaced between the check above and the commit.
-                self._drop()
-                self._warn_replaced()
-                raise BackendUnavailableError(
-                    f"SQLite database {self.path} was deleted or replaced during this "
-                    "operation, whose writes went to the old file; retry it"
-                )
-        return result
+            if self._same_file():
+                return result
+            # Deleted or replaced before this write committed: it went to the old file.
+            self._drop()
+            self._warn_replaced()
+        raise BackendUnavailableError(
+            f"SQLite database {self.path} was deleted or replaced during this operation "
+            "twice in a row; its writes went to the old files: retry it"
+        )
 
     def _failed(self, exc: sqlite3.Error | OSError) -> BackendError:
         error = self.errors.translate(exc)
