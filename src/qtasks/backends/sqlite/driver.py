@@ -1,6 +1,10 @@
 """The SQLite driver: the file's path, one connection per process, write transactions,
-and error translation. It knows nothing about tasks: the schema and the operations are
-in `ops.py`.
+error translation, and the file's upkeep (incremental vacuum, checkpoints). It knows
+nothing about tasks: the schema and the operations are in `ops.py`.
+
+The connection follows the path: a file deleted or replaced under the running process
+is noticed and the file now at the path is opened (`Db`), and a connection that hit a
+read-only or I/O error is opened again after a backoff (docs/backends/sqlite.md).
 
 Every `sqlite3` (or file system) error leaves as `BackendUnavailableError` when the file
 cannot be opened or written (missing directory, no permission, read-only, disk I/O,
