@@ -431,3 +431,24 @@ def test_a_big_file_of_an_earlier_version_is_left_alone_with_a_warning(
     backend.close_sync()
     assert _auto_vacuum(path) == 0
     assert len([w for w in log.warnings if "without incremental vacuum" in w]) == 1
+
+
+def test_upkeep_deletes_in_short_transactions_and_stops_at_its_budget(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    db = driver.Db(str(path), ops.SCHEMA)
+    finished = []
+    for i in range(5000):
+        r = record(i)
+        r.status = SUCCESS
+        finished.append(r)
+    db.run(ops.op_put, "faults", finished, 0.001)
+    time.sleep(0.01)
+
+    def left() -> int:
+        return int(db.run(lambda c: c.execute("SELECT count(*) FROM qtasks_tasks").fetchone()[0]))
+
+    db.run(ops.op_maintain, "faults", 0.0)  # no time: one transaction's worth only
+    assert left() == 3000
+    db.run(ops.op_maintain, "faults")
+    assert left() == 0
+    db.close()
