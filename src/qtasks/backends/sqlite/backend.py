@@ -22,7 +22,7 @@ from typing import Any, ClassVar, TypeVar
 
 from qtasks.backends.base import Backend
 from qtasks.backends.signals import LOAD, Pause, Signal, WaitSteps, waits, waits_sync
-from qtasks.backends.sqlite import ops
+from qtasks.backends.sqlite import ops, workers
 from qtasks.backends.sqlite.driver import Db, data_version, path_from_url
 from qtasks.core.models import DEFAULT_QUEUE, Completion, DeadLetter, Delivery, TaskRecord
 from qtasks.core.ports import Capabilities, DeadLetters
@@ -66,10 +66,10 @@ class SqliteBackend(Backend, DeadLetters):
     def __init__(self, url: str, **kwargs: Any) -> None:
         super().__init__(url, **kwargs)
         self.path = path_from_url(url)
-        self._db = Db(self.path, ops.SCHEMA)
+        self._db = Db(self.path, ops.SCHEMA, log=self.log)
         # Async callers run each operation on the loop thread when it need not wait for a
         # lock (the common case: microseconds); otherwise on the backend's own thread.
-        self._inline = Db(self.path, ops.SCHEMA, busy_ms=0)
+        self._inline = Db(self.path, ops.SCHEMA, busy_ms=0, log=self.log)
         self._last_change = time.monotonic()
         self._queued, self._finished = _signals_for(self.path)
         self._thread: ThreadPoolExecutor | None = None
@@ -79,6 +79,9 @@ class SqliteBackend(Backend, DeadLetters):
         ran, result = self._inline.try_run(op, *args)
         if ran:
             return result  # type: ignore[return-value]
+        return await self._on_thread(op, *args)
+
+    async def _on_thread(self, op: Callable[..., T], *args: Any) -> T:
         if self._thread is None or self._thread_pid != os.getpid():
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="qtasks-sqlite")
             self._thread_pid = os.getpid()
@@ -236,11 +239,13 @@ class SqliteBackend(Backend, DeadLetters):
             await self._run(ops.op_release, self.namespace, deliveries)
             self._queued.notify()
 
+    # Upkeep may work for up to `ops.UPKEEP_BUDGET` seconds (deleting many expired
+    # records, giving their space back): always on the backend's thread, never the loop.
     async def recover_expired(self, queue: str) -> None:
-        await self._run(ops.op_maintain, self.namespace)
+        await self._on_thread(ops.op_maintain, self.namespace)
 
     async def expire(self) -> None:
-        await self._run(ops.op_maintain, self.namespace)
+        await self._on_thread(ops.op_maintain, self.namespace)
 
     # --- dead letters -------------------------------------------------------------------
     async def dead_letters(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
@@ -276,16 +281,16 @@ class SqliteBackend(Backend, DeadLetters):
         return await self._run(ops.op_stats, self.namespace, queue)
 
     async def register_worker(self, worker_id: str, info: dict[str, Any], ttl: float) -> None:
-        await self._run(ops.op_register_worker, self.namespace, worker_id, info, ttl)
+        await self._run(workers.op_register_worker, self.namespace, worker_id, info, ttl)
 
     async def unregister_worker(self, worker_id: str) -> None:
-        await self._run(ops.op_unregister_worker, self.namespace, worker_id)
+        await self._run(workers.op_unregister_worker, self.namespace, worker_id)
 
     async def live_workers(self) -> list[dict[str, Any]]:
-        return await self._run(ops.op_live_workers, self.namespace)
+        return await self._run(workers.op_live_workers, self.namespace)
 
     def live_workers_sync(self) -> list[dict[str, Any]]:
-        return self._db.run(ops.op_live_workers, self.namespace)
+        return self._db.run(workers.op_live_workers, self.namespace)
 
     # The worker's lease thread: the sync driver's connection, which the event loop only
     # borrows through the backend's own thread, so a blocked loop never holds it.
@@ -294,7 +299,7 @@ class SqliteBackend(Backend, DeadLetters):
             self._db.run(ops.op_extend, self.namespace, deliveries, lease)
 
     def register_worker_sync(self, worker_id: str, info: dict[str, Any], ttl: float) -> None:
-        self._db.run(ops.op_register_worker, self.namespace, worker_id, info, ttl)
+        self._db.run(workers.op_register_worker, self.namespace, worker_id, info, ttl)
 
     async def close(self) -> None:
         if self._thread is not None and self._thread_pid == os.getpid():

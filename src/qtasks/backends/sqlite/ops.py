@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from qtasks.backends.sqlite import dead_letters
-from qtasks.backends.sqlite.driver import write
+from qtasks.backends.sqlite.driver import reclaim_space, write
 from qtasks.core import codec as serialization
 from qtasks.core.models import Completion, Delivery, TaskRecord
 from qtasks.core.status import CANCEL, NEW, PROCESS, SETTLED_STATUSES
@@ -423,14 +423,31 @@ def op_cancel_requests(conn: sqlite3.Connection, ns: str, uuids: Sequence[str]) 
     return out
 
 
-def op_maintain(conn: sqlite3.Connection, ns: str) -> None:
+#: Expired records deleted per write transaction (short, so other writers get in between),
+#: and how long one upkeep call works before leaving the rest to the next one.
+_EXPIRE_BATCH = 2000
+UPKEEP_BUDGET = 0.5
+
+
+def op_maintain(conn: sqlite3.Connection, ns: str, budget: float = UPKEEP_BUDGET) -> None:
+    """Delete expired records and worker registrations, then give the space back
+    (`driver.reclaim_space`); stops after about `budget` seconds (the next call goes on)."""
     now = time.time()
+    deadline = time.monotonic() + budget
 
-    def body(c: sqlite3.Connection) -> None:
-        c.execute("DELETE FROM qtasks_tasks WHERE expires_at IS NOT NULL AND expires_at<?", (now,))
-        c.execute("DELETE FROM qtasks_workers WHERE expires_at<?", (now,))
+    def expire_some(c: sqlite3.Connection) -> int:
+        return c.execute(
+            "DELETE FROM qtasks_tasks WHERE (ns, uuid) IN (SELECT ns, uuid FROM qtasks_tasks"
+            " WHERE expires_at IS NOT NULL AND expires_at<? LIMIT ?)",
+            (now, _EXPIRE_BATCH),
+        ).rowcount
 
-    write(conn, body)
+    write(
+        conn, lambda c: c.execute("DELETE FROM qtasks_workers WHERE expires_at<?", (now,)) and None
+    )
+    while write(conn, expire_some) == _EXPIRE_BATCH and time.monotonic() < deadline:
+        pass
+    reclaim_space(conn, deadline)
 
 
 def op_purge(conn: sqlite3.Connection, ns: str) -> None:
@@ -449,40 +466,6 @@ def op_stats(conn: sqlite3.Connection, ns: str, queue: str) -> dict[str, int]:
         (now, now, ns, queue),
     ).fetchone()
     return {"queued": int(queued), "leased": int(leased)}
-
-
-def op_register_worker(
-    conn: sqlite3.Connection, ns: str, worker_id: str, info: dict[str, Any], ttl: float
-) -> None:
-    blob = serialization.dumps(info)
-    write(
-        conn,
-        lambda c: (
-            c.execute(
-                "INSERT OR REPLACE INTO qtasks_workers VALUES (?,?,?,?)",
-                (ns, worker_id, blob, time.time() + ttl),
-            )
-            and None
-        ),
-    )
-
-
-def op_unregister_worker(conn: sqlite3.Connection, ns: str, worker_id: str) -> None:
-    write(
-        conn,
-        lambda c: (
-            c.execute("DELETE FROM qtasks_workers WHERE ns=? AND worker_id=?", (ns, worker_id))
-            and None
-        ),
-    )
-
-
-def op_live_workers(conn: sqlite3.Connection, ns: str) -> list[dict[str, Any]]:
-    rows = conn.execute(
-        "SELECT worker_id, info FROM qtasks_workers WHERE ns=? AND expires_at>?",
-        (ns, time.time()),
-    ).fetchall()
-    return [dict(serialization.loads(info), worker_id=wid) for wid, info in rows]
 
 
 # --- dead letters (`dead_letters.py`) -----------------------------------------------------
