@@ -33,7 +33,7 @@ def run(ctx: Context) -> Result:
         except Exception as exc:
             res.notes.append(f"the enqueue after the deletion raised {exc!r} (loud)")
             after = []
-        finals = lab.wait_done(after, timeout=10, tick=lambda: restart_dead(lab), settle=1)
+        finals = lab.wait_done(after, timeout=8, tick=lambda: restart_dead(lab), settle=1)
         t = tally(after, finals, lab.log, lab.interrupted)
         exited = [w for w in workers if w.proc.poll() is not None]
         res.figures.update(

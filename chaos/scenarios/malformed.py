@@ -27,7 +27,7 @@ def run(ctx: Context) -> Result:
             bad[uuid] = ctx.target.corrupt(lab.url, lab.app_name, uuid, part)
         good += lab.enqueue(("work", [0.01]) for _ in range(10))
         workers = lab.start_workers(2)
-        finals = lab.wait_done(good, timeout=10, settle=1)
+        finals = lab.wait_done(good, timeout=8, settle=1)
         t = tally(good, finals, lab.log, lab.interrupted)
         letters = _wait_dead_letters(lab.client, set(bad), timeout=5)
         lab.log.refresh()

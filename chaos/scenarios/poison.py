@@ -35,7 +35,7 @@ def run(ctx: Context) -> Result:
             if len(lab.log.refresh().runs_of(poison)) > MAX_DELIVERIES + 2:
                 break
             time.sleep(0.2)
-        finals = lab.wait_done(innocents, timeout=10, tick=lambda: restart_dead(lab), settle=1)
+        finals = lab.wait_done(innocents, timeout=8, tick=lambda: restart_dead(lab), settle=1)
         t = tally(innocents, finals, lab.log, lab.interrupted)
         runs = len(lab.log.runs_of(poison))
         record = lab.client.get(poison)

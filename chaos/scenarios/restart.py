@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 def run(ctx: Context) -> Result:
     res = ctx.result("restart")
-    seconds = 60.0 if ctx.long else 12.0
+    seconds = 60.0 if ctx.long else 8.0
     with ctx.lab("restart", lease_timeout=5) as lab:
         workers = lab.start_workers(3)
         acked_path = lab.dir / "acked.log"
