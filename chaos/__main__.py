@@ -84,7 +84,14 @@ def main(argv: list[str] | None = None) -> int:
     results: list[Result] = []
     for name in args.backend.split(","):
         target = target_for(name.strip())
-        target.start(root / target.name)
+        try:
+            target.start(root / target.name)
+        except Exception as exc:
+            for scenario in scenarios:
+                why = f"the {target.name} target did not start: {exc}"
+                results.append(Result(scenario.name, target.name, verdict="ERROR", notes=[why]))
+            print(f"{target.name}: did not start: {exc}", flush=True)
+            continue
         try:
             ctx = Context(root, target, args.long, random.Random(seed))
             for scenario in scenarios:

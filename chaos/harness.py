@@ -106,6 +106,7 @@ class Lab:
             **{f"QTASKS_{k.upper()}": str(v) for k, v in config.items()},
         }
         self._client: Any = None
+        self._others: list[subprocess.Popen[bytes]] = []
 
     # --- processes ----------------------------------------------------------------------
     def env(self) -> dict[str, str]:
@@ -133,6 +134,16 @@ class Lab:
             if not w.alive():
                 raise RuntimeError(f"worker {w.pid} exited at start:\n{w.log()[-2000:]}")
 
+    def spawn(self, argv: list[str], log_name: str) -> subprocess.Popen[bytes]:
+        """Start another process of the scenario (a client), with the workers' environment
+        and its output in `log_name`; killed by `close()` if still running."""
+        with open(self.dir / log_name, "wb") as out:
+            proc = subprocess.Popen(
+                argv, cwd=self.dir, env=self.env(), stdout=out, stderr=subprocess.STDOUT
+            )
+        self._others.append(proc)
+        return proc
+
     def live(self) -> list[Worker]:
         return [w for w in self.workers if w.alive()]
 
@@ -142,10 +153,19 @@ class Lab:
         worker.send(signum)
 
     def close(self) -> None:
+        for proc in self._others:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
         for w in self.workers:
             if w.alive():
                 w.send(signal.SIGCONT)
                 w.kill()
+        if self.target.shared:
+            try:
+                self.client.flush_all()
+            except Exception:
+                pass
         self.close_client()
 
     # --- the client -----------------------------------------------------------------------

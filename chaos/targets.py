@@ -26,9 +26,13 @@ class Target:
     can_restart = False
     can_corrupt = False
     has_files = False
+    #: The storage is not the harness's own: each scenario deletes its data at the end.
+    shared = True
 
     def __init__(self, url: str = "") -> None:
         self.url = url
+        if url:
+            self.name = url.partition("://")[0] + "-url"
 
     def start(self, workdir: Path) -> None:
         """Prepare the backend (start a server...) before the first scenario."""
@@ -57,6 +61,7 @@ class SqliteTarget(Target):
     name = "sqlite"
     can_corrupt = True
     has_files = True
+    shared = False
 
     def url_for(self, scenario_dir: Path, scenario: str) -> str:
         return f"sqlite:///{scenario_dir / 'qtasks.db'}"
@@ -86,6 +91,8 @@ class RedisServer:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        if self.ping():
+            raise RuntimeError(f"port {self.port} already has a Redis server; pick another")
         argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
         argv += ["--save", "", "--appendonly", "yes", "--appendfsync", "always"]
         argv += ["--dir", str(self.data_dir), "--logfile", str(self.data_dir / "redis.log")]
@@ -131,6 +138,7 @@ class RedisTarget(Target):
     name = "redis"
     can_restart = True
     can_corrupt = True
+    shared = False
 
     def __init__(self, url: str = "") -> None:
         super().__init__(url)

@@ -7,7 +7,6 @@ is unexplained."""
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import time
 from typing import TYPE_CHECKING
@@ -21,18 +20,13 @@ if TYPE_CHECKING:
 
 def run(ctx: Context) -> Result:
     res = ctx.result("restart")
-    seconds = 60.0 if ctx.long else 8.0
+    seconds = 60.0 if ctx.long else 10.0
     with ctx.lab("restart", lease_timeout=5) as lab:
         workers = lab.start_workers(3)
         acked_path = lab.dir / "acked.log"
-        with open(lab.dir / "client.log", "wb") as out:
-            client = subprocess.Popen(
-                [sys.executable, "-m", "chaos.client", str(acked_path), str(seconds)],
-                cwd=lab.dir,
-                env=lab.env(),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+        client = lab.spawn(
+            [sys.executable, "-m", "chaos.client", str(acked_path), str(seconds)], "client.log"
+        )
         restarts = [("term", seconds * 0.25), ("kill", seconds * 0.6)]
         began = time.monotonic()
         back_at = 0.0

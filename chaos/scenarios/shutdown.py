@@ -1,5 +1,5 @@
 """SIGTERM, then SIGINT, to a worker running long tasks. Tasks that fit in
-`shutdown_grace` (2 s) finish there and are not run again; longer ones (an async one
+`shutdown_grace` (3 s) finish there and are not run again; longer ones (an async one
 and a sync one per round) are released at the end of the grace period and run to
 completion on the next worker; the worker exits soon after the grace period.
 
@@ -21,7 +21,7 @@ from chaos.verdict import tally
 if TYPE_CHECKING:
     from chaos.scenarios import Context
 
-GRACE = 2.0
+GRACE = 3.0
 
 
 def run(ctx: Context) -> Result:
@@ -31,7 +31,7 @@ def run(ctx: Context) -> Result:
         short: set[str] = set()
         worker = lab.start_workers(1)[0]
         for signum in (signal.SIGTERM, signal.SIGINT):
-            fits = lab.enqueue([("work", [0.5]), ("sync_work", [1.0]), ("work", [1.2])])
+            fits = lab.enqueue([("work", [0.5]), ("sync_work", [1.0]), ("work", [1.5])])
             longer = lab.enqueue([("work", [2 * GRACE]), ("sync_work", [2 * GRACE])])
             uuids += fits + longer
             short.update(fits)
