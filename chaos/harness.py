@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from chaos.targets import Target
-from chaos.verdict import Final, RunLog
+from chaos.verdict import Final, RunLog, Tally
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,6 +45,16 @@ class Result:
     def fail(self, why: str) -> None:
         self.verdict = "FAIL"
         self.notes.append(why)
+
+    def conclude(self, t: Tally, more_tasks: int = 0) -> Result:
+        """Take the counts of `t` (and `more_tasks` counted apart), put its first lost
+        and unexplained tasks before the notes, and decide: PASS unless `t` found
+        something or the scenario called `fail()`."""
+        self.tasks = t.tasks + more_tasks
+        self.lost, self.explained, self.unexplained = len(t.lost), t.explained, len(t.unexplained)
+        self.notes[:0] = t.lost[:5] + t.unexplained[:5]
+        self.verdict = "FAIL" if not t.ok or self.verdict == "FAIL" else "PASS"
+        return self
 
 
 class Worker:

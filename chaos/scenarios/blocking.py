@@ -29,9 +29,4 @@ def run(ctx: Context) -> Result:
         res.figures["blocker_runs"] = len(runs)
         if len(runs) != 1:
             res.fail(f"the blocking task ran {len(runs)} times, on pids {[r.pid for r in runs]}")
-    res.tasks, res.lost, res.explained, res.unexplained = (
-        t.tasks, len(t.lost), t.explained, len(t.unexplained),
-    )  # fmt: skip
-    res.notes = t.lost[:5] + t.unexplained[:5] + res.notes
-    res.verdict = "FAIL" if not t.ok or res.verdict == "FAIL" else "PASS"
-    return res
+    return res.conclude(t)

@@ -42,14 +42,9 @@ def run(ctx: Context) -> Result:
             workers_exited=len(exited),
             exits_naming_the_file=sum(1 for w in exited if path in w.log()),
         )
-    res.tasks, res.lost, res.explained, res.unexplained = (
-        t.tasks, len(t.lost), t.explained, len(t.unexplained),
-    )  # fmt: skip
     if t.lost and not exited:
         res.notes.append(
             f"{ran} of {len(after)} tasks enqueued after the deletion ran, {len(t.lost)} did"
             " not end 'success' in the new file; no worker exited (nothing loud)"
         )
-    res.notes = t.lost[:5] + t.unexplained[:5] + res.notes
-    res.verdict = "PASS" if t.ok else "FAIL"
-    return res
+    return res.conclude(t)

@@ -42,16 +42,11 @@ def run(ctx: Context) -> Result:
             lab.start_worker(victim.slot)
         finals = lab.wait_done(uuids, timeout=600 if ctx.long else 120, settle=3)
         t = tally(uuids, finals, lab.log, lab.interrupted)
-    res.tasks, res.lost, res.explained, res.unexplained = (
-        t.tasks, len(t.lost), t.explained, len(t.unexplained),
-    )  # fmt: skip
     hits = sum(1 for n in in_flight if n)
     res.figures.update(kills=len(in_flight), kills_with_tasks_in_flight=hits)
     res.figures["in_flight_at_kills"] = sum(in_flight)
-    res.notes += t.lost[:5] + t.unexplained[:5]
-    res.verdict = "PASS" if t.ok else "FAIL"
     if len(in_flight) < kills:
         res.fail(f"only {len(in_flight)} of {kills} kills happened")
     if hits * 2 < kills:
         res.fail(f"only {hits} of {kills} kills hit a worker with tasks in flight: a weak storm")
-    return res
+    return res.conclude(t)

@@ -50,13 +50,8 @@ def run(ctx: Context) -> Result:
             res.fail(f"workers {dead} exited")
         errors = sum(w.log().count("failed") for w in workers)
         res.figures["worker_log_failures"] = errors
-    res.tasks, res.lost, res.explained, res.unexplained = (
-        t.tasks + len(bad), len(t.lost), t.explained, len(t.unexplained),
-    )  # fmt: skip
     res.figures["malformed"] = len(bad)
-    res.notes = t.lost[:5] + t.unexplained[:5] + res.notes
-    res.verdict = "FAIL" if not t.ok or res.verdict == "FAIL" else "PASS"
-    return res
+    return res.conclude(t, len(bad))
 
 
 def _wait_dead_letters(app: Any, wanted: set[str], timeout: float) -> dict[str, Any] | None:

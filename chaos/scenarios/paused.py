@@ -43,9 +43,4 @@ def run(ctx: Context) -> Result:
             res.fail("the second worker ran none of the paused worker's tasks")
         if not first.alive():
             res.fail("the paused worker exited after it was continued")
-    res.tasks, res.lost, res.explained, res.unexplained = (
-        t.tasks, len(t.lost), t.explained, len(t.unexplained),
-    )  # fmt: skip
-    res.notes = t.lost[:5] + t.unexplained[:5] + res.notes
-    res.verdict = "FAIL" if not t.ok or res.verdict == "FAIL" else "PASS"
-    return res
+    return res.conclude(t)

@@ -51,9 +51,4 @@ def run(ctx: Context) -> Result:
             res.fail("app.dead_letters() does not exist")
         elif poison not in {d.uuid for d in lab.client.dead_letters(limit=1000)}:
             res.fail("the poison is not among app.dead_letters()")
-    res.tasks, res.lost, res.explained, res.unexplained = (
-        t.tasks + 1, len(t.lost), t.explained, len(t.unexplained),
-    )  # fmt: skip
-    res.notes = t.lost[:5] + t.unexplained[:5] + res.notes
-    res.verdict = "FAIL" if not t.ok or res.verdict == "FAIL" else "PASS"
-    return res
+    return res.conclude(t, 1)

@@ -43,16 +43,11 @@ def run(ctx: Context) -> Result:
         after = sum(1 for _, at in acked if float(at) > back_at)
         ran_after = sum(1 for runs in lab.log.runs.values() for r in runs if r.start > back_at)
         dead = [w.pid for w in workers if not w.alive()]
-    res.tasks, res.lost, res.explained, res.unexplained = (
-        t.tasks, len(t.lost), t.explained, len(t.unexplained),
-    )  # fmt: skip
     res.figures.update(
         client_errors=summary.get("errors"),
         acked_after_last_restart=after,
         runs_after_last_restart=ran_after,
     )
-    res.notes += t.lost[:5] + t.unexplained[:5]
-    res.verdict = "PASS" if t.ok else "FAIL"
     if summary.get("last_error"):
         res.notes.append(f"client's last error: {summary['last_error']}")
     if not after:
@@ -61,7 +56,7 @@ def run(ctx: Context) -> Result:
         res.fail("no task ran after the last restart")
     if dead:
         res.fail(f"workers {dead} exited")
-    return res
+    return res.conclude(t)
 
 
 def _summary(path: object) -> dict[str, object]:

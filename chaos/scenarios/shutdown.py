@@ -42,12 +42,7 @@ def run(ctx: Context) -> Result:
             if len(lab.log.runs_of(u)) != 1:
                 runs = len(lab.log.runs_of(u))
                 t.unexplained.append(f"{u}: fitted in the grace period but ran {runs} times")
-    res.tasks, res.lost, res.explained, res.unexplained = (
-        t.tasks, len(t.lost), t.explained, len(t.unexplained),
-    )  # fmt: skip
-    res.notes += t.lost[:5] + t.unexplained[:5]
-    res.verdict = "FAIL" if not t.ok or res.verdict == "FAIL" else "PASS"
-    return res
+    return res.conclude(t)
 
 
 def _signal_round(

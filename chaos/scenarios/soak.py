@@ -56,9 +56,4 @@ def run(ctx: Context) -> Result:
                 res.fail(f"worker {w.pid}: RSS grew from {warm} KiB to {end} KiB")
             if not w.alive():
                 res.fail(f"worker {w.pid} exited")
-    res.tasks, res.lost, res.explained, res.unexplained = (
-        t.tasks, len(t.lost), t.explained, len(t.unexplained),
-    )  # fmt: skip
-    res.notes = t.lost[:5] + t.unexplained[:5] + res.notes
-    res.verdict = "FAIL" if not t.ok or res.verdict == "FAIL" else "PASS"
-    return res
+    return res.conclude(t)
