@@ -52,7 +52,7 @@ def _signal_round(
     return the worker started in its place."""
     name = signal.Signals(signum).name
     until(lambda: all(_running_on(lab, u, worker.pid) for u in batch), 60, f"{name} batch started")
-    sent = time.monotonic()
+    sent, sent_at = time.monotonic(), time.time()
     lab.interrupt(worker, signum)
     try:
         code = worker.proc.wait(GRACE + 15)
@@ -76,6 +76,9 @@ def _signal_round(
             res.fail(f"{name}: {u} was cut short but its record is {status!r}, not released")
         if not ran_long and status != "success":
             res.fail(f"{name}: {u} finished in the grace period but its record is {status!r}")
+        late = [r.end - sent_at for r in mine if r.end is not None and r.end > sent_at + GRACE]
+        if late:
+            res.fail(f"{name}: {u} ended {late[0]:.1f}s after the signal (grace {GRACE}s)")
     return lab.start_workers(1)[0]
 
 
