@@ -61,7 +61,7 @@ def _wait_dead_letters(app: Any, wanted: set[str], timeout: float) -> dict[str, 
         return None
     deadline = time.monotonic() + timeout
     while True:
-        found = {d.uuid: d for d in app.dead_letters(limit=1000)}
+        found = {d.uuid: d for d in app.dead_letters()}
         if wanted <= set(found) or time.monotonic() > deadline:
             return found
         time.sleep(0.2)
