@@ -100,6 +100,10 @@ class Worker:
 
 
 class Lab:
+    """One scenario's world (see the module docstring). `config` fields become the
+    workers' `QTASKS_<FIELD>` variables (`lease_timeout=1` -> `QTASKS_LEASE_TIMEOUT=1`);
+    by default a 2 s lease and a 3 s shutdown grace."""
+
     def __init__(self, root: Path, scenario: str, target: Target, **config: Any) -> None:
         self.dir = root / scenario
         self.dir.mkdir(parents=True, exist_ok=True)
