@@ -200,6 +200,7 @@ def complete(completions: Sequence[Completion], ttl: float) -> Flow:
                 c.delivery.record.queue,
                 codec.final_value(c.record),
                 c.dead_letter or "",
+                len(c.followups),
             )
         calls.append(args + codec.enqueue_args([f for c in chunk for f in c.followups]))
     for args in calls:  # all encoded first: bad input stores nothing

@@ -1,13 +1,16 @@
--- ARGV: ttl ms, n, [uuid, token, queue, value, dead letter reason ("": none)]*n, m,
--- m records (see _ENQUEUE). Store the final record of each delivery still ours, remove
--- its lease or queue entry, dead-letter it when a reason is given, and queue the
--- follow-ups. A stale holder's completion changes nothing: SET ... GET writes and reads
--- the task in one command (an MGET first costs more on this hot path), and a task that
--- turns out not to be ours is put back as it was; only a final one's expiry restarts.
+-- ARGV: ttl ms, n, [uuid, token, queue, value, dead letter reason ("": none), k]*n, m,
+-- m records (see _ENQUEUE), the k follow-ups of each delivery in turn. Store the final
+-- record of each delivery still ours, remove its lease or queue entry, dead-letter it
+-- when a reason is given, and queue its follow-ups. A stale holder's completion changes
+-- nothing, its follow-ups included: SET ... GET writes and reads the task in one command
+-- (an MGET first costs more on this hot path), and a task that turns out not to be ours
+-- is put back as it was; only a final one's expiry restarts.
 
 local ttl, n, leases, now = tonumber(ARGV[1]), tonumber(ARGV[2]), {}, nil
+local follow = n * 6 + 4  -- where the follow-ups of the next delivery start
 for j = 1, n do
-  local b = (j - 1) * 5 + 3
+  local b = (j - 1) * 6 + 3
+  local nf = tonumber(ARGV[b + 5])  -- its follow-ups
   local id, queue, value, reason = ARGV[b], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
   local k = P .. 't:' .. id
   local raw = redis.call('SET', k, value, 'PX', ttl, 'GET')
@@ -24,6 +27,7 @@ for j = 1, n do
       bury(id, queue, reason, now, ttl)
     end
     if h[8] then done(id, value) end
+    enqueue(follow, nf)
   elseif not raw then  -- unknown (expired, purged): nothing to complete
     redis.call('DEL', k)
   elseif h and h[1] ~= 'process' and h[1] ~= 'new' then  -- final: it expired after ttl
@@ -31,7 +35,6 @@ for j = 1, n do
   else  -- another worker's, or unreadable (then dead-lettered when its lease expires)
     redis.call('SET', k, raw)
   end
+  follow = follow + nf * 5
 end
 for queue, ids in pairs(leases) do redis.call('ZREM', P .. 'l:' .. queue, unpack(ids)) end
-local i = n * 5 + 3
-enqueue(i + 1, tonumber(ARGV[i]))
