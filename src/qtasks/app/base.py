@@ -145,6 +145,16 @@ class BaseQueueTasks(ClientOperations):
         if key == "logs_default_level_server":
             self.log.update_logger(default_level=value)
 
+    def _update_logs(self, **kwargs: Any) -> None:
+        """QTasks 1.7's way to change the app's logger: `name`, `subname`,
+        `default_level`, `format`, as `Logger.update_logger` takes them."""
+        self.log.update_logger(**kwargs)
+
+    def _registry_tasks(self) -> None:
+        """QTasks 1.7 copied the shared tasks into the app here. An app reads the shared
+        tasks when it looks a task up, whenever they were defined, so there is nothing
+        left to copy; kept for code that calls it."""
+
     # --- compatibility names ------------------------------------------------------------------
     @property
     def broker(self) -> Any:

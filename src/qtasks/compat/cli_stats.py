@@ -1,7 +1,8 @@
 """QTasks 1.7's `stats inspect` command and the helpers of its `qtasks.__main__`.
 
 `qtasks -A module:app stats inspect <target> [names...] [json=true]` prints what
-`SyncStats(app).inspect()` gives: `app`, `task <name>`, or `tasks [names...]`. Arguments
+`SyncStats(app).inspect()` gives: `app`, `task <name>`, or `tasks [names...]`;
+`stats --stats-app module:obj inspect ...` uses a stats object of one's own instead. Arguments
 of the form `key=value` are options (`true`/`false`, integers and decimals are
 converted), the others are names. The command reaches the CLI through the entry-point
 group `qtasks.commands`.
@@ -10,6 +11,11 @@ group `qtasks.commands`.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import importlib
+import inspect
+import os
+import sys
 from typing import Any
 
 from qtasks.cli.common import AppLoadError, UsageError, load_app
@@ -23,6 +29,12 @@ _TARGETS = ("app", "task", "tasks")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--stats-app",
+        metavar="MODULE:STATS",
+        help="a stats object of your own (`SyncStats(app)`, `AsyncStats(app)` or a "
+        "subclass; a function there is called) instead of SyncStats(app)",
+    )
     actions = parser.add_subparsers(dest="stats_command", metavar="inspect")
     inspect = actions.add_parser("inspect", help="describe the app or its tasks")
     inspect.add_argument("target", choices=_TARGETS, help="what to describe")
@@ -37,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     as_json = bool(options.pop("json", False))
     if options:
         raise UsageError(f"unknown option(s): {', '.join(sorted(options))} (known: json)")
-    inspected = SyncStats(app).inspect()
+    inspected = _inspect(_stats_of(args.stats_app) if args.stats_app else SyncStats(app))
     if args.target == "app":
         print(inspected.app(json=as_json))
     elif args.target == "task":
@@ -50,6 +62,35 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(inspected.tasks(*names, json=as_json))
     return 0
+
+
+def _stats_of(target: str) -> Any:
+    module_name, sep, attr = target.partition(":")
+    if not sep or not module_name or not attr:
+        raise UsageError(f"--stats-app takes module:attribute, got {target!r}")
+    if os.getcwd() not in sys.path:  # found like the app of -A
+        sys.path.insert(0, os.getcwd())
+    try:
+        stats = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise UsageError(f"cannot load --stats-app {target}: {exc}") from exc
+    if inspect.isfunction(stats):
+        stats = stats()
+    if not callable(getattr(stats, "inspect", None)):
+        raise UsageError(f"--stats-app {target} is {stats!r}, which has no inspect()")
+    return stats
+
+
+def _inspect(stats: Any) -> Any:
+    """`stats.inspect()`, awaited when the stats object is an async one."""
+    inspected = stats.inspect()
+    if inspect.isawaitable(inspected):
+        inspected = asyncio.run(_await(inspected))
+    return inspected
+
+
+async def _await(awaitable: Any) -> Any:
+    return await awaitable
 
 
 def positional(args: Any) -> tuple[list[str], dict[str, Any]]:

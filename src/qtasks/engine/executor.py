@@ -203,13 +203,17 @@ class TaskExecutor:
         `task_default_decode`), then a check that it comes back equal from JSON (a tuple
         as a list). Raises `SerializationError` naming the part at fault (`result`,
         `result['rows'][3]`) for NaN or infinite floats, non-str keys and types JSON
-        cannot hold: the task ends `error` rather than store a changed value."""
+        cannot hold: the task ends `error` rather than store a changed value.
+
+        A decoder that returns JSON text (`decode=json.dumps`, QTasks 1.7's form) has
+        encoded the result: the text is read back, so `returning` is the value and not
+        the text. Other text is stored as a string."""
         value = self._result
         decoder = self.task_func.decode
         if decoder is None and self.app is not None:  # the app's config, read at run time
             decoder = self.app.config.task_default_decode
         if decoder is not None:
-            value = await call_maybe_async(decoder, value)
+            value = _encoded_to_value(await call_maybe_async(decoder, value))
         if "task_executor_decode" in self._listened:
             changes = await self._trigger("task_executor_decode", result=value)
             value = changes.get("result", value)
@@ -357,6 +361,18 @@ def _default_log() -> Log:
     from qtasks.logs import Logger
 
     return Logger("qtasks")
+
+
+def _encoded_to_value(value: Any) -> Any:
+    # QTasks 1.7 stored a decoder's output as the result's JSON text and parsed it on
+    # every read; parsing it once here keeps what 1.7 callers read, and text that is
+    # not JSON (where 1.7's reads failed) stays a plain string.
+    if isinstance(value, str | bytes):
+        try:
+            return serialization.loads(value)
+        except ValueError:
+            return value
+    return value
 
 
 __all__ = ["TaskExecutor"]

@@ -96,10 +96,14 @@ class TaskTimeoutError(TaskError, TimeoutError):
 
 
 class TaskPluginTriggerError(TaskError):
-    """Raised by `ctx.plugin_error(**kwargs)`; plugins may turn it into a result."""
+    """Raised by `ctx.plugin_error(**kwargs)` (or by a task itself, with a message as
+    QTasks 1.7 allowed: `raise TaskPluginTriggerError("reason")`); plugins may turn it
+    into a result. `.kwargs` holds the keyword arguments for the plugins."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(kwargs.get("message") or kwargs.get("reason") or repr(kwargs))
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if not args:
+            args = (kwargs.get("message") or kwargs.get("reason") or repr(kwargs),)
+        super().__init__(*args)
         self.kwargs = kwargs
 
 

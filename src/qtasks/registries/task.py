@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 from qtasks._state import require_app
 from qtasks.core.models import TaskSpec
-from qtasks.exc import TaskNotBoundError
+from qtasks.exc import ConfigError, TaskNotBoundError
 
 if TYPE_CHECKING:
     from qtasks.app.task import Task
@@ -30,7 +30,17 @@ R = TypeVar("R")
 class BaseTask(Generic[P]):
     """Options of one task (visible as attributes) plus its app, if bound."""
 
-    def __init__(self, schema: TaskSpec, app: Any = None) -> None:
+    def __init__(
+        self, schema: TaskSpec | str | None = None, app: Any = None, **options: Any
+    ) -> None:
+        """Built by the task decorators from a `TaskSpec`. QTasks 1.7's form builds a
+        handle for a task registered elsewhere (enqueue by name):
+        `SyncTask(task_name="report", priority=1, app=app)`; it takes the decorator's
+        options plus `extra`, and raises `TypeError` naming any other keyword."""
+        if not isinstance(schema, TaskSpec):
+            schema = _spec_of_options(schema, options)
+        elif options:
+            raise TypeError(f"{type(self).__name__}() got unexpected keywords: {sorted(options)}")
         self._schema = schema
         self._app = app
         self.ctx: Any = None
@@ -62,7 +72,10 @@ class BaseTask(Generic[P]):
         self._app = app
 
     def _names(self, task_name: str | None) -> str:
-        return task_name or self._schema.name
+        name = task_name or self._schema.name
+        if not name:
+            raise ConfigError("Task name is not specified: pass task_name=")
+        return name
 
     def __repr__(self) -> str:
         bound = getattr(self._app, "name", None)
@@ -189,7 +202,11 @@ class SyncTask(BaseTask[P], Generic[P, R]):
     ) -> SyncTaskCls:
         """A pre-built call: `task(1, 2).add_task()`."""
         result: SyncTaskCls = SyncTaskCls(
-            task_name or self._schema.name, priority, timeout, args, kwargs
+            task_name or self._schema.name,
+            self._schema.priority if priority is None else priority,
+            timeout,
+            args,
+            kwargs,
         )._bind(self)
         return result
 
@@ -313,9 +330,67 @@ class AsyncTask(BaseTask[P], Generic[P, R]):
         **kwargs: Any,
     ) -> AsyncTaskCls:
         result: AsyncTaskCls = AsyncTaskCls(
-            task_name or self._schema.name, priority, timeout, args, kwargs
+            task_name or self._schema.name,
+            self._schema.priority if priority is None else priority,
+            timeout,
+            args,
+            kwargs,
         )._bind(self)
         return result
+
+
+#: QTasks 1.7's `AsyncTask`/`SyncTask` constructor keywords beside `task_name` and `app`.
+_HANDLE_OPTIONS = frozenset(
+    (
+        "priority",
+        "echo",
+        "max_time",
+        "retry",
+        "retry_on_exc",
+        "decode",
+        "tags",
+        "description",
+        "generate_handler",
+        "executor",
+        "middlewares_before",
+        "middlewares_after",
+        "extra",
+    )
+)
+
+
+def _spec_of_options(task_name: str | None, options: dict[str, Any]) -> TaskSpec:
+    name = task_name if task_name is not None else options.pop("task_name", None)
+    unknown = set(options) - _HANDLE_OPTIONS
+    if unknown:
+        raise TypeError(
+            f"Task handle got unexpected keywords {sorted(unknown)}; it takes task_name, app "
+            f"and the decorator's options ({', '.join(sorted(_HANDLE_OPTIONS))})"
+        )
+
+    def not_in_this_process(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(
+            f"Task {name!r} has no function in this process: it runs on the workers "
+            "where it is registered"
+        )
+
+    return TaskSpec(
+        priority=int(options.get("priority") or 0),
+        name=name or "",
+        func=not_in_this_process,
+        echo=bool(options.get("echo", False)),
+        max_time=options.get("max_time"),
+        retry=options.get("retry"),
+        retry_on_exc=options.get("retry_on_exc"),
+        decode=options.get("decode"),
+        tags=options.get("tags"),
+        description=options.get("description"),
+        generate_handler=options.get("generate_handler"),
+        executor=options.get("executor"),
+        middlewares_before=list(options.get("middlewares_before") or []),
+        middlewares_after=list(options.get("middlewares_after") or []),
+        extra=dict(options.get("extra") or {}),
+    )
 
 
 @dataclasses.dataclass

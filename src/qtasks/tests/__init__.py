@@ -84,6 +84,18 @@ class BaseTestCase:
         """Put the app's original backend back."""
         self.app.backend = self._original_backend
 
+    def _server_options(
+        self, num_workers: Any, options: dict[str, Any]
+    ) -> tuple[int | None, dict[str, Any]]:
+        """QTasks 1.7's `start(loop=None, starter=None, num_workers=4, reset_config=True)`
+        keywords are accepted: a starter (given first or by name) must be one of 1.7's,
+        `reset_config` and `loop` change nothing (one config; the running loop is used)."""
+        options = dict(options)
+        starter = options.pop("starter", None)
+        options.pop("reset_config", None)
+        options.pop("loop", None)
+        return self.app._run_options(num_workers, starter), options
+
     def _worker_enabled(self) -> bool:
         if not self.test_config.worker:
             self.app.log.warning("[%s] the worker is disabled in TestConfig", self.name)
@@ -111,14 +123,16 @@ class SyncTestCase(BaseTestCase):
         result: Task | None = self.app.get(uuid)
         return result
 
-    def start(self, num_workers: int | None = None, **options: Any) -> None:
+    def start(self, num_workers: Any = None, **options: Any) -> None:
         """Run the worker in this thread until stopped (blocks)."""
         if self._worker_enabled():
             self.app.run_forever(num_workers, **options)
 
-    def start_in_background(self, num_workers: int | None = None, **options: Any) -> None:
+    def start_in_background(self, num_workers: Any = None, **options: Any) -> None:
+        """Start the worker on a background thread (returns once it is fetching)."""
         if self._worker_enabled():
-            self.app.start(num_workers, **options)
+            workers, rest = self._server_options(num_workers, options)
+            self.app.start(workers, **rest)
 
     def stop(self) -> None:
         self.app.stop()
@@ -144,15 +158,17 @@ class AsyncTestCase(BaseTestCase):
         result: Task | None = await self.app.get(uuid)
         return result
 
-    async def start(self, num_workers: int | None = None, **options: Any) -> None:
+    async def start(self, num_workers: Any = None, **options: Any) -> None:
         """Start the worker in the running event loop."""
         if self._worker_enabled():
-            await self.app.start(num_workers, **options)
+            workers, rest = self._server_options(num_workers, options)
+            await self.app.start(workers, **rest)
 
-    def start_in_background(self, num_workers: int | None = None, **options: Any) -> None:
+    def start_in_background(self, num_workers: Any = None, **options: Any) -> None:
         """Start the worker on its own thread and loop."""
         if self._worker_enabled():
-            self.app.start_in_background(num_workers, **options)
+            workers, rest = self._server_options(num_workers, options)
+            self.app.start_in_background(workers, **rest)
 
     async def stop(self) -> None:
         await self.app.stop()
