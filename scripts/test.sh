@@ -9,7 +9,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[dev]"
-.venv/bin/ruff format --check src tests bench examples
-.venv/bin/ruff check src tests bench examples
+.venv/bin/ruff format --check src tests bench examples chaos
+.venv/bin/ruff check src tests bench examples chaos
 .venv/bin/mypy
 .venv/bin/python -m pytest "$@"

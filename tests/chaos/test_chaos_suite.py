@@ -31,21 +31,8 @@ pytestmark = pytest.mark.e2e
 BACKENDS = ["sqlite", "redis"]
 SCENARIOS = [s.name for s in all_scenarios() if not s.long_only]
 
-_FENCING = "a stale completion overwrites the record of the second runner (no fencing)"
-_DEAD_LETTERS = "undecodable entries block the queue; no app.dead_letters() yet"
-_POISON = "no max_deliveries: the poison is delivered forever and takes innocents with it"
-_BLOCKING = "a blocked loop cannot renew its leases: the task and its batch run twice"
-KNOWN_FAILURES: dict[tuple[str, str], str] = {
-    ("sqlite", "malformed"): _DEAD_LETTERS,
-    ("redis", "malformed"): _DEAD_LETTERS,
-    ("sqlite", "poison"): _POISON,
-    ("redis", "poison"): _POISON,
-    ("sqlite", "blocking"): _BLOCKING,
-    ("redis", "blocking"): _BLOCKING,
-    ("sqlite", "paused"): _FENCING,
-    ("redis", "paused"): _FENCING,
-    ("sqlite", "files"): "workers keep polling a deleted database file, silently",
-}
+#: Scenarios known to fail, by (backend, scenario), with why; none today.
+KNOWN_FAILURES: dict[tuple[str, str], str] = {}
 
 _runs: dict[str, dict[str, Any]] = {}
 
