@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import time
 import uuid
+from typing import Any
 
 import pytest
 
@@ -161,3 +162,18 @@ async def test_purge_of_the_namespace_removes_its_dead_letters(backend: Backend)
     await backend.purge()  # app.flush_all()
     assert await box.dead_letters() == []
     assert await box.requeue_dead_letters() == 0
+
+
+async def test_dead_letters_expire_after_the_result_ttl(make_backend: Any) -> None:
+    """A queue that keeps dead-lettering must not grow without bound: a dead letter is
+    kept for `result_ttl` from when it was dead-lettered, then upkeep drops it."""
+    backend = make_backend(result_ttl=1.0)
+    box = letters_of(backend)
+    await dead(backend, 2)
+    assert len(await box.dead_letters()) == 2
+    deadline = time.monotonic() + 10
+    while await box.dead_letters():
+        assert time.monotonic() < deadline, "dead letters outlived their result_ttl"
+        await asyncio.sleep(0.3)
+        await backend.recover_expired("default")
+        await backend.expire()

@@ -105,10 +105,10 @@ class MemoryBackend(Backend, DeadLetters):
         self._store.release(self.namespace, deliveries)
 
     async def recover_expired(self, queue: str) -> None:
-        self._store.maintain(self.namespace)
+        self._store.maintain(self.namespace, self.config.result_ttl)
 
     async def expire(self) -> None:
-        self._store.maintain(self.namespace)
+        self._store.maintain(self.namespace, self.config.result_ttl)
 
     # --- dead letters -------------------------------------------------------------------
     async def dead_letters(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]:

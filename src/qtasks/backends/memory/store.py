@@ -338,14 +338,22 @@ class MemoryStore:
                     del table[key]
             self.dead.pop(ns, None)
 
-    def maintain(self, ns: str) -> None:
-        """Upkeep: drop every expired record and worker, requeue expired leases of `ns`."""
+    def maintain(self, ns: str, dead_ttl: float | None = None) -> None:
+        """Upkeep: drop every expired record and worker, requeue expired leases of `ns`,
+        and drop its dead letters older than `dead_ttl` seconds."""
         with self.lock:
             now = time.time()
             self._expire(now)
             self._recover(ns, now)
             for key in [k for k, (until, _) in self.workers.items() if until <= now]:
                 del self.workers[key]
+            letters = self.dead.get(ns)
+            if letters and dead_ttl is not None:
+                # oldest first: stop at the first one still young enough
+                for uuid, letter in list(letters.items()):
+                    if letter.dead_at + dead_ttl > now:
+                        break
+                    del letters[uuid]
 
     # --- dead letters ---------------------------------------------------------------------
     def dead_letters(self, ns: str, limit: int, offset: int) -> list[DeadLetter]:

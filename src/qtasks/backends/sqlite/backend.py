@@ -242,10 +242,14 @@ class SqliteBackend(Backend, DeadLetters):
     # Upkeep may work for up to `ops.UPKEEP_BUDGET` seconds (deleting many expired
     # records, giving their space back): always on the backend's thread, never the loop.
     async def recover_expired(self, queue: str) -> None:
-        await self._on_thread(ops.op_maintain, self.namespace)
+        await self._on_thread(
+            ops.op_maintain, self.namespace, ops.UPKEEP_BUDGET, self.config.result_ttl
+        )
 
     async def expire(self) -> None:
-        await self._on_thread(ops.op_maintain, self.namespace)
+        await self._on_thread(
+            ops.op_maintain, self.namespace, ops.UPKEEP_BUDGET, self.config.result_ttl
+        )
 
     # --- dead letters -------------------------------------------------------------------
     async def dead_letters(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]:

@@ -429,9 +429,15 @@ _EXPIRE_BATCH = 2000
 UPKEEP_BUDGET = 0.5
 
 
-def op_maintain(conn: sqlite3.Connection, ns: str, budget: float = UPKEEP_BUDGET) -> None:
-    """Delete expired records and worker registrations, then give the space back
-    (`driver.reclaim_space`); stops after about `budget` seconds (the next call goes on)."""
+def op_maintain(
+    conn: sqlite3.Connection,
+    ns: str,
+    budget: float = UPKEEP_BUDGET,
+    dead_ttl: float | None = None,
+) -> None:
+    """Delete expired records and worker registrations, and the dead letters of `ns`
+    older than `dead_ttl` seconds, then give the space back (`driver.reclaim_space`);
+    stops after about `budget` seconds (the next call goes on)."""
     now = time.time()
     deadline = time.monotonic() + budget
 
@@ -445,6 +451,14 @@ def op_maintain(conn: sqlite3.Connection, ns: str, budget: float = UPKEEP_BUDGET
     write(
         conn, lambda c: c.execute("DELETE FROM qtasks_workers WHERE expires_at<?", (now,)) and None
     )
+    if dead_ttl is not None:
+        write(
+            conn,
+            lambda c: (
+                c.execute("DELETE FROM qtasks_dead WHERE ns=? AND dead_at<?", (ns, now - dead_ttl))
+                and None
+            ),
+        )
     while write(conn, expire_some) == _EXPIRE_BATCH and time.monotonic() < deadline:
         pass
     reclaim_space(conn, deadline)
