@@ -132,6 +132,10 @@ def test_documented_import_paths() -> None:
     for obj in (Logger, Task, TestConfig, AsyncTestCase, SyncTestCase, get_app):
         assert obj is not None
     assert isinstance(__version__, str) and __version__
+    # the successor of QTasks 1.7.3: code checking for "1.7 or later" keeps its answer
+    major, minor = (int(part) for part in __version__.split(".")[:2])
+    assert (major, minor) > (1, 7)
+    assert QueueTasks(broker_url="memory://version").version == __version__
     assert set(qtasks.__all__) >= {
         "QueueTasks",
         "AsyncRouter",
