@@ -439,3 +439,52 @@ async def test_async_test_case_start_takes_the_1_7_keywords(url: str) -> None:
     finally:
         await case.stop()
     assert done is not None and done.returning == "hello"
+
+
+@pytest.mark.parametrize("facade", ["sync", "async"])
+async def test_waiting_reads_through_the_get_hooks_and_the_end_statuses(facade: str) -> None:
+    """QTasks 1.7's waiting read through `app.get` (so `qtasks_get` plugins changed what
+    a waiter got) and stopped at the config's `result_statuses_end`."""
+    import time as time_mod
+
+    import qtasks
+    import qtasks.asyncio
+    from qtasks.plugins.base import BasePlugin
+
+    class Replace(BasePlugin):
+        def trigger(self, name: str, *args: Any, **kwargs: Any) -> Any:
+            task = kwargs.get("task")
+            if task is not None:
+                task.returning = "replaced"
+                return {"task": task}
+            return None
+
+    cls = qtasks.asyncio.QueueTasks if facade == "async" else qtasks.QueueTasks
+    app = cls(f"wait-hooks-{facade}", broker_url=f"memory://wait-hooks-{facade}")
+    app.add_plugin(Replace(), trigger_names=["qtasks_get"])
+
+    @app.task
+    def orig() -> str:
+        return "orig"
+
+    @app.task
+    def slow() -> str:
+        time_mod.sleep(2)
+        return "late"
+
+    if facade == "async":
+        async with app.serve():
+            done = await app.add_task("orig", timeout=10)
+            app.config.result_statuses_end = ["success", "error", "cancel", "process"]
+            started = time_mod.monotonic()
+            early = await app.add_task("slow", timeout=10)
+            waited = time_mod.monotonic() - started
+    else:
+        with app.serve():
+            done = app.add_task("orig", timeout=10)
+            app.config.result_statuses_end = ["success", "error", "cancel", "process"]
+            started = time_mod.monotonic()
+            early = app.add_task("slow", timeout=10)
+            waited = time_mod.monotonic() - started
+    assert done.returning == "replaced"
+    assert early is not None and early.status == "process" and waited < 1.8

@@ -24,7 +24,7 @@ from qtasks.core.hooks import HookRunner
 from qtasks.core.models import DeadLetter, TaskRecord, TaskSpec
 from qtasks.core.policy import eta_from
 from qtasks.core.records import check_eta, check_priority, check_seconds, new_record
-from qtasks.core.status import RETRY
+from qtasks.core.status import RETRY, SETTLED_STATUSES
 from qtasks.core.steps import Call, Flow
 from qtasks.exc import ArgumentTypeError, ConfigError, SerializationError
 from qtasks.registries.task import BaseTaskCls
@@ -287,6 +287,12 @@ class ClientOperations(FlowDriver):
 
     def _get_flow(self, uuid: UUID | str) -> Flow[Task | None]:
         record = yield Call("get", (self._uuid_str(uuid),))
+        return (yield from self._read_flow(record))
+
+    def _read_flow(self, record: TaskRecord | None) -> Flow[Task | None]:
+        """A record read, through the `get` hooks (`storage_get`, `broker_get`,
+        `qtasks_get`): for `get()` and for the final record a waiter returns, as QTasks
+        1.7's waiting read through `app.get`."""
         changes = yield from self._fire("storage_get", storage=self.backend, result=record)
         record = changes.get("result", record)
         task = self._to_task(record) if record is not None else None
@@ -296,16 +302,30 @@ class ClientOperations(FlowDriver):
         return changes.get("task", task)
 
     def _wait_flow(self, uuid: UUID | str, timeout: float) -> Flow[Task | None]:
-        """Wait for the final state, following retries to the last attempt."""
+        """Wait for the final state, following retries to the last attempt.
+
+        A final status always ends the wait. Statuses added to the config's
+        `result_statuses_end` that are not final (`process`, say, as QTasks 1.7 allowed)
+        end it too; they are looked for every `result_time_interval` seconds, since the
+        backend wakes waiters only for final records."""
         deadline = time.monotonic() + timeout
         current: str | None = self._uuid_str(uuid)
+        also = set(self.config.result_statuses_end) - SETTLED_STATUSES
         while current is not None:
             remaining = max(0.0, deadline - time.monotonic())
+            if also:
+                record = yield Call("get", (current,))
+                if record is not None and record.status in also:
+                    return (yield from self._read_flow(record))
+                remaining = min(remaining, max(0.01, float(self.config.result_time_interval)))
             record = yield Call("wait_final", (current, remaining))
             nxt = self._next_in_chain(record)
-            if nxt is None:
-                return self._to_task(record) if record is not None and record.is_final else None
-            current = nxt
+            if nxt is not None:
+                current = nxt
+            elif record is not None and record.is_final:
+                return (yield from self._read_flow(record))
+            elif not also or time.monotonic() >= deadline:
+                return None
         return None
 
     def _cancel_flow(self, uuid: UUID | str, reason: str) -> Flow[Task | None]:
