@@ -211,3 +211,45 @@ def test_async_run_forever_runs_on_a_given_loop() -> None:
         assert seen == ["ran"] and not loop.is_closed()
     finally:
         loop.close()
+
+
+def test_components_of_ones_own_are_refused_saying_what_to_do_instead() -> None:
+    from qtasks.brokers import SyncRedisBroker
+    from qtasks.brokers.base import BaseBroker
+    from qtasks.storages import SyncRedisStorage
+    from qtasks.storages.base import BaseStorage
+
+    class MyBroker(BaseBroker):  # written the 1.7 way
+        def __init__(self, name: str = "mine", storage: Any = None) -> None:
+            super().__init__(storage, name=name)
+
+    class MyStorage(BaseStorage):
+        def __init__(self) -> None:
+            super().__init__(name="mine", global_config=None)
+
+    broker = MyBroker(storage=MyStorage())
+    assert broker.name == "mine" and isinstance(broker.storage, MyStorage)
+    with pytest.raises(ConfigError, match=r"implement qtasks\.core\.ports\.Backend"):
+        qtasks.QueueTasks("mine", broker=broker)
+
+    class CountingBroker(SyncRedisBroker):
+        def add(self, *args: Any, **kwargs: Any) -> None:
+            raise AssertionError("never called")
+
+    class CountingStorage(SyncRedisStorage):
+        def get(self, *args: Any, **kwargs: Any) -> None:
+            raise AssertionError("never called")
+
+    with pytest.raises(ConfigError, match="overrides add of SyncRedisBroker"):
+        qtasks.QueueTasks("mine", broker=CountingBroker(name="mine", url=REDIS_URL))
+    storage = CountingStorage(name="mine", url=REDIS_URL)
+    with pytest.raises(ConfigError, match="overrides get of SyncRedisStorage"):
+        qtasks.QueueTasks("mine", broker=SyncRedisBroker(name="mine", storage=storage))
+
+
+def test_the_1_7_broker_names_import_from_the_package() -> None:
+    from qtasks.brokers import AsyncKafkaBroker, AsyncRabbitMQBroker, SyncSocketBroker
+
+    for cls in (AsyncRabbitMQBroker, AsyncKafkaBroker, SyncSocketBroker):
+        with pytest.raises(ConfigError, match="broker_url="):
+            cls()

@@ -185,3 +185,25 @@ def test_hook_abort_fails_the_task_only_before_its_outcome(hook: str, status: st
         assert task is not None and task.status == status
         if status == "error":
             assert "LookupError: no such thing" in task.traceback
+
+
+def test_a_plugin_cache_is_given_back_on_the_next_call() -> None:
+    """QTasks 1.7's plugin_cache: a plugin returns {"plugin_cache": value} and receives
+    `plugin_cache=value` the next time; the key itself is not a change."""
+    from qtasks.core.hooks import HookRunner, PluginTable
+    from qtasks.plugins.base import BasePlugin
+
+    seen: list[Any] = []
+
+    class Counter(BasePlugin):
+        def trigger(self, name: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            seen.append(kwargs.get("plugin_cache"))
+            return {"plugin_cache": (kwargs.get("plugin_cache") or 0) + 1}
+
+    table = PluginTable()
+    table["worker_execute_after"] = [Counter()]
+    runner = HookRunner({"worker": table}, None)
+    for _ in range(3):
+        changes = runner.run_sync("worker_execute_after", model=None)
+        assert "plugin_cache" not in changes
+    assert seen == [None, 1, 2]

@@ -102,7 +102,7 @@ class BaseQueueTasks(ClientOperations):
         # worker component given here is checked at once.
         self._given = (None if isinstance(broker, Backend) else broker, worker)
         self._chain: tuple[Any, Any, Any] | None = None
-        if worker is not None:
+        if worker is not None or self._given[0] is not None:
             self._components()
         self._set_state()
 
@@ -111,8 +111,11 @@ class BaseQueueTasks(ClientOperations):
             backend = given if isinstance(given, Backend) else getattr(given, "backend", None)
             if not isinstance(backend, Backend):
                 raise ConfigError(
-                    f"broker/storage must be a qtasks Backend or a component with .backend, "
-                    f"got {given!r}"
+                    f"QueueTasks(broker=/storage=...) takes a qtasks backend or one of QTasks "
+                    f"1.7's Redis components, got {given!r}: a broker or storage class of "
+                    "one's own cannot drive the engine. Pass broker_url=... (memory://, "
+                    "sqlite:///, redis://), or implement qtasks.core.ports.Backend and "
+                    "register its URL scheme (see docs/backends/README.md)"
                 )
             backend.config = self.config  # one config per app, read by every component
             return backend

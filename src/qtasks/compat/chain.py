@@ -294,7 +294,56 @@ def component_chain(app: Any, broker: Any, worker: Any) -> tuple[Any, Any, Any]:
             f"{worker!r}: qtasks runs tasks with its own engine; customise it with "
             "middlewares, plugins or @app.task(executor=...)"
         )
+    _check_redis_components(broker)
     return _broker_view(app)(app, broker), WorkerView(app, worker), StarterView(app)
+
+
+#: QTasks 1.7's methods of brokers and storages; a subclass of the 1.7 Redis components
+#: that overrides one expects the app to call it, which qtasks' engine never does.
+_COMPONENT_METHODS = (
+    "add",
+    "get",
+    "get_all",
+    "update",
+    "start",
+    "stop",
+    "listen",
+    "add_process",
+    "remove_finished_task",
+    "flush_all",
+)
+
+
+def _check_redis_components(broker: Any) -> None:
+    if broker is None:
+        return
+    from qtasks.compat import redis_components as redis
+
+    for part in (broker, getattr(broker, "storage", None)):
+        if part is None:
+            continue
+        base = next(
+            (
+                c
+                for c in type(part).__mro__
+                if c.__module__ == redis.__name__ and not c.__name__.startswith("_")
+            ),
+            None,
+        )
+        if base is None or type(part) is base:
+            continue
+        changed = [
+            n
+            for n in _COMPONENT_METHODS
+            if getattr(type(part), n, None) is not getattr(base, n, None)
+        ]
+        if changed:
+            raise ConfigError(
+                f"{type(part).__name__} overrides {', '.join(changed)} of {base.__name__}, "
+                "which qtasks never calls: its engine talks to the backend through "
+                "qtasks.core.ports. Keep behaviour of your own in plugins or middlewares, "
+                "or implement a Backend (see docs/backends/README.md)"
+            )
 
 
 def _broker_view(app: Any) -> type[BrokerView]:

@@ -51,19 +51,52 @@ class _Component:
 
 
 class BaseBroker(_Component):
-    """Base of QTasks 1.7's brokers."""
+    """Base of QTasks 1.7's brokers: `(storage, name, log, config, events)`."""
+
+    def __init__(
+        self,
+        storage: Any = None,
+        name: str | None = None,
+        log: Any = None,
+        config: QueueConfig | None = None,
+        events: Any = None,
+    ) -> None:
+        super().__init__(name, log, config, events)
+        self.storage = storage
 
 
 class BaseStorage(_Component):
-    """Base of QTasks 1.7's storages."""
+    """Base of QTasks 1.7's storages: `(name, global_config, log, config, events)`."""
+
+    def __init__(
+        self,
+        name: str | None = "QueueTasks",
+        global_config: Any = None,
+        log: Any = None,
+        config: QueueConfig | None = None,
+        events: Any = None,
+    ) -> None:
+        super().__init__(name, log, config, events)
+        self.global_config = global_config
 
 
 class BaseGlobalConfig(_Component):
-    """Base of QTasks 1.7's global configs."""
+    """Base of QTasks 1.7's global configs: `(name, log, config, events)`."""
 
 
 class BaseWorker(_Component):
-    """Base of QTasks 1.7's workers."""
+    """Base of QTasks 1.7's workers: `(name, broker, log, config, events)`."""
+
+    def __init__(
+        self,
+        name: str | None = "QueueTasks",
+        broker: Any = None,
+        log: Any = None,
+        config: QueueConfig | None = None,
+        events: Any = None,
+    ) -> None:
+        super().__init__(name, log, config, events)
+        self.broker = broker
 
 
 class BaseStarter(_Component):

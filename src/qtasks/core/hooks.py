@@ -341,6 +341,9 @@ class HookRunner:
         self.log = log
         self.bridge = bridge
         self._active: frozenset[str] | None = None
+        #: QTasks 1.7's `plugin_cache`: what each plugin (by name) returned under that key,
+        #: given back to it as the keyword `plugin_cache` on its next call.
+        self._caches: dict[str, Any] = {}
         for table in tables.values():
             table.watch(self._invalidate)
 
@@ -390,8 +393,11 @@ class HookRunner:
         changes: dict[str, Any] = {}
         for plugin in self.listeners(name):
             error: Exception | None = None
+            call_kwargs = kwargs
+            if self._caches and _name(plugin) in self._caches:
+                call_kwargs = {**kwargs, "plugin_cache": self._caches[_name(plugin)]}
             try:
-                result = _call(plugin, name, kwargs)
+                result = _call(plugin, name, call_kwargs)
             except Exception as exc:
                 result, error = None, exc
             if error is None and inspect.isawaitable(result):
@@ -436,6 +442,9 @@ class HookRunner:
                     name,
                 )
             return
+        if "plugin_cache" in result:
+            result = dict(result)
+            self._caches[_name(plugin)] = result.pop("plugin_cache")
         changes.update(result)
         kwargs.update(result)
 

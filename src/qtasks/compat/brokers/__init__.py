@@ -1,5 +1,7 @@
 """`qtasks.brokers` (QTasks 1.7): `AsyncRedisBroker`, `SyncRedisBroker`, read lazily from
-`qtasks.compat.redis_components` (the Redis driver is an optional extra).
+`qtasks.compat.redis_components` (the Redis driver is an optional extra), and the
+RabbitMQ, Kafka and socket broker names of 1.7, which this version does not ship:
+constructing one raises `ConfigError` naming what to use (`qtasks.compat.components`).
 
 A broker here is a thin holder of a backend (`.backend`); pass one as
 `QueueTasks(broker=...)`, or just give `broker_url=`.
@@ -10,10 +12,21 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["AsyncRedisBroker", "SyncRedisBroker"]
+_REDIS = ("AsyncRedisBroker", "SyncRedisBroker")
+_MISSING = (
+    "AsyncKafkaBroker",
+    "AsyncRabbitMQBroker",
+    "AsyncSocketBroker",
+    "SyncKafkaBroker",
+    "SyncRabbitMQBroker",
+    "SyncSocketBroker",
+)
+__all__ = [*_REDIS, *_MISSING]
 
 
 def __getattr__(name: str) -> Any:
-    if name in __all__:  # imported lazily: the Redis driver is an optional extra
+    if name in _REDIS:  # imported lazily: the Redis driver is an optional extra
         return getattr(importlib.import_module("qtasks.compat.redis_components"), name)
+    if name in _MISSING:
+        return getattr(importlib.import_module("qtasks.compat.components"), name)
     raise AttributeError(f"module 'qtasks.brokers' has no attribute {name!r}")
