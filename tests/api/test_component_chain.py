@@ -253,3 +253,21 @@ def test_the_1_7_broker_names_import_from_the_package() -> None:
     for cls in (AsyncRabbitMQBroker, AsyncKafkaBroker, SyncSocketBroker):
         with pytest.raises(ConfigError, match="broker_url="):
             cls()
+
+
+def test_more_1_7_component_forms() -> None:
+    app = qtasks.QueueTasks("chain-forms", broker_url="memory://chain-forms")
+
+    @app.task
+    def noop() -> None:
+        pass
+
+    task = app.broker.add("noop")
+    app.broker.update(name=f"{app.name}:{task.uuid}", mapping={"status": "cancel", "why": "x"})
+    stored = app.get(task.uuid)
+    assert stored.status == "cancel" and stored.why == "x"
+    with pytest.raises(ConfigError, match="uuid="):
+        app.broker.storage.update(status="new")
+    assert app.worker.broker is app.broker and app.worker.num_workers == 1
+    assert app.broker.storage.global_config.config_name == "chain-forms:GlobalConfig"
+    assert app.broker.default_sleep == 0.01

@@ -103,6 +103,10 @@ class GlobalConfigView(_View, BaseGlobalConfig):
 
     component = "global_config"
 
+    @property
+    def config_name(self) -> str:
+        return f"{self.name}:GlobalConfig"
+
     def _settings(self) -> Any:
         settings = self._app.global_config
         if settings is None:
@@ -148,9 +152,14 @@ class StorageView(_View, BaseStorage):
         return self._app.get(uuid)
 
     def update(self, uuid: Any = None, **fields: Any) -> Any:
-        """Set fields of a stored task (record fields, others become extra fields)."""
+        """Set fields of a stored task (record fields, others become extra fields):
+        `update(uuid=..., status=...)`, or QTasks 1.7's `update(name="{app}:{uuid}",
+        mapping={...})`."""
+        if uuid is None and isinstance(fields.get("name"), str) and "mapping" in fields:
+            uuid = fields.pop("name").rpartition(":")[2]
+            fields.update(fields.pop("mapping") or {})
         if uuid is None:
-            raise ConfigError("update() needs the task's uuid=")
+            raise ConfigError("update() needs the task's uuid= (or 1.7's name=..., mapping=...)")
         return self._drive(_update_flow(str(uuid), fields))
 
     def remove_finished_task(self, task_broker: Any = None, model: Any = None) -> Any:
@@ -174,6 +183,8 @@ class BrokerView(StorageView, BaseBroker):
     """`app.broker`: queues tasks; `.storage` is the record side."""
 
     component = "broker"
+    #: QTasks 1.7's pause between polls of an empty queue (qtasks' fetch waits instead).
+    default_sleep = 0.01
     #: The class of `.storage` (the Redis views use the Redis storage's).
     storage_view: type[StorageView] = StorageView
 
@@ -201,6 +212,10 @@ class WorkerView(_View, BaseWorker):
     its engine worker (`concurrency`, `executed`) read through."""
 
     component = "worker"
+
+    @property
+    def broker(self) -> Any:
+        return self._app.broker
 
     def _fallbacks(self) -> list[Any]:
         return [self._running(), self._given]
@@ -230,8 +245,9 @@ class WorkerView(_View, BaseWorker):
 
     @property
     def num_workers(self) -> int:
+        """Consumer loops of the running (or last) server; 1, the default, before."""
         workers = getattr(self._app._server, "workers", None)
-        return len(workers) if workers else 0
+        return len(workers) if workers else 1
 
     def add(
         self,
