@@ -231,9 +231,13 @@ def op_fetch(
 ) -> list[Delivery]:
     """Lease up to `limit` due tasks. Every leased row is decoded inside the transaction:
     one that cannot be is dead-lettered (`ttl`: its `error` record's time to live) and
-    the fetch picks again in its place, so a bad row never blocks its queue."""
-    now = time.time()
+    the fetch picks again in its place, so a bad row never blocks its queue.
+
+    The clock is read once the write lock is held: BEGIN IMMEDIATE may wait for another
+    writer (up to the busy timeout), and a lease counted from before that wait could
+    end before the worker even got its tasks."""
     token = f"{worker_id}:{uuid_mod.uuid4().hex[:12]}"
+    now = 0.0  # set in `body`, under the write lock
 
     def pick(c: sqlite3.Connection, want: int) -> tuple[list[Delivery], int]:
         """(deliveries, rows picked) of one pass."""
@@ -269,6 +273,8 @@ def op_fetch(
         return [Delivery(r, token) for r in records], len(picked)
 
     def body(c: sqlite3.Connection) -> list[Delivery]:
+        nonlocal now
+        now = time.time()
         out: list[Delivery] = []
         while len(out) < limit:
             got, picked = pick(c, limit - len(out))
@@ -345,13 +351,13 @@ def op_ack(conn: sqlite3.Connection, ns: str, deliveries: Sequence[Delivery]) ->
 def op_extend(
     conn: sqlite3.Connection, ns: str, deliveries: Sequence[Delivery], lease: float
 ) -> None:
-    until = time.time() + lease
+    # The new deadline is counted once the write lock is held (see `op_fetch`).
     write(
         conn,
         lambda c: (
             c.executemany(
                 "UPDATE qtasks_queue SET lease_until=? WHERE ns=? AND uuid=? AND token=?",
-                [(until, ns, d.record.uuid, d.token) for d in deliveries],
+                [(time.time() + lease, ns, d.record.uuid, d.token) for d in deliveries],
             )
             and None
         ),
