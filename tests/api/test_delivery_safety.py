@@ -101,6 +101,13 @@ async def test_base_exceptions_end_their_task_and_the_worker_runs_on(h: Any) -> 
         raise asyncio.CancelledError("the sync task's own")
 
     @app.task
+    async def cancels_its_asyncio_task() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        task.cancel()
+        await asyncio.sleep(1)
+
+    @app.task
     def fine(x: int) -> int:
         return x
 
@@ -112,6 +119,7 @@ async def test_base_exceptions_end_their_task_and_the_worker_runs_on(h: Any) -> 
         exits_sync: "SystemExit: 3",
         cancels_itself: "CancelledError: the task's own",
         cancels_itself_sync: "CancelledError: the sync task's own",
+        cancels_its_asyncio_task: "CancelledError",
     }
     async with h.serving(app):
         queued = {task: await h.call(task.add_task) for task in failing}

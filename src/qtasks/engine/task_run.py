@@ -52,6 +52,7 @@ class Worker(Protocol):
     def resources(self) -> WorkerResources: ...
 
     def cancel_reason(self, uuid: str) -> str | None: ...
+    def stopping(self) -> bool: ...
     def injectors_for(self, spec: TaskSpec) -> list[Injector]: ...
 
 
@@ -79,8 +80,9 @@ async def run_delivery(
         else:
             completion, schema = await _run(worker, delivery, schema)
     except asyncio.CancelledError:
-        if cancelled_by_worker():
+        if cancelled_by_worker() and worker.stopping():
             raise
+        _uncancel()
         completion = crashed(
             worker, delivery, None, "raised CancelledError in the worker's handling"
         )
@@ -89,11 +91,16 @@ async def run_delivery(
     try:
         return await _finish(worker, schema, record, completion)
     except asyncio.CancelledError:
-        if cancelled_by_worker() and worker.cancel_reason(record.uuid) is None:
+        if (
+            cancelled_by_worker()
+            and worker.stopping()
+            and worker.cancel_reason(record.uuid) is None
+        ):
             raise
         if worker.cancel_reason(record.uuid) is not None:
             _uncancel()  # app.cancel() came after the outcome: the outcome stands
             return completion
+        _uncancel()
         failed = crashed(worker, delivery, None, "raised CancelledError in its finishing hooks")
     except BaseException as exc:
         failed = crashed(worker, delivery, exc, "failed in its finishing hooks or events")
@@ -125,9 +132,10 @@ async def _run(
         if reason is not None:
             _uncancel()  # the cancellation was ours to turn into a record
             completion = Completion(delivery, outcome.cancelled(record, reason))
-        elif cancelled_by_worker():
+        elif cancelled_by_worker() and worker.stopping():
             raise  # shutdown: the worker releases the lease
-        else:  # the task raised CancelledError itself: a failure like any other
+        else:  # the task raised CancelledError, or cancelled itself: a failure like any other
+            _uncancel()
             completion = await _failed(worker, schema, delivery, record, exc)
     except BaseException as exc:
         # a plugin's HookAbort fails the task with the error it names as its cause

@@ -99,6 +99,11 @@ class Worker:
             self._injectors[spec.name] = injectors
         return injectors
 
+    def stopping(self) -> bool:
+        """True once the worker stops: a task cancelled from now on is the worker's doing
+        (its lease is released), not the task's own."""
+        return self._stopping.is_set()
+
     def cancel_reason(self, uuid: str) -> str | None:
         """Why a running task was cancelled through `app.cancel()`, if it was."""
         return self._cancel_reasons.get(uuid)
@@ -157,6 +162,9 @@ class Worker:
                     ready()
                 await asyncio.wait(consumers)  # a failure reaches the group, not this body
             finally:
+                # From here on, a cancelled task was cancelled by this worker (the drain,
+                # or the group tearing down), never by itself.
+                self._stopping.set()
                 for consumer in consumers:
                     consumer.cancel()
                 await asyncio.gather(*consumers, return_exceptions=True)
