@@ -54,6 +54,12 @@ APP_SOURCE = textwrap.dedent(
     def stuck(tag, seconds):
         record(tag)
         time.sleep(seconds)  # keeps its thread long after the time limit
+
+
+    @app.task
+    def die(tag):
+        record(tag)
+        os._exit(1)  # takes its worker process down
     """
 )
 
@@ -202,5 +208,29 @@ def test_with_processes_a_recycled_worker_is_replaced(setup: tuple[Workers, Queu
     wait_until(lambda: all(client.get(t.uuid).status == "error" for t in stuck), "the time limits")
     done = client.add_task("stuck", "fresh", 0)
     assert client.wait(done.uuid, LIMIT).status == "success"
+    parent.send_signal(signal.SIGTERM)
+    assert parent.wait(LIMIT) == 0
+
+
+def test_with_processes_a_crashed_worker_is_replaced(setup: tuple[Workers, QueueTasks]) -> None:
+    """--processes 2: a worker process a task kills is replaced (and the replacement
+    logged), so the poison task runs out its deliveries and is dead-lettered while the
+    command keeps serving; SIGTERM then stops it with 0."""
+    workers, client = setup
+    env = {"QTASKS_LEASE_TIMEOUT": "1", "QTASKS_MAX_DELIVERIES": "2"}
+    parent = workers.start("-c", "2", "--processes", "2", env=env)
+    wait_until(lambda: len(client.backend.live_workers_sync()) == 2, "two live workers")
+    poison = client.add_task("die", "poison")
+
+    def dead_lettered() -> bool:
+        record = client.get(poison.uuid)
+        return record is not None and record.status == "error"
+
+    wait_until(dead_lettered, "the poison task dead-lettered")
+    assert "died (exit code 1): starting a fresh one" in workers.log(parent)
+    assert len(runs(workers, "poison")) == 2
+    done = client.add_task("stuck", "after", 0)
+    assert client.wait(done.uuid, LIMIT).status == "success"
+    assert parent.poll() is None
     parent.send_signal(signal.SIGTERM)
     assert parent.wait(LIMIT) == 0

@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from typing import Any
 
 from qtasks.cli.common import env_int, load_app
@@ -97,21 +98,28 @@ def _exit_if_threads_linger(code: int) -> None:
 
 
 def _run_processes(app: Any, count: int, num_workers: int | None, options: dict[str, Any]) -> int:
-    """Fork `count` workers; forward SIGINT/SIGTERM to them and wait. A worker that
-    recycled itself (exit code 75) is replaced by a fresh one, unless stopping."""
+    """Fork `count` workers; forward SIGINT/SIGTERM to them and wait. A worker process
+    that ends with a failure while nobody asked it to stop (recycled itself, exit code
+    75; or crashed: a task killed it, a signal, an error) is replaced by a fresh one,
+    and the replacement is logged. Workers that keep dying right after they start
+    (`_QUICK_DEATHS` in a row) are not replaced again: something outside any task is
+    wrong, and the command exits with their code."""
     import multiprocessing  # only here: it costs the single-process worker memory
     from multiprocessing.connection import wait
 
     ctx = multiprocessing.get_context("fork")
+    started: dict[int, float] = {}
 
     def spawn() -> Any:
         child = ctx.Process(target=_run_child, args=(app, num_workers, options), daemon=False)
         child.start()
+        started[child.pid or 0] = time.monotonic()
         return child
 
     running = [spawn() for _ in range(count)]
     ended: list[Any] = []
     forwarded: set[int] = set()
+    quick_deaths = 0
 
     def forward(signum: int, _frame: Any) -> None:
         forwarded.add(signum)
@@ -126,15 +134,31 @@ def _run_processes(app: Any, count: int, num_workers: int | None, options: dict[
         for child in [c for c in running if c.sentinel in gone]:
             child.join()
             running.remove(child)
-            if child.exitcode == WorkerRecycledError.exit_code and not forwarded:
-                app.log.warning(
-                    "Worker process %s recycled itself (exit code %s): starting a fresh one",
-                    child.pid,
-                    child.exitcode,
-                )
-                running.append(spawn())
-            else:
+            code = child.exitcode or 0
+            lived = time.monotonic() - started.pop(child.pid, 0.0)
+            if forwarded or code == 0:
                 ended.append(child)
+                continue
+            quick_deaths = quick_deaths + 1 if lived < _QUICK_DEATH_SECONDS else 0
+            why = f"exit code {code}" if code > 0 else f"signal {_signal_name(-code)}"
+            if quick_deaths >= _QUICK_DEATHS:
+                app.log.error(
+                    "Worker process %s died (%s) %s times in a row right after starting: "
+                    "not starting another",
+                    child.pid,
+                    why,
+                    quick_deaths,
+                )
+                ended.append(child)
+                continue
+            if code == WorkerRecycledError.exit_code:
+                app.log.warning(
+                    "Worker process %s recycled itself (%s): starting a fresh one", child.pid, why
+                )
+            else:
+                app.log.error("Worker process %s died (%s): starting a fresh one", child.pid, why)
+            time.sleep(0.2 * quick_deaths)  # back off while they keep dying young
+            running.append(spawn())
 
     def exit_code(child: Any) -> int:
         # A child that the forwarded signal ended before it installed its handlers had
@@ -143,6 +167,19 @@ def _run_processes(app: Any, count: int, num_workers: int | None, options: dict[
         return 0 if code < 0 and -code in forwarded else abs(code)
 
     return max((exit_code(c) for c in ended), default=0)
+
+
+#: A worker process that dies within this many seconds of starting, this many times in a
+#: row, is not replaced again.
+_QUICK_DEATH_SECONDS = 2.0
+_QUICK_DEATHS = 5
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
 
 
 __all__ = ["add_arguments", "name", "run", "summary"]
