@@ -142,3 +142,33 @@ def test_an_unstorable_record_keeps_what_encodes() -> None:
     assert final.traceback == (
         "The task's final record could not be stored: TypeError('set is not JSON')"
     )
+
+
+def test_huge_exceptions_are_cut_for_the_record_and_the_log() -> None:
+    from qtasks.core import policy
+
+    try:
+        raise ValueError("x" * 5_000_000)
+    except ValueError as exc:
+        text = policy.format_exception(exc)
+        line = policy.describe_exception(exc)
+    assert len(text) < policy.TRACEBACK_LIMIT + 100 and "characters cut]" in text
+    assert text.startswith("Traceback") and len(line) < policy.LOG_TEXT_LIMIT + 100
+
+
+def test_a_long_chain_is_cut_to_its_latest_exceptions() -> None:
+    from qtasks.core import policy
+
+    exc: BaseException = ValueError("first")
+    for i in range(5_000):
+        try:
+            try:
+                raise exc
+            except BaseException:
+                raise RuntimeError(f"link {i}") from None
+        except RuntimeError as newer:
+            newer.__cause__ = exc
+            exc = newer
+    text = policy.format_exception(exc)
+    assert text.startswith(f"[{5_001 - policy.CHAIN_LIMIT} earlier chained exceptions cut]")
+    assert "link 4999" in text and "link 0\n" not in text

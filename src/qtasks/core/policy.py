@@ -17,22 +17,70 @@ from qtasks.core.models import TaskRecord, TaskSpec
 from qtasks.core.status import CANCEL, ERROR, NEW, PROCESS, RETRY, SUCCESS
 from qtasks.exc import ArgumentTypeError, ConfigError, TaskCancelError
 
+#: Longest exception text kept in a log line (characters).
+LOG_TEXT_LIMIT = 2_000
+#: Longest traceback stored in a record (characters): the head and the tail are kept
+#: (where it started, and the exception itself), the middle is cut and says so.
+TRACEBACK_LIMIT = 64_000
+#: Chained exceptions (`__cause__`/`__context__`) rendered before the rest is cut.
+CHAIN_LIMIT = 50
+
 
 def describe_exception(exc: BaseException) -> str:
     """`repr(exc)` for a log line, or a fallback naming the type when that repr raises:
-    `<unprintable MyError: repr failed with ValueError>`. Never raises."""
+    `<unprintable MyError: repr failed with ValueError>`; at most `LOG_TEXT_LIMIT`
+    characters. Never raises."""
     try:
-        return repr(exc)
+        text = repr(exc)
     except BaseException as fault:  # a user's __repr__ may raise anything
         return f"<unprintable {_type_name(exc)}: repr failed with {_type_name(fault)}>"
+    return _shortened(text, LOG_TEXT_LIMIT)
+
+
+def _shortened(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    head = limit // 4
+    tail = limit - head
+    cut = len(text) - head - tail
+    return f"{text[:head]}\n... [{cut} characters cut] ...\n{text[-tail:]}"
+
+
+def _cut_chain(exc: BaseException) -> int:
+    """Keep the first `CHAIN_LIMIT` exceptions of a long chain for rendering (the rest
+    would take seconds to format and megabytes to store); how many were cut."""
+    current: BaseException | None = exc
+    seen: set[int] = set()
+    for _ in range(CHAIN_LIMIT):
+        if current is None or id(current) in seen:
+            return 0
+        seen.add(id(current))
+        current = current.__cause__ or (
+            None if current.__suppress_context__ else current.__context__
+        )
+    if current is None:
+        return 0
+    rest = 0
+    after: BaseException | None = current
+    while after is not None and id(after) not in seen and rest < 10**6:
+        seen.add(id(after))
+        rest += 1
+        after = after.__cause__ or after.__context__
+    current.__cause__ = current.__context__ = None  # the task is over: its chain too
+    return rest
 
 
 def format_exception(exc: BaseException) -> str:
-    """The traceback text of `exc` (with its chain), as Python prints it. Never raises:
+    """The traceback text of `exc` (with its chain), as Python prints it, cut to
+    `TRACEBACK_LIMIT` characters and `CHAIN_LIMIT` chained exceptions. Never raises:
     when formatting fails (an exception whose attributes raise when read), the text is
     the frames that can be had and a fallback line naming the type and the fault."""
     try:
-        return "".join(tb.format_exception(type(exc), exc, exc.__traceback__))
+        cut = _cut_chain(exc)
+        text = "".join(tb.format_exception(type(exc), exc, exc.__traceback__))
+        if cut:
+            text = f"[{cut} earlier chained exceptions cut]\n{text}"
+        return _shortened(text, TRACEBACK_LIMIT)
     except BaseException as fault:
         try:
             frames = "".join(tb.format_tb(exc.__traceback__))
