@@ -48,6 +48,28 @@ BODIES = textwrap.dedent(
         return {"sum": a + b, "pid": os.getpid()}
 
 
+    class BadStr(Exception):
+        def __str__(self):
+            raise RuntimeError("no text")
+
+
+    class TwoArgs(Exception):
+        def __init__(self, a, b):
+            super().__init__(f"{a}/{b}")
+
+
+    def bad_str(marks):
+        with open(Path(marks) / "bad_str", "a") as f:
+            f.write("x")
+        raise BadStr()
+
+
+    def two_args(marks):
+        with open(Path(marks) / "two_args", "a") as f:
+            f.write("x")
+        raise TwoArgs(1, 2)
+
+
     def pid():
         return os.getpid()
 
@@ -439,6 +461,25 @@ def test_retry_and_retry_on_exc_see_the_childs_exception(
     assert previous.status == "retry"
     assert previous.traceback.rstrip().endswith("ValueError: attempt 2 fails")
     assert not_retried.status == "error" and not_retried.retry_child_uuid is None
+
+
+def test_exceptions_that_cannot_cross_as_themselves_still_name_their_type(
+    bodies: ModuleType, marks: Path, make_app: Callable[..., Any]
+) -> None:
+    """An exception whose __str__ raises, or that cannot be rebuilt from its arguments,
+    comes back as a stand-in naming its type and message: the task ends `error` with the
+    child's traceback, and `retry_on_exc` naming the original type still retries it."""
+    app = make_app("memory", retry_backoff=0.0)
+    bad_str = in_child(app, bodies.bad_str, retry=1, retry_on_exc=[bodies.BadStr])
+    two_args = in_child(app, bodies.two_args, retry=1, retry_on_exc=[bodies.TwoArgs])
+    with app.serve():
+        first = bad_str.add_task(str(marks), timeout=LIMIT)
+        second = two_args.add_task(str(marks), timeout=LIMIT)
+    assert first.status == "error" and "BadStr" in first.traceback
+    assert "BadStr: <exception str() failed>" in first.traceback
+    assert second.status == "error" and "TwoArgs: 1/2" in second.traceback
+    assert (marks / "bad_str").read_text() == "xx"  # retried once
+    assert (marks / "two_args").read_text() == "xx"
 
 
 # --- the pool -------------------------------------------------------------------------------

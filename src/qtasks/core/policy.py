@@ -195,9 +195,26 @@ def should_retry(schema: TaskSpec | None, record: TaskRecord, exc: BaseException
         return False
     if not isinstance(exc, Exception) and not schema.retry_on_exc:
         return False
-    if schema.retry_on_exc and not isinstance(exc, tuple(schema.retry_on_exc)):
+    if schema.retry_on_exc and not (
+        isinstance(exc, tuple(schema.retry_on_exc)) or _names_one_of(exc, schema.retry_on_exc)
+    ):
         return False
     return retries_left(schema, record) > 0
+
+
+def _names_one_of(exc: BaseException, kinds: list[type[BaseException]]) -> bool:
+    """A stand-in for an exception that could not cross a process boundary as itself
+    (it carries the original's `type_name`, `module.QualName`) names one of `kinds`."""
+    name = getattr(exc, "type_name", None)
+    if not isinstance(name, str):
+        return False
+    for kind in kinds:
+        qualified = kind.__qualname__
+        if kind.__module__ != "builtins":
+            qualified = f"{kind.__module__}.{qualified}"
+        if name == qualified:
+            return True
+    return False
 
 
 def retries_left(schema: TaskSpec, record: TaskRecord) -> int:

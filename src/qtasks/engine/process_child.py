@@ -25,13 +25,13 @@ import signal
 import struct
 import sys
 import threading
-import traceback
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
 import orjson
 
 from qtasks.core.models import TaskRecord, TaskSpec
+from qtasks.core.policy import format_exception
 from qtasks.engine.current import current_record
 from qtasks.exc import ConfigError
 
@@ -160,14 +160,17 @@ def _error(exc: BaseException) -> tuple[Any, ...]:
     try:
         blob = pickle.dumps(exc, protocol=pickle.HIGHEST_PROTOCOL)
         pickle.loads(blob)  # some exceptions pickle but cannot be rebuilt
-    except Exception:
+    except BaseException:  # a user's __reduce__ or __init__ may raise anything
         blob = None
     kind = type(exc)
     name = kind.__qualname__
     if kind.__module__ != "builtins":
         name = f"{kind.__module__}.{name}"
-    text = "".join(traceback.format_exception(kind, exc, exc.__traceback__))
-    return ("error", blob, name, str(exc), text)
+    try:
+        message = str(exc)
+    except BaseException as fault:  # a user's __str__ may raise anything
+        message = f"<unprintable {kind.__qualname__}: str failed with {type(fault).__qualname__}>"
+    return ("error", blob, name, message, format_exception(exc))
 
 
 def _unsendable(result: Any, exc: Exception) -> tuple[Any, ...]:
