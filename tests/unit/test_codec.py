@@ -224,3 +224,13 @@ def test_new_record_applies_every_check() -> None:
         new_record("t", (), {}, 0, spec=None, default_priority=0, eta=math.nan)
     with pytest.raises(SerializationError, match=r"^Cannot enqueue task 't': args\[0\] is nan"):
         new_record("t", (math.nan,), {}, 0, spec=None, default_priority=0)
+
+
+def test_an_eta_without_an_epoch_time_is_a_config_error() -> None:
+    from datetime import datetime
+
+    from qtasks.core.policy import eta_from
+    from qtasks.exc import ConfigError
+
+    with pytest.raises(ConfigError, match="has no epoch time"):
+        eta_from(None, datetime.min)

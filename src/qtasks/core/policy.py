@@ -291,7 +291,10 @@ def eta_from(delay: float | None, eta: Any, now: float | None = None) -> float |
     if eta is None:
         return None
     if isinstance(eta, datetime):
-        return eta.timestamp()
+        try:
+            return eta.timestamp()
+        except (ValueError, OverflowError, OSError) as exc:  # datetime.min, say
+            raise ConfigError(f"eta {eta!r} has no epoch time ({exc}): use a later one") from None
     if isinstance(eta, (int, float)) and not isinstance(eta, bool):
         return float(eta)
     raise ArgumentTypeError(f"eta must be a datetime or epoch seconds, got {eta!r}")
