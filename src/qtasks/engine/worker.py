@@ -100,8 +100,7 @@ class Worker:
         return injectors
 
     def stopping(self) -> bool:
-        """True once the worker stops: a task cancelled from now on is the worker's doing
-        (its lease is released), not the task's own."""
+        """True once the worker stops: a task cancelled now was cancelled by the worker."""
         return self._stopping.is_set()
 
     def cancel_reason(self, uuid: str) -> str | None:
@@ -162,9 +161,7 @@ class Worker:
                     ready()
                 await asyncio.wait(consumers)  # a failure reaches the group, not this body
             finally:
-                # From here on, a cancelled task was cancelled by this worker (the drain,
-                # or the group tearing down), never by itself.
-                self._stopping.set()
+                self._stopping.set()  # a task cancelled from here on: the worker's doing
                 for consumer in consumers:
                     consumer.cancel()
                 await asyncio.gather(*consumers, return_exceptions=True)

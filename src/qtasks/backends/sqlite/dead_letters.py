@@ -192,6 +192,16 @@ def op_purge_dead_letters(conn: sqlite3.Connection, ns: str, uuids: Sequence[str
     return write(conn, body)
 
 
+def expire(conn: sqlite3.Connection, ns: str, before: float) -> None:
+    """Forget the dead letters of `ns` dead-lettered before `before` (epoch seconds)."""
+    write(
+        conn,
+        lambda c: (
+            c.execute("DELETE FROM qtasks_dead WHERE ns=? AND dead_at<?", (ns, before)) and None
+        ),
+    )
+
+
 __all__ = [
     "SCHEMA",
     "decoded",

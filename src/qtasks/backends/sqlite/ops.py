@@ -458,13 +458,7 @@ def op_maintain(
         conn, lambda c: c.execute("DELETE FROM qtasks_workers WHERE expires_at<?", (now,)) and None
     )
     if dead_ttl is not None:
-        write(
-            conn,
-            lambda c: (
-                c.execute("DELETE FROM qtasks_dead WHERE ns=? AND dead_at<?", (ns, now - dead_ttl))
-                and None
-            ),
-        )
+        dead_letters.expire(conn, ns, now - dead_ttl)
     while write(conn, expire_some) == _EXPIRE_BATCH and time.monotonic() < deadline:
         pass
     reclaim_space(conn, deadline)
