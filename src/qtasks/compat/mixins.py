@@ -17,6 +17,8 @@ import inspect
 import traceback
 from typing import Any, ClassVar
 
+from qtasks.core.steps import Flow, run_async, run_sync
+
 
 class SyncPluginCacheMixin:
     """Per-plugin cache, used as `with SyncPluginCacheMixin(plugin=p) as cached:`."""
@@ -94,6 +96,49 @@ class _PluginMixin:
             merged.update(result)
         return merged
 
+    def _trigger_flow(
+        self,
+        name: str,
+        kwargs: dict[str, Any],
+        return_last: bool | None,
+        safe: bool,
+        continue_on_fail: bool,
+    ) -> Flow[Any]:
+        """One round over the plugins, written once for both mixins: each call is yielded
+        as `(plugin, kwargs)` and comes back as `(result, error)`."""
+        results: list[dict[str, Any]] = []
+        for plugin, call_kwargs in self._round(name, kwargs):
+            call_kwargs.update({k: kwargs[k] for k in ("args", "kw") if k in kwargs})
+            result, error = yield plugin, name, call_kwargs
+            if error is not None:
+                if not safe:
+                    raise error
+                self._failed(plugin, error)
+                if not continue_on_fail:
+                    break
+                continue
+            self._keep(plugin, result, kwargs, results)
+        return self._answer(results, return_last)
+
+
+def _call_sync(step: tuple[Any, str, dict[str, Any]]) -> tuple[Any, Exception | None]:
+    plugin, name, kwargs = step
+    try:
+        return plugin.trigger(name, **kwargs), None
+    except Exception as exc:
+        return None, exc
+
+
+async def _call_async(step: tuple[Any, str, dict[str, Any]]) -> tuple[Any, Exception | None]:
+    plugin, name, kwargs = step
+    try:
+        result = plugin.trigger(name, **kwargs)
+        if inspect.isawaitable(result):
+            result = await result
+        return result, None
+    except Exception as exc:
+        return None, exc
+
 
 class SyncPluginMixin(_PluginMixin):
     """`add_plugin` and a sync `_plugin_trigger` for a component of one's own."""
@@ -107,20 +152,8 @@ class SyncPluginMixin(_PluginMixin):
         continue_on_fail: bool = False,
         **kwargs: Any,
     ) -> Any:
-        results: list[dict[str, Any]] = []
-        for plugin, call_kwargs in self._round(name, kwargs):
-            call_kwargs.update({k: kwargs[k] for k in ("args", "kw") if k in kwargs})
-            try:
-                result = plugin.trigger(name, **call_kwargs)
-            except Exception as exc:
-                if not safe:
-                    raise
-                self._failed(plugin, exc)
-                if not continue_on_fail:
-                    break
-                continue
-            self._keep(plugin, result, kwargs, results)
-        return self._answer(results, return_last)
+        flow = self._trigger_flow(name, kwargs, return_last, safe, continue_on_fail)
+        return run_sync(flow, _call_sync)
 
 
 class AsyncPluginMixin(_PluginMixin):
@@ -137,22 +170,8 @@ class AsyncPluginMixin(_PluginMixin):
         continue_on_fail: bool = False,
         **kwargs: Any,
     ) -> Any:
-        results: list[dict[str, Any]] = []
-        for plugin, call_kwargs in self._round(name, kwargs):
-            call_kwargs.update({k: kwargs[k] for k in ("args", "kw") if k in kwargs})
-            try:
-                result = plugin.trigger(name, **call_kwargs)
-                if inspect.isawaitable(result):
-                    result = await result
-            except Exception as exc:
-                if not safe:
-                    raise
-                self._failed(plugin, exc)
-                if not continue_on_fail:
-                    break
-                continue
-            self._keep(plugin, result, kwargs, results)
-        return self._answer(results, return_last)
+        flow = self._trigger_flow(name, kwargs, return_last, safe, continue_on_fail)
+        return await run_async(flow, _call_async)
 
 
 __all__ = [

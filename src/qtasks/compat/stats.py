@@ -133,27 +133,8 @@ def _trigger_count(app: Any) -> int:
 
 
 def _spec_dict(spec: TaskSpec) -> dict[str, Any]:
-    """A task's options under QTasks 1.7's keys, in its order."""
-    keys = [
-        "priority",
-        "name",
-        "func",
-        "awaiting",
-        "generating",
-        "echo",
-        "max_time",
-        "retry",
-        "retry_on_exc",
-        "decode",
-        "tags",
-        "description",
-        "generate_handler",
-        "executor",
-        "middlewares_before",
-        "middlewares_after",
-        "extra",
-    ]
-    return {key: getattr(spec, key) for key in keys}
+    """A task's options under QTasks 1.7's keys, in its order (`TaskSpec` keeps both)."""
+    return {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)}
 
 
 def _task_info(spec: TaskSpec) -> dict[str, Any]:

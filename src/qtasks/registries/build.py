@@ -8,37 +8,16 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 from qtasks.core.callables import callable_name, generating_kind, is_async_callable
 from qtasks.core.models import TaskSpec
+from qtasks.core.records import check_task_name
 from qtasks.engine.processes import PROCESS, check_isolation, process_target
 from qtasks.exc import ArgumentTypeError, ConfigError
-from qtasks.registries.task import AsyncTask, P, R, SyncTask
+from qtasks.registries.task import TASK_OPTIONS, AsyncTask, P, R, SyncTask
 
 if TYPE_CHECKING:
     from qtasks.app.task import Task
 
 #: What an async function (or async generator function) returns when called.
 AsyncResult = TypeVar("AsyncResult", bound=Coroutine[Any, Any, Any] | AsyncIterator[Any])
-
-#: Options every task decorator accepts (reference §3.1).
-TASK_OPTIONS = (
-    "priority",
-    "echo",
-    "max_time",
-    "retry",
-    "retry_on_exc",
-    "decode",
-    "tags",
-    "description",
-    "generate_handler",
-    "executor",
-    "middlewares_before",
-    "middlewares_after",
-)
-
-
-def check_task_name(name: Any) -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise ConfigError(f"A task name must be a non-empty string, got {name!r}")
-    return name
 
 
 def check_max_deliveries(value: Any) -> int:

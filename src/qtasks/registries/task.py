@@ -339,24 +339,23 @@ class AsyncTask(BaseTask[P], Generic[P, R]):
         return result
 
 
-#: QTasks 1.7's `AsyncTask`/`SyncTask` constructor keywords beside `task_name` and `app`.
-_HANDLE_OPTIONS = frozenset(
-    (
-        "priority",
-        "echo",
-        "max_time",
-        "retry",
-        "retry_on_exc",
-        "decode",
-        "tags",
-        "description",
-        "generate_handler",
-        "executor",
-        "middlewares_before",
-        "middlewares_after",
-        "extra",
-    )
+#: Options every task decorator accepts.
+TASK_OPTIONS = (
+    "priority",
+    "echo",
+    "max_time",
+    "retry",
+    "retry_on_exc",
+    "decode",
+    "tags",
+    "description",
+    "generate_handler",
+    "executor",
+    "middlewares_before",
+    "middlewares_after",
 )
+#: QTasks 1.7's `AsyncTask`/`SyncTask` constructor keywords beside `task_name` and `app`.
+_HANDLE_OPTIONS = frozenset((*TASK_OPTIONS, "extra"))
 
 
 def _spec_of_options(task_name: str | None, options: dict[str, Any]) -> TaskSpec:
@@ -448,4 +447,5 @@ __all__ = [
     "BaseTaskCls",
     "SyncTask",
     "SyncTaskCls",
+    "TASK_OPTIONS",
 ]
