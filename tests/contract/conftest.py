@@ -1,7 +1,8 @@
 """The backend contract fixture: one suite, every backend, real servers.
 
 Each backend gets a fresh namespace per test, so tests never see each other's data.
-Redis runs against the local server (REDIS_URL, default redis://127.0.0.1:6379/15).
+Redis runs against the local server (REDIS_URL, default redis://127.0.0.1:6379/15),
+PostgreSQL against the local one (QTASKS_TEST_PG_URL, default database `test`).
 "paired" is a memory backend used as the broker with an SQLite result store
 (`create_backend(url, storage_url=...)`, see `qtasks.backends.paired`).
 """
@@ -20,7 +21,9 @@ from qtasks.logs import Logger
 
 REDIS_URL = os.environ.get("QTASKS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
-BACKENDS = ["memory", "sqlite", "redis", "paired"]
+PG_URL = os.environ.get("QTASKS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+BACKENDS = ["memory", "sqlite", "redis", "postgres", "paired"]
 
 
 def backend_url(kind: str, tmp_path: object) -> str:
@@ -30,6 +33,8 @@ def backend_url(kind: str, tmp_path: object) -> str:
         return f"sqlite:///{tmp_path}/contract.db"
     if kind == "redis":
         return REDIS_URL
+    if kind == "postgres":
+        return PG_URL
     raise AssertionError(kind)
 
 

@@ -17,6 +17,7 @@ EXPECTED = {
     "redis": Capabilities(
         **_ALL, push=True, dead_letters=True, shared_settings=True, worker_registry=True
     ),
+    "postgres": Capabilities(**_ALL, push=True, dead_letters=True, worker_registry=True),
     # memory broker + SQLite store: the store polls, completion is two steps, dead
     # letters are the broker's
     "paired": Capabilities(

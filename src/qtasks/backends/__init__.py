@@ -4,6 +4,7 @@
   memory://[name]        qtasks.backends.memory   in-process (tests, embedding)
   sqlite:///path         qtasks.backends.sqlite   a file (the default)
   redis://, rediss://    qtasks.backends.redis    pip install "qtasks[redis]"
+  postgresql://          qtasks.backends.postgres pip install "qtasks[postgres]"
 ```
 
 A third-party backend registers its class (a `qtasks.core.ports.Backend`, or a
@@ -38,6 +39,8 @@ _BUILTIN: dict[str, tuple[str, str, str | None, str | None]] = {
     "sqlite": ("qtasks.backends.sqlite", "SqliteBackend", None, None),
     "redis": ("qtasks.backends.redis", "RedisBackend", "redis", "redis"),
     "rediss": ("qtasks.backends.redis", "RedisBackend", "redis", "redis"),
+    "postgresql": ("qtasks.backends.postgres", "PostgresBackend", "psycopg", "postgres"),
+    "postgres": ("qtasks.backends.postgres", "PostgresBackend", "psycopg", "postgres"),
 }
 
 

@@ -9,15 +9,14 @@ stored row as it was (`raw`: a JSON object of its columns' text).
 
 from __future__ import annotations
 
-import dataclasses
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from qtasks.backends import rows
 from qtasks.backends.base import requeued, undecodable
 from qtasks.backends.sqlite.driver import write
-from qtasks.core import codec
 from qtasks.core.models import DeadLetter, TaskRecord
 from qtasks.core.status import SETTLED_STATUSES
 
@@ -40,69 +39,26 @@ _INSERT = "INSERT OR REPLACE INTO qtasks_dead VALUES (?,?,?,?,?,?,?)"
 _CHUNK = 500
 
 
-# The JSON columns of a `qtasks_tasks` row as ops reads it (index in the row), with the
-# JSON type each must hold (None: any).
-_JSON_COLUMNS = (("args", 5, list), ("kwargs", 6, dict), ("result", 9, None), ("extra", 11, dict))
-
-
-def fault(row: Sequence[Any]) -> str:
-    """What keeps a task row from being decoded (for its dead letter's reason)."""
-    for name, i, kind in _JSON_COLUMNS:
-        if row[i] is None and name in ("result", "extra"):
-            continue
-        try:
-            value = codec.loads(row[i])
-        except ValueError as exc:
-            return f"its {name} column is not JSON ({exc})"
-        if kind is not None and not isinstance(value, kind):
-            return f"its {name} column is not a JSON {'array' if kind is list else 'object'}"
-    return "its row does not make a task record"
-
-
-def decoded(
-    row: Sequence[Any], to_record: Callable[[Sequence[Any]], TaskRecord]
-) -> TaskRecord | str:
-    """The record of a task row (`to_record` reads it), or what keeps it from being one."""
-    try:
-        record = to_record(row)
-    except (ValueError, TypeError):
-        return fault(row)
-    if type(record.args) is list and type(record.kwargs) is dict and type(record.extra) is dict:
-        return record
-    return fault(row)
-
-
 def undecodable_row(
-    ns: str, row: Sequence[Any], names: Sequence[str], why: str, now: float
+    ns: str, row: Sequence[Any], why: str, now: float
 ) -> tuple[tuple[Any, ...], TaskRecord]:
     """For a task row that cannot be decoded (`why`): its dead letter's `_INSERT`
     parameters, keeping the row as it was, and the `error` record to store instead."""
     letter, record = undecodable(
-        row[0], row[1], why, raw(row, names), now,
+        row[0], row[1], why, rows.raw(row), now,
         task_name=row[2], priority=row[3] if isinstance(row[3], int) else 0,
         created_at=row[7] if isinstance(row[7], (int, float)) else now,
     )  # fmt: skip
     return params(ns, letter, None), record
 
 
-def raw(row: Sequence[Any], names: Sequence[str]) -> str:
-    """A stored row as it was: a JSON object of its columns (`names`), blobs as text."""
-    values = [v.decode(errors="backslashreplace") if isinstance(v, bytes) else v for v in row]
-    return codec.dumps(dict(zip(names, values, strict=True))).decode()
-
-
-def record_json(record: TaskRecord) -> bytes:
-    """A record as a dead letter keeps it."""
-    return codec.dumps(dataclasses.asdict(record), what="dead-lettered task record")
-
-
 def kept(ns: str, record: TaskRecord, reason: str, now: float) -> tuple[Any, ...]:
     """`_INSERT`'s parameters for a task dead-lettered with its record."""
-    return (ns, record.uuid, record.queue, reason, now, record_json(record), None)
+    return (ns, record.uuid, record.queue, reason, now, rows.record_json(record), None)
 
 
 def params(ns: str, letter: DeadLetter, record_blob: bytes | None) -> tuple[Any, ...]:
-    """`_INSERT`'s parameters for `letter` (its record already encoded by `record_json`)."""
+    """`_INSERT`'s parameters for `letter` (its record already encoded by `rows.record_json`)."""
     return (ns, letter.uuid, letter.queue, letter.reason, letter.dead_at, record_blob, letter.raw)
 
 
@@ -116,7 +72,7 @@ def _letter(row: Sequence[Any]) -> DeadLetter:
     record = None
     if blob is not None:
         try:
-            record = TaskRecord(**codec.loads(blob))
+            record = rows.record_from_json(blob)
         except (ValueError, TypeError):  # written by something else: show it as it is
             raw = raw or (blob.decode(errors="replace") if isinstance(blob, bytes) else str(blob))
     return DeadLetter(uuid, queue, reason, dead_at, record=record, raw=raw)
@@ -204,15 +160,11 @@ def expire(conn: sqlite3.Connection, ns: str, before: float) -> None:
 
 __all__ = [
     "SCHEMA",
-    "decoded",
-    "fault",
     "insert",
     "kept",
     "op_dead_letters",
     "op_purge_dead_letters",
     "params",
-    "raw",
-    "record_json",
     "requeue",
     "undecodable_row",
 ]

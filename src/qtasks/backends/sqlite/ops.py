@@ -19,6 +19,7 @@ import uuid as uuid_mod
 from collections.abc import Sequence
 from typing import Any
 
+from qtasks.backends import rows
 from qtasks.backends.sqlite import dead_letters
 from qtasks.backends.sqlite.driver import reclaim_space, write
 from qtasks.core import codec as serialization
@@ -72,50 +73,11 @@ CREATE TABLE IF NOT EXISTS qtasks_workers (
     + dead_letters.SCHEMA
 )
 
-_COLUMNS = (
-    "uuid, queue, task_name, priority, status, args, kwargs, created_at, updated_at, "
-    "result, traceback, extra, eta, attempts"
-)
-
-
-def _row_to_record(row: Sequence[Any]) -> TaskRecord:
-    return TaskRecord(
-        uuid=row[0],
-        queue=row[1],
-        task_name=row[2],
-        priority=row[3],
-        status=row[4],
-        args=serialization.loads(row[5]),
-        kwargs=serialization.loads(row[6]),
-        created_at=row[7],
-        updated_at=row[8],
-        returning=serialization.loads(row[9]),
-        traceback=row[10],
-        extra=serialization.loads(row[11]) or {},
-        eta=row[12],
-        attempts=row[13],
-    )
+_COLUMNS = rows.COLUMNS
 
 
 def _task_params(ns: str, r: TaskRecord, expires_at: float | None) -> tuple[Any, ...]:
-    return (
-        ns,
-        r.uuid,
-        r.queue,
-        r.task_name,
-        r.priority,
-        r.status,
-        serialization.dumps(r.args, what="task args"),
-        serialization.dumps(r.kwargs, what="task kwargs"),
-        r.created_at,
-        r.updated_at,
-        serialization.dumps(r.returning, what="task result") if r.returning is not None else None,
-        r.traceback,
-        serialization.dumps(r.extra, what="task extra fields") if r.extra else None,
-        r.eta,
-        r.attempts,
-        expires_at,
-    )
+    return (ns, *rows.task_params(r), expires_at)
 
 
 _UPSERT_TASK = (
@@ -201,12 +163,7 @@ def op_get(conn: sqlite3.Connection, ns: str, uuid: str) -> TaskRecord | None:
     return got
 
 
-_NAMES = tuple(c.strip() for c in _COLUMNS.split(","))
-
-
-def _decoded(row: Sequence[Any]) -> TaskRecord | str:
-    """The record of a row, or what keeps it from being one."""
-    return dead_letters.decoded(row, _row_to_record)
+_decoded = rows.decoded
 
 
 def _dead_letter_undecodable(
@@ -214,7 +171,7 @@ def _dead_letter_undecodable(
 ) -> None:
     """Take an undecodable task out of its queue: its dead letter keeps the row, its
     record becomes `error` naming the fault. The caller's transaction is open."""
-    letter, record = dead_letters.undecodable_row(ns, row, _NAMES, fault, now)
+    letter, record = dead_letters.undecodable_row(ns, row, fault, now)
     c.execute("DELETE FROM qtasks_queue WHERE seq=?", (seq,))
     c.execute(_UPSERT_TASK, _task_params(ns, record, now + ttl))
     dead_letters.insert(c, [letter])

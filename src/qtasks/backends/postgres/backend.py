@@ -1,0 +1,305 @@
+"""`postgresql://` (also `postgres://`): one PostgreSQL database as queue and result
+store, completing atomically, waking workers and waiters by LISTEN/NOTIFY, and
+enqueueing inside the caller's own transaction (`enqueue_in`).
+
+Every operation is one generator of statements (`ops.py`) run by the driver on a sync
+connection (sync client, the worker's lease thread) or an async one (worker, async
+client); waits are flows of steps driven by `core.steps`, woken by the process's
+listener thread (`listener.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Sequence
+from functools import partial
+from typing import Any, ClassVar
+
+import psycopg
+
+from qtasks.backends.base import Backend
+from qtasks.backends.postgres import ops
+from qtasks.backends.postgres.driver import Db, Target, drive_async, drive_sync
+from qtasks.backends.postgres.listener import Waiters, listener_for
+from qtasks.backends.postgres.schema import channel
+from qtasks.backends.postgres.sql import statements
+from qtasks.backends.signals import LOAD, Pause, Signal, WaitSteps, waits, waits_sync
+from qtasks.core.models import DEFAULT_QUEUE, Completion, DeadLetter, Delivery, TaskRecord
+from qtasks.core.ports import Capabilities, DeadLetters
+from qtasks.core.status import SETTLED_STATUSES
+from qtasks.core.steps import run_async, run_sync
+from qtasks.exc import ConfigError
+
+# The wake-ups of each app (conninfo, schema, namespace), shared by the backend objects
+# of this process and subscribed to the listener once.
+_WAITERS: dict[tuple[str, str, str], Waiters] = {}
+_WAITERS_LOCK = threading.Lock()
+
+
+class PostgresBackend(Backend, DeadLetters):
+    schemes: ClassVar[tuple[str, ...]] = ("postgresql", "postgres")
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        priorities=True,
+        delays=True,
+        push=True,
+        atomic_completion=True,
+        cancel_queued=True,
+        dead_letters=True,
+        worker_registry=True,
+    )
+
+    def __init__(self, url: str, **kwargs: Any) -> None:
+        super().__init__(url, **kwargs)
+        self.target = Target(url)
+        self.schema = self.target.schema
+        self._sql = statements(self.schema)
+        self._db = Db(self.target, self.log)
+        self._queued_channel = channel(self.schema, self.namespace, "q")
+        self._results_channel = channel(self.schema, self.namespace, "r")
+        self._waiters: Waiters | None = None
+
+    def describe(self) -> str:
+        return f"{self.target.where} (schema {self.schema})"
+
+    # --- wake-ups ------------------------------------------------------------------------
+    def _wakeups(self) -> Waiters:
+        """This app's waiters, LISTENing from the first call on."""
+        if self._waiters is None:
+            key = (self.target.conninfo, self.schema, self.namespace)
+            with _WAITERS_LOCK:
+                waiters = _WAITERS.get(key)
+                if waiters is None:
+                    waiters = _WAITERS[key] = Waiters()
+                    listener = listener_for(self.target.conninfo, self.target.where, self.log)
+                    listener.subscribe(self._queued_channel, waiters.on_queued)
+                    listener.subscribe(self._results_channel, waiters.on_finished)
+            self._waiters = waiters
+        return self._waiters
+
+    def _final_steps(self, signal: Signal, timeout: float) -> WaitSteps[TaskRecord | None]:
+        """wait_final: LOAD reads the record; a Pause ends when its completion is
+        notified (or the deadline passes)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            seen = signal.version
+            record: TaskRecord | None = yield LOAD
+            if record is None or record.status in SETTLED_STATUSES:
+                return record
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            yield Pause(seen, remaining)
+
+    # --- client side --------------------------------------------------------------------
+    async def enqueue(self, records: Sequence[TaskRecord]) -> None:
+        await self._db.run(ops.enqueue(self._sql, self.namespace, self._queued_channel, records))
+
+    def enqueue_sync(self, records: Sequence[TaskRecord]) -> None:
+        self._db.run_sync(ops.enqueue(self._sql, self.namespace, self._queued_channel, records))
+
+    async def enqueue_in(self, connection: Any, records: Sequence[TaskRecord]) -> None:
+        """Enqueue through `connection`, a psycopg connection the caller holds (sync or
+        async): inside its open transaction, the tasks exist exactly when it commits
+        (and workers are woken then). `ConfigError` for another kind of connection or
+        another database."""
+        op = ops.enqueue(self._sql, self.namespace, self._queued_channel, records)
+        if isinstance(connection, psycopg.AsyncConnection):
+            self._check_same_database(connection)
+            await self._db.ensure_schema_async()
+            await drive_async(connection, op)
+        else:
+            self.enqueue_in_sync(connection, records)
+
+    def enqueue_in_sync(self, connection: Any, records: Sequence[TaskRecord]) -> None:
+        """`enqueue_in` with a sync psycopg connection."""
+        if not isinstance(connection, psycopg.Connection):
+            raise ConfigError(
+                "Enqueueing inside a transaction needs a psycopg 3 connection "
+                f"(psycopg.Connection or psycopg.AsyncConnection), not {type(connection).__name__}"
+            )
+        self._check_same_database(connection)
+        self._db.ensure_schema()
+        drive_sync(
+            connection, ops.enqueue(self._sql, self.namespace, self._queued_channel, records)
+        )
+
+    def _check_same_database(self, connection: Any) -> None:
+        ours = self.target.where.rsplit("/", 1)[-1]
+        theirs = connection.info.dbname
+        if ours != theirs:
+            raise ConfigError(
+                f"The connection given is to database {theirs!r}, but the app's queue is "
+                f"in {self.target.where}: tasks must be written where workers read them"
+            )
+
+    async def put(self, records: Sequence[TaskRecord]) -> None:
+        ttl = self.config.result_ttl
+        await self._db.run(ops.put(self._sql, self.namespace, self._results_channel, records, ttl))
+
+    def put_sync(self, records: Sequence[TaskRecord]) -> None:
+        ttl = self.config.result_ttl
+        self._db.run_sync(ops.put(self._sql, self.namespace, self._results_channel, records, ttl))
+
+    async def get(self, uuid: str) -> TaskRecord | None:
+        return await self._db.run(ops.get(self._sql, self.namespace, uuid))
+
+    def get_sync(self, uuid: str) -> TaskRecord | None:
+        return self._db.run_sync(ops.get(self._sql, self.namespace, uuid))
+
+    async def wait_final(self, uuid: str, timeout: float) -> TaskRecord | None:
+        with self._wakeups().for_uuid(uuid) as signal:
+            steps = self._final_steps(signal, timeout)
+            return await run_async(steps, waits(signal, partial(self.get, uuid)))
+
+    def wait_final_sync(self, uuid: str, timeout: float) -> TaskRecord | None:
+        with self._wakeups().for_uuid(uuid) as signal:
+            steps = self._final_steps(signal, timeout)
+            return run_sync(steps, waits_sync(signal, partial(self.get_sync, uuid)))
+
+    async def cancel(self, uuid: str, reason: str) -> TaskRecord | None:
+        ttl = self.config.result_ttl
+        record = await self._db.run(
+            ops.cancel(self._sql, self.namespace, uuid, reason, ttl), tx=True
+        )
+        if record is not None and record.status in SETTLED_STATUSES:
+            await self._db.run(self._notify_finished(uuid))
+        return record
+
+    def cancel_sync(self, uuid: str, reason: str) -> TaskRecord | None:
+        ttl = self.config.result_ttl
+        record = self._db.run_sync(
+            ops.cancel(self._sql, self.namespace, uuid, reason, ttl), tx=True
+        )
+        if record is not None and record.status in SETTLED_STATUSES:
+            self._db.run_sync(self._notify_finished(uuid))
+        return record
+
+    def _notify_finished(self, uuid: str) -> ops.Op[None]:
+        yield ops.Q(self._sql.notify, (self._results_channel, uuid))
+
+    async def cancel_requests(self, uuids: Sequence[str]) -> dict[str, str]:
+        if not uuids:
+            return {}
+        return await self._db.run(ops.cancel_requests(self._sql, self.namespace, uuids))
+
+    # --- worker side --------------------------------------------------------------------
+    async def fetch(
+        self, queue: str, limit: int, lease: float, worker_id: str, wait: float
+    ) -> list[Delivery]:
+        waiters = self._wakeups()
+        deadline = time.monotonic() + wait
+        while True:
+            seen = waiters.queued.version
+            got = await self._fetch_once(queue, limit, lease, worker_id)
+            remaining = deadline - time.monotonic()
+            if got or remaining <= 0:
+                return got
+            # Sleep until woken, or until a delayed task is due or a lease ends.
+            until = await self._db.run(ops.next_due(self._sql, self.namespace, queue))
+            if until is not None:
+                remaining = min(remaining, until + 0.002)
+            await waiters.queued.wait(seen, remaining)
+
+    async def _fetch_once(
+        self, queue: str, limit: int, lease: float, worker_id: str
+    ) -> list[Delivery]:
+        # The statement cannot be taken back once sent: if our caller is cancelled
+        # meanwhile, give back whatever it leased.
+        ttl = self.config.result_ttl
+        op = ops.fetch(self._sql, self.namespace, queue, limit, lease, worker_id, ttl)
+        step = asyncio.ensure_future(self._db.run(op))
+        try:
+            return await asyncio.shield(step)
+        except asyncio.CancelledError:
+            got = await step
+            if got:
+                await self.release(got)
+            raise
+
+    async def complete(self, completions: Sequence[Completion]) -> None:
+        ttl = self.config.result_ttl
+        channels = (self._queued_channel, self._results_channel)
+        op = ops.complete(self._sql, self.namespace, channels, completions, ttl)
+        await self._db.run(op, tx=ops.needs_transaction(completions))
+
+    async def ack(self, deliveries: Sequence[Delivery]) -> None:
+        await self._db.run(ops.ack(self._sql, self.namespace, deliveries))
+
+    async def extend(self, deliveries: Sequence[Delivery], lease: float) -> None:
+        await self._db.run(ops.extend(self._sql, self.namespace, deliveries, lease))
+
+    # The worker's lease thread: a sync connection of the pool, never the event loop's.
+    def extend_sync(self, deliveries: Sequence[Delivery], lease: float) -> None:
+        self._db.run_sync(ops.extend(self._sql, self.namespace, deliveries, lease))
+
+    async def release(self, deliveries: Sequence[Delivery]) -> None:
+        await self._db.run(ops.release(self._sql, self.namespace, self._queued_channel, deliveries))
+
+    async def nack(self, deliveries: Sequence[Delivery], delay: float = 0.0) -> None:
+        await self._db.run(
+            ops.release(self._sql, self.namespace, self._queued_channel, deliveries, delay)
+        )
+
+    async def recover_expired(self, queue: str) -> None:
+        # Expired leases need nothing: any fetch takes them. This drops expired records.
+        await self._db.run(ops.maintain(self._sql, self.namespace, self.config.result_ttl))
+
+    async def expire(self) -> None:
+        await self._db.run(ops.maintain(self._sql, self.namespace, self.config.result_ttl))
+
+    # --- dead letters -------------------------------------------------------------------
+    async def dead_letters(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
+        return await self._db.run(ops.dead_letters(self._sql, self.namespace, limit, offset))
+
+    def dead_letters_sync(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
+        return self._db.run_sync(ops.dead_letters(self._sql, self.namespace, limit, offset))
+
+    async def requeue_dead_letters(self, uuids: Sequence[str] | None = None) -> int:
+        op = ops.requeue_dead_letters(self._sql, self.namespace, self._queued_channel, uuids)
+        return await self._db.run(op, tx=True)
+
+    def requeue_dead_letters_sync(self, uuids: Sequence[str] | None = None) -> int:
+        op = ops.requeue_dead_letters(self._sql, self.namespace, self._queued_channel, uuids)
+        return self._db.run_sync(op, tx=True)
+
+    async def purge_dead_letters(self, uuids: Sequence[str] | None = None) -> int:
+        return await self._db.run(ops.purge_dead_letters(self._sql, self.namespace, uuids))
+
+    def purge_dead_letters_sync(self, uuids: Sequence[str] | None = None) -> int:
+        return self._db.run_sync(ops.purge_dead_letters(self._sql, self.namespace, uuids))
+
+    # --- administration -----------------------------------------------------------------
+    async def purge(self) -> None:
+        await self._db.run(ops.purge(self._sql, self.namespace), tx=True)
+
+    def purge_sync(self) -> None:
+        self._db.run_sync(ops.purge(self._sql, self.namespace), tx=True)
+
+    async def stats(self, queue: str = DEFAULT_QUEUE) -> dict[str, int]:
+        return await self._db.run(ops.stats(self._sql, self.namespace, queue))
+
+    async def register_worker(self, worker_id: str, info: dict[str, Any], ttl: float) -> None:
+        await self._db.run(ops.register_worker(self._sql, self.namespace, worker_id, info, ttl))
+
+    def register_worker_sync(self, worker_id: str, info: dict[str, Any], ttl: float) -> None:
+        self._db.run_sync(ops.register_worker(self._sql, self.namespace, worker_id, info, ttl))
+
+    async def unregister_worker(self, worker_id: str) -> None:
+        await self._db.run(ops.unregister_worker(self._sql, self.namespace, worker_id))
+
+    async def live_workers(self) -> list[dict[str, Any]]:
+        return await self._db.run(ops.live_workers(self._sql, self.namespace))
+
+    def live_workers_sync(self) -> list[dict[str, Any]]:
+        return self._db.run_sync(ops.live_workers(self._sql, self.namespace))
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    def close_sync(self) -> None:
+        self._db.close_sync()
+
+
+__all__ = ["PostgresBackend"]

@@ -1,0 +1,378 @@
+"""The PostgreSQL driver: the URL, connections, running operations, the schema on first
+use, error translation. It knows nothing about tasks: the operations are in `ops.py`.
+
+An operation is a generator of `Q` statements (`ops.py`): the driver runs each on a
+connection and sends back its rows (or, for a statement without rows, its row count).
+The same generator runs on psycopg's sync connection (`run_sync`) for the sync client
+and the worker's lease thread, and on its async connection (`run`) for the worker and
+the async client; `tx=True` runs all its statements in one transaction, otherwise each
+commits on its own (autocommit). `run_on` runs one on a connection the user holds, in
+the user's open transaction.
+
+Connections: sync ones come from a `psycopg_pool.ConnectionPool` shared by the threads
+of the process; async ones are kept per event loop (a connection belongs to the loop
+that opened it). A connection that fails is dropped and the next call opens another.
+Every session gets `statement_timeout` (URL `?statement_timeout=seconds`, default 30).
+
+Errors leave as `BackendUnavailableError` when the server cannot be reached or refuses
+the connection (naming host, port and database, never the password), else as
+`BackendError`; psycopg's error is the `__cause__`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import weakref
+from collections.abc import AsyncGenerator, Generator, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+import psycopg
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from qtasks.backends.postgres import schema
+from qtasks.backends.postgres.ops import Q
+from qtasks.core.log import Log
+from qtasks.exc import BackendError, BackendUnavailableError, ConfigError
+
+T = TypeVar("T")
+Op = Generator[Q, Any, T]
+
+#: URL query parameters read by qtasks (the others go to libpq unchanged).
+_OWN_PARAMS = ("schema", "statement_timeout")
+DEFAULT_STATEMENT_TIMEOUT = 30.0
+#: libpq keepalives: a server that vanished without closing the socket is noticed
+#: within about 25 s even by a connection that only waits.
+_KEEPALIVES = {
+    "keepalives": "1",
+    "keepalives_idle": "10",
+    "keepalives_interval": "5",
+    "keepalives_count": "3",
+}
+_CONNECT_TIMEOUT = "5"
+
+
+class Target:
+    """What a `postgresql://` URL names: the libpq conninfo, the schema, the statement
+    timeout, and a description for messages (host, port, database; no password)."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in ("postgresql", "postgres"):
+            raise ConfigError(f"Not a PostgreSQL URL: {parts.scheme}://")
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        try:
+            self.schema = schema.check_name(query.pop("schema", schema.DEFAULT_SCHEMA))
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        try:
+            self.statement_timeout = float(
+                query.pop("statement_timeout", DEFAULT_STATEMENT_TIMEOUT)
+            )
+        except ValueError:
+            raise ConfigError("statement_timeout in a PostgreSQL URL is seconds, e.g. 30") from None
+        if not self.statement_timeout > 0:
+            raise ConfigError("statement_timeout in a PostgreSQL URL must be > 0 seconds")
+        for key, value in _KEEPALIVES.items():
+            query.setdefault(key, value)
+        query.setdefault("connect_timeout", _CONNECT_TIMEOUT)
+        query.setdefault("application_name", "qtasks")
+        ms = int(self.statement_timeout * 1000)
+        query["options"] = (query.get("options", "") + f" -c statement_timeout={ms}").strip()
+        self.conninfo = urlunsplit(
+            ("postgresql", parts.netloc, parts.path, urlencode(query, quote_via=quote), "")
+        )
+        host = parts.hostname or "localhost"
+        port = parts.port or 5432
+        database = parts.path.lstrip("/") or (parts.username or "(default database)")
+        self.where = f"PostgreSQL at {host}:{port}/{database}"
+
+
+def translate(exc: BaseException, where: str) -> BackendError:
+    """A psycopg error as qtasks' own: unavailable when the server cannot be used now."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, psycopg.OperationalError | PoolTimeout | OSError):
+        return BackendUnavailableError(f"{where} is unavailable: {text}")
+    if isinstance(exc, psycopg.errors.QueryCanceled):
+        return BackendError(f"{where}: a statement ran past its statement_timeout ({text})")
+    return BackendError(f"{where}: {text}")
+
+
+class Db:
+    """Connections to one database, and the runners of operations over them."""
+
+    def __init__(self, target: Target, log: Log) -> None:
+        self.target = target
+        self.log = log
+        self._lock = threading.Lock()
+        self._reset()
+        _LIVE.add(self)
+
+    def _reset(self) -> None:
+        self._pid = os.getpid()
+        self._pool: ConnectionPool[psycopg.Connection[Any]] | None = None
+        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopConns]
+        self._loops = weakref.WeakKeyDictionary()
+        self._ready = False  # schema checked by this process
+
+    # --- the schema, on first use ----------------------------------------------------------
+    def ensure_schema(self) -> None:
+        """Create or migrate the schema once per process (see `migrate`)."""
+        if not self._ready:
+            with self._sync_conn() as conn:
+                migrate(conn, self.target.schema)
+            self._ready = True
+
+    async def ensure_schema_async(self) -> None:
+        if not self._ready:
+            conns = await self._loop_conns()
+            conn = await conns.take(self)
+            try:
+                await migrate_async(conn, self.target.schema)
+            finally:
+                conns.give(conn)
+            self._ready = True
+
+    # --- sync -------------------------------------------------------------------------------
+    @contextmanager
+    def _sync_conn(self) -> Iterator[psycopg.Connection[Any]]:
+        if self._pid != os.getpid():
+            self._reset()
+        pool = self._pool
+        if pool is None:
+            with self._lock:
+                if self._pool is None:
+                    self._pool = ConnectionPool(
+                        self.target.conninfo,
+                        min_size=0,
+                        max_size=8,
+                        kwargs={"autocommit": True},
+                        open=True,
+                        timeout=10.0,
+                        name="qtasks-postgres",
+                    )
+                pool = self._pool
+        try:
+            with pool.connection() as conn:
+                yield conn
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise translate(exc, self.target.where) from exc
+
+    def run_sync(self, op: Op[T], tx: bool = False) -> T:
+        self.ensure_schema()
+        with self._sync_conn() as conn:
+            if tx:
+                with conn.transaction():
+                    return drive_sync(conn, op)
+            return drive_sync(conn, op)
+
+    # --- async ------------------------------------------------------------------------------
+    async def _loop_conns(self) -> _LoopConns:
+        if self._pid != os.getpid():
+            self._reset()
+        loop = asyncio.get_running_loop()
+        conns = self._loops.get(loop)
+        if conns is None:
+            conns = self._loops[loop] = _LoopConns()
+            await conns.guard.__anext__()
+        return conns
+
+    async def run(self, op: Op[T], tx: bool = False) -> T:
+        if not self._ready:
+            await self.ensure_schema_async()
+        conns = self._loops.get(asyncio.get_running_loop()) or await self._loop_conns()
+        conn = await conns.take(self)
+        try:
+            if tx:
+                async with conn.transaction():
+                    result = await drive_async(conn, op)
+            else:
+                result = await drive_async(conn, op)
+        except psycopg.Error as exc:
+            conns.drop(conn)
+            raise translate(exc, self.target.where) from exc
+        except BaseException:
+            # Cancelled mid-statement: the connection may be out of step; never reuse it.
+            conns.drop(conn)
+            raise
+        conns.give(conn)
+        return result
+
+    async def connect_async(self) -> psycopg.AsyncConnection[Any]:
+        try:
+            return await psycopg.AsyncConnection.connect(self.target.conninfo, autocommit=True)
+        except psycopg.Error as exc:
+            raise translate(exc, self.target.where) from exc
+
+    def connect_sync(self) -> psycopg.Connection[Any]:
+        try:
+            return psycopg.Connection.connect(self.target.conninfo, autocommit=True)
+        except psycopg.Error as exc:
+            raise translate(exc, self.target.where) from exc
+
+    # --- closing ----------------------------------------------------------------------------
+    async def close(self) -> None:
+        current = asyncio.get_running_loop()
+        loops, self._loops = list(self._loops.items()), weakref.WeakKeyDictionary()
+        for loop, conns in loops:
+            if loop is current:
+                await conns.guard.aclose()
+            elif loop.is_running():
+                asyncio.run_coroutine_threadsafe(conns.guard.aclose(), loop)
+        self.close_sync()
+
+    def close_sync(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None and self._pid == os.getpid():
+            pool.close()
+
+
+class _LoopConns:
+    """Idle async connections of one event loop. `guard` is an async generator started
+    on that loop, so a loop that ends without `close()` still closes them (the loop's
+    shutdown of async generators runs its `finally` while the loop can still await)."""
+
+    def __init__(self) -> None:
+        self.idle: list[psycopg.AsyncConnection[Any]] = []
+        self.all: set[psycopg.AsyncConnection[Any]] = set()
+        self.guard = self._guard()
+
+    async def _guard(self) -> AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            conns, self.all, self.idle = list(self.all), set(), []
+            for conn in conns:
+                await conn.close()
+
+    async def take(self, db: Db) -> psycopg.AsyncConnection[Any]:
+        while self.idle:
+            conn = self.idle.pop()
+            if not conn.closed:
+                return conn
+            self.all.discard(conn)
+        conn = await db.connect_async()
+        self.all.add(conn)
+        return conn
+
+    def give(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        if conn.closed or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            self.drop(conn)
+        else:
+            self.idle.append(conn)
+
+    def drop(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        self.all.discard(conn)
+        if not conn.closed:
+            # Closing an async connection needs an await; the socket goes with it here.
+            conn.pgconn.finish()
+
+
+# --- driving operations ------------------------------------------------------------------------
+
+
+def drive_sync(conn: Any, op: Op[T]) -> T:
+    """Run `op`'s statements on a sync connection (psycopg's, or the user's)."""
+    try:
+        query = next(op)
+        while True:
+            cur = conn.execute(query.sql, query.params, prepare=query.prepare)
+            reply = cur.fetchall() if cur.description is not None else cur.rowcount
+            query = op.send(reply)
+    except StopIteration as done:
+        result: T = done.value
+        return result
+
+
+async def drive_async(conn: Any, op: Op[T]) -> T:
+    """`drive_sync` for an async connection."""
+    try:
+        query = next(op)
+        while True:
+            cur = await conn.execute(query.sql, query.params, prepare=query.prepare)
+            reply = await cur.fetchall() if cur.description is not None else cur.rowcount
+            query = op.send(reply)
+    except StopIteration as done:
+        result: T = done.value
+        return result
+
+
+# --- migrations ----------------------------------------------------------------------------------
+
+
+def _pending(conn_version: int | None) -> list[int]:
+    done = conn_version or 0
+    return [number for number, _ in schema.MIGRATIONS if number > done]
+
+
+def migrate(conn: psycopg.Connection[Any], name: str) -> list[int]:
+    """Bring schema `name` to the latest version on a sync connection; returns the
+    versions applied (none when it was current). Safe when several processes call it at
+    once: each migration runs under a transaction-level advisory lock."""
+    applied: list[int] = []
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (schema.lock_key(name),))
+        conn.execute(schema.preamble(name))
+        row = conn.execute(f"SELECT max(version) FROM {name}.schema_version").fetchone()
+        for number in _pending(row[0] if row else None):
+            conn.execute(schema.migration_sql(name, number))
+            conn.execute(f"INSERT INTO {name}.schema_version (version) VALUES (%s)", (number,))
+            applied.append(number)
+    return applied
+
+
+async def migrate_async(conn: psycopg.AsyncConnection[Any], name: str) -> list[int]:
+    """`migrate` on an async connection."""
+    applied: list[int] = []
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (schema.lock_key(name),))
+        await conn.execute(schema.preamble(name))
+        cur = await conn.execute(f"SELECT max(version) FROM {name}.schema_version")
+        row = await cur.fetchone()
+        for number in _pending(row[0] if row else None):
+            await conn.execute(schema.migration_sql(name, number))
+            await conn.execute(
+                f"INSERT INTO {name}.schema_version (version) VALUES (%s)", (number,)
+            )
+            applied.append(number)
+    return applied
+
+
+def current_version(conn: psycopg.Connection[Any], name: str) -> int:
+    """The schema's applied version; 0 when it has none yet."""
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{name}.schema_version",)).fetchone()
+    if not row or not row[0]:
+        return 0
+    got = conn.execute(f"SELECT max(version) FROM {name}.schema_version").fetchone()
+    return int(got[0] or 0) if got else 0
+
+
+_LIVE: weakref.WeakSet[Db] = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    # The parent's sockets are not ours: forget them without closing them.
+    for db in list(_LIVE):
+        db._lock = threading.Lock()
+        db._reset()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
+__all__ = [
+    "DEFAULT_STATEMENT_TIMEOUT",
+    "Db",
+    "Op",
+    "Target",
+    "current_version",
+    "drive_async",
+    "drive_sync",
+    "migrate",
+    "migrate_async",
+    "translate",
+]
