@@ -17,7 +17,9 @@ EXPECTED = {
     "redis": Capabilities(
         **_ALL, push=True, dead_letters=True, shared_settings=True, worker_registry=True
     ),
-    "postgres": Capabilities(**_ALL, push=True, dead_letters=True, worker_registry=True),
+    "postgres": Capabilities(
+        **_ALL, push=True, dead_letters=True, worker_registry=True, transactional_enqueue=True
+    ),
     # memory broker + SQLite store: the store polls, completion is two steps, dead
     # letters are the broker's
     "paired": Capabilities(
@@ -38,6 +40,7 @@ async def test_capabilities_as_declared(backend: Backend, backend_kind: str) -> 
     if caps.dead_letters:
         assert isinstance(backend, ports.DeadLetters)
     assert isinstance(backend, ports.SharedSettings) == caps.shared_settings
+    assert isinstance(backend, ports.TransactionalEnqueue) == caps.transactional_enqueue
 
 
 async def test_shared_settings_where_declared(backend: Backend) -> None:

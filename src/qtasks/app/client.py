@@ -147,6 +147,11 @@ class ClientOperations(FlowDriver):
         queue: str | None = None,
     ) -> Flow[Task | None]:
         check_seconds("timeout", timeout)  # before anything is written
+        if timeout is not None and self._enqueue_connection() is not None:
+            raise ConfigError(
+                "Cannot wait for a task enqueued inside a transaction (in_transaction): "
+                "no worker sees it before the commit; wait after committing"
+            )
         uuid = uuid_mod.uuid4()
         text = str(uuid)
         record = yield from self._record_flow(

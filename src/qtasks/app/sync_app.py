@@ -50,12 +50,17 @@ class QueueTasks(BaseQueueTasks):
         eta: datetime | float | None = None,
         queue: str | None = None,
         timeout: float | None = None,
+        connection: Any = None,
     ) -> Task | None:
         """Enqueue with every option, leaving all keyword names to the task: `args` and
         `kwargs` are passed as they are; `delay` (seconds) or `eta` (datetime or epoch)
         holds the task back until then; `queue` routes it (default: the task's
-        `queue=` option, else "default")."""
+        `queue=` option, else "default"); `connection` writes it inside that database
+        connection's open transaction (see `in_transaction`)."""
         flow = self._enqueue_flow(task_name, args, kwargs, priority, delay, eta, queue, timeout)
+        if connection is not None:
+            with self.in_transaction(connection):
+                return self._run_sync(flow)
         return self._run_sync(flow)
 
     def add_tasks(self, calls: Iterable[Any]) -> list[Task]:

@@ -16,6 +16,7 @@
   DeadLetters    dead_letters · requeue_dead_letters · purge_dead_letters
   SharedSettings settings_set · settings_get · settings_get_all · settings_get_match
   WorkerRegistry register_worker · unregister_worker · live_workers
+  TransactionalEnqueue  enqueue_in (through a database connection the caller holds)
 ```
 
 Delivery is at-least-once: `fetch` leases tasks to a worker for `lease` seconds and marks
@@ -84,6 +85,8 @@ class Capabilities:
     shared_settings: bool = False
     #: Implements `WorkerRegistry`.
     worker_registry: bool = False
+    #: Implements `TransactionalEnqueue`.
+    transactional_enqueue: bool = False
 
     def require(self, name: str, backend: object) -> None:
         """Raise `CapabilityError` unless the capability `name` is present."""
@@ -343,6 +346,20 @@ class WorkerRegistry(ABC):
         raise NotImplementedError
 
 
+class TransactionalEnqueue(ABC):
+    """Enqueue through a database connection the caller holds, inside the caller's open
+    transaction: the tasks exist exactly when that transaction commits, and not at all
+    when it rolls back."""
+
+    @abstractmethod
+    async def enqueue_in(self, connection: Any, records: Sequence[TaskRecord]) -> None:
+        """`enqueue` through `connection` (the driver's async or sync connection), without
+        committing. `ConfigError` for a connection the backend cannot write through."""
+
+    def enqueue_in_sync(self, connection: Any, records: Sequence[TaskRecord]) -> None:
+        raise NotImplementedError
+
+
 __all__ = [
     "Backend",
     "Broker",
@@ -351,6 +368,7 @@ __all__ = [
     "DeadLetters",
     "ResultStore",
     "SharedSettings",
+    "TransactionalEnqueue",
     "WorkerRegistry",
     "redact",
 ]

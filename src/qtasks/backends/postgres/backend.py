@@ -27,7 +27,7 @@ from qtasks.backends.postgres.schema import channel
 from qtasks.backends.postgres.sql import statements
 from qtasks.backends.signals import LOAD, Pause, Signal, WaitSteps, waits, waits_sync
 from qtasks.core.models import DEFAULT_QUEUE, Completion, DeadLetter, Delivery, TaskRecord
-from qtasks.core.ports import Capabilities, DeadLetters
+from qtasks.core.ports import Capabilities, DeadLetters, TransactionalEnqueue
 from qtasks.core.status import SETTLED_STATUSES
 from qtasks.core.steps import run_async, run_sync
 from qtasks.exc import ConfigError
@@ -38,7 +38,7 @@ _WAITERS: dict[tuple[str, str, str], Waiters] = {}
 _WAITERS_LOCK = threading.Lock()
 
 
-class PostgresBackend(Backend, DeadLetters):
+class PostgresBackend(Backend, DeadLetters, TransactionalEnqueue):
     schemes: ClassVar[tuple[str, ...]] = ("postgresql", "postgres")
     capabilities: ClassVar[Capabilities] = Capabilities(
         priorities=True,
@@ -48,6 +48,7 @@ class PostgresBackend(Backend, DeadLetters):
         cancel_queued=True,
         dead_letters=True,
         worker_registry=True,
+        transactional_enqueue=True,
     )
 
     def __init__(self, url: str, **kwargs: Any) -> None:
