@@ -24,8 +24,9 @@ import qtasks.asyncio
 from qtasks.configs import QueueConfig
 
 REDIS_URL = os.environ.get("QTASKS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+PG_URL = os.environ.get("QTASKS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
-BACKENDS = ["memory", "sqlite", "redis"]
+BACKENDS = ["memory", "sqlite", "redis", "postgres"]
 FACADES = ["sync", "async"]
 
 #: Every wait in these tests is bounded by this (seconds); nothing should come near it.
@@ -39,6 +40,8 @@ def backend_url(kind: str, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path}/api.db"
     if kind == "redis":
         return REDIS_URL
+    if kind == "postgres":
+        return PG_URL
     raise AssertionError(kind)
 
 

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.e2e
 
 LIMIT = 30.0
 REDIS_URL = os.environ.get("QTASKS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+PG_URL = os.environ.get("QTASKS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 APP_SOURCE = textwrap.dedent(
     """
@@ -114,10 +115,12 @@ class Workers:
 
 
 def _url(kind: str, workdir: Path) -> str:
+    if kind == "postgres":
+        return PG_URL
     return REDIS_URL if kind == "redis" else f"sqlite:///{workdir}/leases.db"
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", "redis", "postgres"])
 def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Workers, QueueTasks]]:
     (tmp_path / "lease_app.py").write_text(APP_SOURCE)
     (tmp_path / "marks").mkdir()

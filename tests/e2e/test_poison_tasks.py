@@ -28,6 +28,7 @@ from qtasks import QueueTasks
 pytestmark = pytest.mark.e2e
 
 REDIS_URL = os.environ.get("QTASKS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+PG_URL = os.environ.get("QTASKS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 LIMIT = 60.0
 
 APP_SOURCE = textwrap.dedent(
@@ -96,8 +97,10 @@ APP_SOURCE = textwrap.dedent(
 )
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", "redis", "postgres"])
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgres":
+        return PG_URL
     return f"sqlite:///{tmp_path}/poison.db" if request.param == "sqlite" else REDIS_URL
 
 

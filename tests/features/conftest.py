@@ -17,7 +17,8 @@ import qtasks
 import qtasks.asyncio
 
 REDIS_URL = os.environ.get("QTASKS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-KINDS = [(f, b) for f in ("sync", "async") for b in ("memory", "sqlite", "redis")]
+PG_URL = os.environ.get("QTASKS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+KINDS = [(f, b) for f in ("sync", "async") for b in ("memory", "sqlite", "redis", "postgres")]
 
 
 class Env:
@@ -32,6 +33,7 @@ class Env:
             "memory": f"memory://{name}-{tag}",
             "sqlite": f"sqlite:///{self.tmp_path}/{name}-{tag}.db",
             "redis": REDIS_URL,
+            "postgres": PG_URL,
         }[self.backend]
         cls = qtasks.asyncio.QueueTasks if self.is_async else qtasks.QueueTasks
         app = cls(f"{name}-{tag}", broker_url=url)
@@ -54,7 +56,7 @@ class Env:
 
     async def close(self) -> None:
         for app in self.apps:
-            if self.backend == "redis":
+            if self.backend in ("redis", "postgres"):
                 with contextlib.suppress(Exception):
                     await app.backend.purge()
             with contextlib.suppress(Exception):
