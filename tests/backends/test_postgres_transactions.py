@@ -131,15 +131,22 @@ def test_sqlalchemy_session_connection() -> None:
 
 def test_clear_errors() -> None:
     app, _ = _sync_app()
-    with psycopg.connect(URL) as conn, app.in_transaction(conn):
-        with pytest.raises(ConfigError, match="wait after committing"):
-            app.add_task("receipt", 1, timeout=5)
+    with (
+        psycopg.connect(URL) as conn,
+        app.in_transaction(conn),
+        pytest.raises(ConfigError, match="wait after committing"),
+    ):
+        app.add_task("receipt", 1, timeout=5)
     with pytest.raises(ConfigError, match="psycopg 3 connection"), app.in_transaction(object()):
         app.add_task("receipt", 1)
-    with psycopg.connect(URL.rsplit("/", 1)[0] + "/postgres") as other:
-        with pytest.raises(ConfigError, match="database 'postgres'"):
-            app.enqueue("receipt", (1,), connection=other)
+    with (
+        psycopg.connect(URL.rsplit("/", 1)[0] + "/postgres") as other,
+        pytest.raises(ConfigError, match="database 'postgres'"),
+    ):
+        app.enqueue("receipt", (1,), connection=other)
     lite = QueueTasks(unique("lite"), broker_url="memory://tx")
-    with pytest.raises(CapabilityError, match="transactional enqueue"):
-        with lite.in_transaction(object()):
-            pass
+    with (
+        pytest.raises(CapabilityError, match="transactional enqueue"),
+        lite.in_transaction(object()),
+    ):
+        pass

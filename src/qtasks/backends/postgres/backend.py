@@ -13,9 +13,9 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import psycopg
 
@@ -34,6 +34,8 @@ from qtasks.exc import ConfigError
 
 # The wake-ups of each app (conninfo, schema, namespace), shared by the backend objects
 # of this process and subscribed to the listener once.
+T = TypeVar("T")
+
 _WAITERS: dict[tuple[str, str, str], Waiters] = {}
 _WAITERS_LOCK = threading.Lock()
 
@@ -63,6 +65,10 @@ class PostgresBackend(Backend, DeadLetters, TransactionalEnqueue):
 
     def describe(self) -> str:
         return f"{self.target.where} (schema {self.schema})"
+
+    def _op(self, fn: Callable[..., ops.Op[T]], *args: Any) -> Callable[[], ops.Op[T]]:
+        """The operation `fn` of this schema and app, with `args`, ready to run."""
+        return partial(fn, self._sql, self.namespace, *args)
 
     # --- wake-ups ------------------------------------------------------------------------
     def _wakeups(self) -> Waiters:
@@ -95,21 +101,21 @@ class PostgresBackend(Backend, DeadLetters, TransactionalEnqueue):
 
     # --- client side --------------------------------------------------------------------
     async def enqueue(self, records: Sequence[TaskRecord]) -> None:
-        await self._db.run(ops.enqueue(self._sql, self.namespace, self._queued_channel, records))
+        await self._db.run(self._op(ops.enqueue, self._queued_channel, records))
 
     def enqueue_sync(self, records: Sequence[TaskRecord]) -> None:
-        self._db.run_sync(ops.enqueue(self._sql, self.namespace, self._queued_channel, records))
+        self._db.run_sync(self._op(ops.enqueue, self._queued_channel, records))
 
     async def enqueue_in(self, connection: Any, records: Sequence[TaskRecord]) -> None:
         """Enqueue through `connection`, a psycopg connection the caller holds (sync or
         async): inside its open transaction, the tasks exist exactly when it commits
         (and workers are woken then). `ConfigError` for another kind of connection or
         another database."""
-        op = ops.enqueue(self._sql, self.namespace, self._queued_channel, records)
+        op = self._op(ops.enqueue, self._queued_channel, records)
         if isinstance(connection, psycopg.AsyncConnection):
             self._check_same_database(connection)
             await self._db.ensure_schema_async()
-            await drive_async(connection, op)
+            await drive_async(connection, op())
         else:
             self.enqueue_in_sync(connection, records)
 
@@ -122,9 +128,7 @@ class PostgresBackend(Backend, DeadLetters, TransactionalEnqueue):
             )
         self._check_same_database(connection)
         self._db.ensure_schema()
-        drive_sync(
-            connection, ops.enqueue(self._sql, self.namespace, self._queued_channel, records)
-        )
+        drive_sync(connection, self._op(ops.enqueue, self._queued_channel, records)())
 
     def _check_same_database(self, connection: Any) -> None:
         ours = self.target.where.rsplit("/", 1)[-1]
@@ -137,17 +141,17 @@ class PostgresBackend(Backend, DeadLetters, TransactionalEnqueue):
 
     async def put(self, records: Sequence[TaskRecord]) -> None:
         ttl = self.config.result_ttl
-        await self._db.run(ops.put(self._sql, self.namespace, self._results_channel, records, ttl))
+        await self._db.run(self._op(ops.put, self._results_channel, records, ttl))
 
     def put_sync(self, records: Sequence[TaskRecord]) -> None:
         ttl = self.config.result_ttl
-        self._db.run_sync(ops.put(self._sql, self.namespace, self._results_channel, records, ttl))
+        self._db.run_sync(self._op(ops.put, self._results_channel, records, ttl))
 
     async def get(self, uuid: str) -> TaskRecord | None:
-        return await self._db.run(ops.get(self._sql, self.namespace, uuid))
+        return await self._db.run(self._op(ops.get, uuid))
 
     def get_sync(self, uuid: str) -> TaskRecord | None:
-        return self._db.run_sync(ops.get(self._sql, self.namespace, uuid))
+        return self._db.run_sync(self._op(ops.get, uuid))
 
     async def wait_final(self, uuid: str, timeout: float) -> TaskRecord | None:
         with self._wakeups().for_uuid(uuid) as signal:
@@ -161,20 +165,16 @@ class PostgresBackend(Backend, DeadLetters, TransactionalEnqueue):
 
     async def cancel(self, uuid: str, reason: str) -> TaskRecord | None:
         ttl = self.config.result_ttl
-        record = await self._db.run(
-            ops.cancel(self._sql, self.namespace, uuid, reason, ttl), tx=True
-        )
+        record = await self._db.run(self._op(ops.cancel, uuid, reason, ttl), tx=True)
         if record is not None and record.status in SETTLED_STATUSES:
-            await self._db.run(self._notify_finished(uuid))
+            await self._db.run(partial(self._notify_finished, uuid))
         return record
 
     def cancel_sync(self, uuid: str, reason: str) -> TaskRecord | None:
         ttl = self.config.result_ttl
-        record = self._db.run_sync(
-            ops.cancel(self._sql, self.namespace, uuid, reason, ttl), tx=True
-        )
+        record = self._db.run_sync(self._op(ops.cancel, uuid, reason, ttl), tx=True)
         if record is not None and record.status in SETTLED_STATUSES:
-            self._db.run_sync(self._notify_finished(uuid))
+            self._db.run_sync(partial(self._notify_finished, uuid))
         return record
 
     def _notify_finished(self, uuid: str) -> ops.Op[None]:
@@ -183,7 +183,7 @@ class PostgresBackend(Backend, DeadLetters, TransactionalEnqueue):
     async def cancel_requests(self, uuids: Sequence[str]) -> dict[str, str]:
         if not uuids:
             return {}
-        return await self._db.run(ops.cancel_requests(self._sql, self.namespace, uuids))
+        return await self._db.run(self._op(ops.cancel_requests, uuids))
 
     # --- worker side --------------------------------------------------------------------
     async def fetch(
@@ -198,7 +198,7 @@ class PostgresBackend(Backend, DeadLetters, TransactionalEnqueue):
             if got or remaining <= 0:
                 return got
             # Sleep until woken, or until a delayed task is due or a lease ends.
-            until = await self._db.run(ops.next_due(self._sql, self.namespace, queue))
+            until = await self._db.run(self._op(ops.next_due, queue))
             if until is not None:
                 remaining = min(remaining, until + 0.002)
             await waiters.queued.wait(seen, remaining)
@@ -209,7 +209,7 @@ class PostgresBackend(Backend, DeadLetters, TransactionalEnqueue):
         # The statement cannot be taken back once sent: if our caller is cancelled
         # meanwhile, give back whatever it leased.
         ttl = self.config.result_ttl
-        op = ops.fetch(self._sql, self.namespace, queue, limit, lease, worker_id, ttl)
+        op = self._op(ops.fetch, queue, limit, lease, worker_id, ttl)
         step = asyncio.ensure_future(self._db.run(op))
         try:
             return await asyncio.shield(step)
@@ -222,79 +222,77 @@ class PostgresBackend(Backend, DeadLetters, TransactionalEnqueue):
     async def complete(self, completions: Sequence[Completion]) -> None:
         ttl = self.config.result_ttl
         channels = (self._queued_channel, self._results_channel)
-        op = ops.complete(self._sql, self.namespace, channels, completions, ttl)
+        op = self._op(ops.complete, channels, completions, ttl)
         await self._db.run(op, tx=ops.needs_transaction(completions))
 
     async def ack(self, deliveries: Sequence[Delivery]) -> None:
-        await self._db.run(ops.ack(self._sql, self.namespace, deliveries))
+        await self._db.run(self._op(ops.ack, deliveries))
 
     async def extend(self, deliveries: Sequence[Delivery], lease: float) -> None:
-        await self._db.run(ops.extend(self._sql, self.namespace, deliveries, lease))
+        await self._db.run(self._op(ops.extend, deliveries, lease))
 
-    # The worker's lease thread: a sync connection of the pool, never the event loop's.
+    # The worker's lease thread: that thread's own sync connection, never the event loop's.
     def extend_sync(self, deliveries: Sequence[Delivery], lease: float) -> None:
-        self._db.run_sync(ops.extend(self._sql, self.namespace, deliveries, lease))
+        self._db.run_sync(self._op(ops.extend, deliveries, lease))
 
     async def release(self, deliveries: Sequence[Delivery]) -> None:
-        await self._db.run(ops.release(self._sql, self.namespace, self._queued_channel, deliveries))
+        await self._db.run(self._op(ops.release, self._queued_channel, deliveries))
 
     async def nack(self, deliveries: Sequence[Delivery], delay: float = 0.0) -> None:
-        await self._db.run(
-            ops.release(self._sql, self.namespace, self._queued_channel, deliveries, delay)
-        )
+        await self._db.run(self._op(ops.release, self._queued_channel, deliveries, delay))
 
     async def recover_expired(self, queue: str) -> None:
         # Expired leases need nothing: any fetch takes them. This drops expired records.
-        await self._db.run(ops.maintain(self._sql, self.namespace, self.config.result_ttl))
+        await self._db.run(self._op(ops.maintain, self.config.result_ttl))
 
     async def expire(self) -> None:
-        await self._db.run(ops.maintain(self._sql, self.namespace, self.config.result_ttl))
+        await self._db.run(self._op(ops.maintain, self.config.result_ttl))
 
     # --- dead letters -------------------------------------------------------------------
     async def dead_letters(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
-        return await self._db.run(ops.dead_letters(self._sql, self.namespace, limit, offset))
+        return await self._db.run(self._op(ops.dead_letters, limit, offset))
 
     def dead_letters_sync(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
-        return self._db.run_sync(ops.dead_letters(self._sql, self.namespace, limit, offset))
+        return self._db.run_sync(self._op(ops.dead_letters, limit, offset))
 
     async def requeue_dead_letters(self, uuids: Sequence[str] | None = None) -> int:
-        op = ops.requeue_dead_letters(self._sql, self.namespace, self._queued_channel, uuids)
+        op = self._op(ops.requeue_dead_letters, self._queued_channel, uuids)
         return await self._db.run(op, tx=True)
 
     def requeue_dead_letters_sync(self, uuids: Sequence[str] | None = None) -> int:
-        op = ops.requeue_dead_letters(self._sql, self.namespace, self._queued_channel, uuids)
+        op = self._op(ops.requeue_dead_letters, self._queued_channel, uuids)
         return self._db.run_sync(op, tx=True)
 
     async def purge_dead_letters(self, uuids: Sequence[str] | None = None) -> int:
-        return await self._db.run(ops.purge_dead_letters(self._sql, self.namespace, uuids))
+        return await self._db.run(self._op(ops.purge_dead_letters, uuids))
 
     def purge_dead_letters_sync(self, uuids: Sequence[str] | None = None) -> int:
-        return self._db.run_sync(ops.purge_dead_letters(self._sql, self.namespace, uuids))
+        return self._db.run_sync(self._op(ops.purge_dead_letters, uuids))
 
     # --- administration -----------------------------------------------------------------
     async def purge(self) -> None:
-        await self._db.run(ops.purge(self._sql, self.namespace), tx=True)
+        await self._db.run(self._op(ops.purge), tx=True)
 
     def purge_sync(self) -> None:
-        self._db.run_sync(ops.purge(self._sql, self.namespace), tx=True)
+        self._db.run_sync(self._op(ops.purge), tx=True)
 
     async def stats(self, queue: str = DEFAULT_QUEUE) -> dict[str, int]:
-        return await self._db.run(ops.stats(self._sql, self.namespace, queue))
+        return await self._db.run(self._op(ops.stats, queue))
 
     async def register_worker(self, worker_id: str, info: dict[str, Any], ttl: float) -> None:
-        await self._db.run(ops.register_worker(self._sql, self.namespace, worker_id, info, ttl))
+        await self._db.run(self._op(ops.register_worker, worker_id, info, ttl))
 
     def register_worker_sync(self, worker_id: str, info: dict[str, Any], ttl: float) -> None:
-        self._db.run_sync(ops.register_worker(self._sql, self.namespace, worker_id, info, ttl))
+        self._db.run_sync(self._op(ops.register_worker, worker_id, info, ttl))
 
     async def unregister_worker(self, worker_id: str) -> None:
-        await self._db.run(ops.unregister_worker(self._sql, self.namespace, worker_id))
+        await self._db.run(self._op(ops.unregister_worker, worker_id))
 
     async def live_workers(self) -> list[dict[str, Any]]:
-        return await self._db.run(ops.live_workers(self._sql, self.namespace))
+        return await self._db.run(self._op(ops.live_workers))
 
     def live_workers_sync(self) -> list[dict[str, Any]]:
-        return self._db.run_sync(ops.live_workers(self._sql, self.namespace))
+        return self._db.run_sync(self._op(ops.live_workers))
 
     async def close(self) -> None:
         await self._db.close()

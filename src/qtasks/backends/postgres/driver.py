@@ -9,9 +9,10 @@ the async client; `tx=True` runs all its statements in one transaction, otherwis
 commits on its own (autocommit). `run_on` runs one on a connection the user holds, in
 the user's open transaction.
 
-Connections: sync ones come from a `psycopg_pool.ConnectionPool` shared by the threads
-of the process; async ones are kept per event loop (a connection belongs to the loop
-that opened it). A connection that fails is dropped and the next call opens another.
+Connections: one per thread for sync callers, a free list per event loop for async
+ones (a connection belongs to the loop that opened it). A connection that fails is
+dropped and the next call opens another, so a connection error reaches the caller at
+once with the server's reason (a pool's checkout would wait out its timeout instead).
 Every session gets `statement_timeout` (URL `?statement_timeout=seconds`, default 30).
 
 Errors leave as `BackendUnavailableError` when the server cannot be reached or refuses
@@ -25,13 +26,12 @@ import asyncio
 import os
 import threading
 import weakref
-from collections.abc import AsyncGenerator, Generator, Iterator
+from collections.abc import AsyncGenerator, Callable, Generator, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import psycopg
-from psycopg_pool import ConnectionPool, PoolTimeout
 
 from qtasks.backends.postgres import schema
 from qtasks.backends.postgres.ops import Q
@@ -94,10 +94,10 @@ class Target:
 def translate(exc: BaseException, where: str) -> BackendError:
     """A psycopg error as qtasks' own: unavailable when the server cannot be used now."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if isinstance(exc, psycopg.OperationalError | PoolTimeout | OSError):
-        return BackendUnavailableError(f"{where} is unavailable: {text}")
-    if isinstance(exc, psycopg.errors.QueryCanceled):
+    if isinstance(exc, psycopg.errors.QueryCanceled):  # an OperationalError, but not down
         return BackendError(f"{where}: a statement ran past its statement_timeout ({text})")
+    if isinstance(exc, psycopg.OperationalError | OSError):
+        return BackendUnavailableError(f"{where} is unavailable: {text}")
     return BackendError(f"{where}: {text}")
 
 
@@ -113,7 +113,13 @@ class Db:
 
     def _reset(self) -> None:
         self._pid = os.getpid()
-        self._pool: ConnectionPool[psycopg.Connection[Any]] | None = None
+        # Sync connections: one per thread; `_epoch` changes when they are all closed.
+        self._local = threading.local()
+        self._epoch = object()
+        # Every sync connection opened, closed by `close_sync` or, for a driver dropped
+        # without closing, when it is collected (before psycopg would warn about them).
+        self._conns: list[psycopg.Connection[Any]] = []
+        weakref.finalize(self, _close_all, self._conns, self._pid)
         self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopConns]
         self._loops = weakref.WeakKeyDictionary()
         self._ready = False  # schema checked by this process
@@ -139,35 +145,43 @@ class Db:
     # --- sync -------------------------------------------------------------------------------
     @contextmanager
     def _sync_conn(self) -> Iterator[psycopg.Connection[Any]]:
+        """This thread's connection (opened on first use, again after it failed)."""
         if self._pid != os.getpid():
             self._reset()
-        pool = self._pool
-        if pool is None:
+        held: _Held | None = getattr(self._local, "held", None)
+        if held is None or held.conn.closed or held.epoch is not self._epoch:
+            conn = self.connect_sync()
             with self._lock:
-                if self._pool is None:
-                    self._pool = ConnectionPool(
-                        self.target.conninfo,
-                        min_size=0,
-                        max_size=8,
-                        kwargs={"autocommit": True},
-                        open=True,
-                        timeout=10.0,
-                        name="qtasks-postgres",
-                    )
-                pool = self._pool
+                self._conns[:] = [c for c in self._conns if not c.closed]
+                self._conns.append(conn)
+            held = self._local.held = _Held(conn, self._epoch)
+        conn = held.conn
         try:
-            with pool.connection() as conn:
-                yield conn
-        except (psycopg.Error, PoolTimeout) as exc:
+            yield conn
+        except psycopg.Error as exc:
+            if isinstance(exc, psycopg.OperationalError) or (
+                conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+            ):
+                self._local.held = None
+                conn.close()
             raise translate(exc, self.target.where) from exc
 
-    def run_sync(self, op: Op[T], tx: bool = False) -> T:
+    def run_sync(self, make: Callable[[], Op[T]], tx: bool = False) -> T:
+        """Run the operation `make()` on this thread's connection; once more on a new
+        connection when a reused one turns out to be broken (see `_retryable`)."""
         self.ensure_schema()
-        with self._sync_conn() as conn:
-            if tx:
-                with conn.transaction():
-                    return drive_sync(conn, op)
-            return drive_sync(conn, op)
+        for attempt in (1, 2):
+            fresh = getattr(self._local, "held", None) is None
+            try:
+                with self._sync_conn() as conn:
+                    if tx:
+                        with conn.transaction():
+                            return drive_sync(conn, make())
+                    return drive_sync(conn, make())
+            except BackendError as exc:
+                if attempt == 2 or fresh or not _retryable(exc):
+                    raise
+        raise AssertionError("unreachable")
 
     # --- async ------------------------------------------------------------------------------
     async def _loop_conns(self) -> _LoopConns:
@@ -180,26 +194,33 @@ class Db:
             await conns.guard.__anext__()
         return conns
 
-    async def run(self, op: Op[T], tx: bool = False) -> T:
+    async def run(self, make: Callable[[], Op[T]], tx: bool = False) -> T:
+        """`run_sync` for async callers, on a connection of this event loop."""
         if not self._ready:
             await self.ensure_schema_async()
         conns = self._loops.get(asyncio.get_running_loop()) or await self._loop_conns()
-        conn = await conns.take(self)
-        try:
-            if tx:
-                async with conn.transaction():
-                    result = await drive_async(conn, op)
-            else:
-                result = await drive_async(conn, op)
-        except psycopg.Error as exc:
-            conns.drop(conn)
-            raise translate(exc, self.target.where) from exc
-        except BaseException:
-            # Cancelled mid-statement: the connection may be out of step; never reuse it.
-            conns.drop(conn)
-            raise
-        conns.give(conn)
-        return result
+        for attempt in (1, 2):
+            fresh = not conns.idle
+            conn = await conns.take(self)
+            try:
+                if tx:
+                    async with conn.transaction():
+                        result = await drive_async(conn, make())
+                else:
+                    result = await drive_async(conn, make())
+            except psycopg.Error as exc:
+                conns.drop(conn)
+                error = translate(exc, self.target.where)
+                if attempt == 2 or fresh or not _retryable(error):
+                    raise error from exc
+                continue
+            except BaseException:
+                # Cancelled mid-statement: the connection may be out of step; never reuse it.
+                conns.drop(conn)
+                raise
+            conns.give(conn)
+            return result
+        raise AssertionError("unreachable")
 
     async def connect_async(self) -> psycopg.AsyncConnection[Any]:
         try:
@@ -226,9 +247,30 @@ class Db:
 
     def close_sync(self) -> None:
         with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None and self._pid == os.getpid():
-            pool.close()
+            self._epoch = object()
+        _close_all(self._conns, self._pid)
+
+
+def _close_all(conns: list[psycopg.Connection[Any]], pid: int) -> None:
+    """Close and forget `conns`, in the process that opened them only."""
+    taken, conns[:] = list(conns), []
+    if pid == os.getpid():
+        for conn in taken:
+            conn.close()
+
+
+class _Held:
+    """A thread's sync connection, closed when the thread (or the driver) is gone, by
+    the process that opened it only (a forked child must not end its parent's session)."""
+
+    __slots__ = ("conn", "epoch", "pid")
+
+    def __init__(self, conn: psycopg.Connection[Any], epoch: object) -> None:
+        self.conn, self.epoch, self.pid = conn, epoch, os.getpid()
+
+    def __del__(self) -> None:
+        if self.pid == os.getpid() and self.conn.pgconn.status == psycopg.pq.ConnStatus.OK:
+            self.conn.close()
 
 
 class _LoopConns:
@@ -270,6 +312,15 @@ class _LoopConns:
         if not conn.closed:
             # Closing an async connection needs an await; the socket goes with it here.
             conn.pgconn.finish()
+
+
+def _retryable(error: BackendError) -> bool:
+    """A connection that broke while idle (server restarted, connection terminated)
+    fails on its next statement: worth one more try on a new connection. Every
+    operation is safe to repeat: enqueue is idempotent by uuid, writes by workers are
+    fenced by their lease token, and a fetch whose reply was lost leaves its tasks
+    leased until the lease ends, when any worker takes them."""
+    return isinstance(error, BackendUnavailableError)
 
 
 # --- driving operations ------------------------------------------------------------------------
@@ -352,11 +403,14 @@ def current_version(conn: psycopg.Connection[Any], name: str) -> int:
 
 
 _LIVE: weakref.WeakSet[Db] = weakref.WeakSet()
+_ORPHANS: list[Any] = []  # a forked child's copies of its parent's connections
 
 
 def _after_fork() -> None:
-    # The parent's sockets are not ours: forget them without closing them.
+    # The parent's sockets are not ours: keep their objects (collecting them would end
+    # the parent's sessions) and start afresh.
     for db in list(_LIVE):
+        _ORPHANS.append((db._local, db._conns, db._loops))
         db._lock = threading.Lock()
         db._reset()
 
