@@ -31,6 +31,7 @@ DEFAULT_URLS = {
     "sqlite": "sqlite:///" + os.path.join(tempfile.gettempdir(), "qtasks-bench", "bench.db"),
     "redis": "redis://127.0.0.1:6379/14",
     "memory": "memory://bench",
+    "postgres": "postgresql://postgres@127.0.0.1:5432/test?schema=qtasks_bench",
 }
 
 
@@ -96,6 +97,10 @@ def app_sqlite() -> Any:
 
 def app_redis() -> Any:
     return make_worker_app("redis")
+
+
+def app_postgres() -> Any:
+    return make_worker_app("postgres")
 
 
 def app_memory() -> Any:

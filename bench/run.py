@@ -5,6 +5,7 @@
     python bench/run.py --backend sqlite --inprocess      # W1 + W3 with an in-process worker
     python bench/run.py --backend memory                  # implies --inprocess
     python bench/run.py --backend redis --n 10000 --repeats 3 --json out.json
+    python bench/run.py --backend postgres --repeats 3     # database `test`, schema qtasks_bench
 
 Stdlib + qtasks only. Run from anywhere; the worker is started as
 `python -m qtasks -A bench.apps:app_<backend> run` with the repository root as cwd.
@@ -202,7 +203,8 @@ class RssSampler:
 # fresh data per run, workers, children
 # ---------------------------------------------------------------------------------------
 class Run:
-    """One measurement's data: a fresh SQLite file / memory store / Redis namespace."""
+    """One measurement's data: a fresh SQLite file / memory store / Redis or PostgreSQL
+    namespace."""
 
     def __init__(self, opts: argparse.Namespace, label: str) -> None:
         self.opts = opts
@@ -212,6 +214,8 @@ class Run:
             self.url = "sqlite:///" + str(self.dir / "bench.db")
         elif self.backend == "memory":
             self.url = f"memory://bench-{uuid.uuid4().hex[:8]}"
+        elif self.backend == "postgres":
+            self.url = opts.pg_url
         else:
             self.url = opts.redis_url
         self.env = _clean_env()
@@ -222,8 +226,8 @@ class Run:
         os.environ[f"QTASKS_BENCH_{self.backend.upper()}_URL"] = self.url  # for this process
 
     def flush(self) -> None:
-        if self.backend == "redis":
-            app = apps.make_client_app("redis", "sync")
+        if self.backend in ("redis", "postgres"):
+            app = apps.make_client_app(self.backend, "sync")
             try:
                 app.flush_all()
             finally:
@@ -813,7 +817,7 @@ def render(rows: list[dict], meta: dict[str, Any]) -> str:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--backend", choices=("sqlite", "redis", "memory"), default="sqlite")
+    p.add_argument("--backend", choices=("sqlite", "redis", "postgres", "memory"), default="sqlite")
     p.add_argument("--n", type=int, default=10000, help="W1/W2/batch tasks (10000)")
     p.add_argument("--n-io", type=int, default=1000, help="W4 tasks (1000)")
     p.add_argument("--rt", type=int, default=300, help="W3 round trips per client (300)")
@@ -844,6 +848,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--redis-url", default=os.environ.get("BENCH_REDIS_URL", apps.DEFAULT_URLS["redis"])
+    )
+    p.add_argument(
+        "--pg-url", default=os.environ.get("BENCH_PG_URL", apps.DEFAULT_URLS["postgres"])
     )
     p.add_argument(
         "--worker-env",

@@ -22,6 +22,7 @@ SHARED_BACKEND_MODULES = (
     "qtasks.backends.bridge",
     "qtasks.backends.signals",
     "qtasks.backends.paired",
+    "qtasks.backends.rows",
 )
 #: What the plugins may reach of the engine: its declared injection point.
 INJECTION_POINT = ("qtasks.engine.injection", "qtasks.engine.executor", "qtasks.engine.threads")

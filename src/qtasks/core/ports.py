@@ -17,6 +17,7 @@
   SharedSettings settings_set · settings_get · settings_get_all · settings_get_match
   WorkerRegistry register_worker · unregister_worker · live_workers
   TransactionalEnqueue  enqueue_in (through a database connection the caller holds)
+  SchemaMigrations      schema_version_sync · migrate_sync · schema_script (SQL databases)
 ```
 
 Delivery is at-least-once: `fetch` leases tasks to a worker for `lease` seconds and marks
@@ -360,12 +361,30 @@ class TransactionalEnqueue(ABC):
         raise NotImplementedError
 
 
+class SchemaMigrations(ABC):
+    """A backend whose tables are versioned: created and migrated on first use, or by a
+    team that runs its migrations itself (`qtasks db upgrade`)."""
+
+    @abstractmethod
+    def schema_version_sync(self) -> tuple[int, int]:
+        """(applied version, latest version this qtasks knows); 0 applied: none yet."""
+
+    @abstractmethod
+    def migrate_sync(self) -> list[int]:
+        """Apply the migrations not applied yet; returns their versions (none: current)."""
+
+    @abstractmethod
+    def schema_script(self) -> str:
+        """The whole latest schema as one SQL script."""
+
+
 __all__ = [
     "Backend",
     "Broker",
     "CancelQueued",
     "Capabilities",
     "DeadLetters",
+    "SchemaMigrations",
     "ResultStore",
     "SharedSettings",
     "TransactionalEnqueue",

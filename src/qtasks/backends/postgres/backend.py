@@ -23,11 +23,16 @@ from qtasks.backends.base import Backend
 from qtasks.backends.postgres import ops
 from qtasks.backends.postgres.driver import Db, Target, drive_async, drive_sync
 from qtasks.backends.postgres.listener import Waiters, listener_for
-from qtasks.backends.postgres.schema import channel
+from qtasks.backends.postgres.schema import LATEST, channel, schema_sql
 from qtasks.backends.postgres.sql import statements
 from qtasks.backends.signals import LOAD, Pause, Signal, WaitSteps, waits, waits_sync
 from qtasks.core.models import DEFAULT_QUEUE, Completion, DeadLetter, Delivery, TaskRecord
-from qtasks.core.ports import Capabilities, DeadLetters, TransactionalEnqueue
+from qtasks.core.ports import (
+    Capabilities,
+    DeadLetters,
+    SchemaMigrations,
+    TransactionalEnqueue,
+)
 from qtasks.core.status import SETTLED_STATUSES
 from qtasks.core.steps import run_async, run_sync
 from qtasks.exc import ConfigError
@@ -40,7 +45,7 @@ _WAITERS: dict[tuple[str, str, str], Waiters] = {}
 _WAITERS_LOCK = threading.Lock()
 
 
-class PostgresBackend(Backend, DeadLetters, TransactionalEnqueue):
+class PostgresBackend(Backend, DeadLetters, TransactionalEnqueue, SchemaMigrations):
     schemes: ClassVar[tuple[str, ...]] = ("postgresql", "postgres")
     capabilities: ClassVar[Capabilities] = Capabilities(
         priorities=True,
@@ -293,6 +298,16 @@ class PostgresBackend(Backend, DeadLetters, TransactionalEnqueue):
 
     def live_workers_sync(self) -> list[dict[str, Any]]:
         return self._db.run_sync(self._op(ops.live_workers))
+
+    # --- the schema -----------------------------------------------------------------------
+    def schema_version_sync(self) -> tuple[int, int]:
+        return self._db.version_sync(), LATEST
+
+    def migrate_sync(self) -> list[int]:
+        return self._db.migrate_sync()
+
+    def schema_script(self) -> str:
+        return schema_sql(self.schema)
 
     async def close(self) -> None:
         await self._db.close()

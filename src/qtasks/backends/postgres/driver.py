@@ -42,7 +42,7 @@ T = TypeVar("T")
 Op = Generator[Q, Any, T]
 
 #: URL query parameters read by qtasks (the others go to libpq unchanged).
-_OWN_PARAMS = ("schema", "statement_timeout")
+_OWN_PARAMS = ("schema", "statement_timeout", "migrate")
 DEFAULT_STATEMENT_TIMEOUT = 30.0
 #: libpq keepalives: a server that vanished without closing the socket is noticed
 #: within about 25 s even by a connection that only waits.
@@ -76,6 +76,11 @@ class Target:
             raise ConfigError("statement_timeout in a PostgreSQL URL is seconds, e.g. 30") from None
         if not self.statement_timeout > 0:
             raise ConfigError("statement_timeout in a PostgreSQL URL must be > 0 seconds")
+        migrate = query.pop("migrate", "true").lower()
+        if migrate not in ("true", "false", "1", "0", "yes", "no"):
+            raise ConfigError("migrate in a PostgreSQL URL is true or false")
+        #: Create and migrate the schema on first use; with false, only check it.
+        self.migrate = migrate in ("true", "1", "yes")
         for key, value in _KEEPALIVES.items():
             query.setdefault(key, value)
         query.setdefault("connect_timeout", _CONNECT_TIMEOUT)
@@ -126,10 +131,14 @@ class Db:
 
     # --- the schema, on first use ----------------------------------------------------------
     def ensure_schema(self) -> None:
-        """Create or migrate the schema once per process (see `migrate`)."""
+        """Create or migrate the schema once per process (see `migrate`); with
+        `?migrate=false`, check that it is current instead (`ConfigError` if not)."""
         if not self._ready:
             with self._sync_conn() as conn:
-                migrate(conn, self.target.schema)
+                if self.target.migrate:
+                    migrate(conn, self.target.schema)
+                else:
+                    self._check_version(current_version(conn, self.target.schema))
             self._ready = True
 
     async def ensure_schema_async(self) -> None:
@@ -137,10 +146,35 @@ class Db:
             conns = await self._loop_conns()
             conn = await conns.take(self)
             try:
-                await migrate_async(conn, self.target.schema)
-            finally:
-                conns.give(conn)
+                if self.target.migrate:
+                    await migrate_async(conn, self.target.schema)
+                else:
+                    self._check_version(await current_version_async(conn, self.target.schema))
+            except psycopg.Error as exc:
+                conns.drop(conn)
+                raise translate(exc, self.target.where) from exc
+            conns.give(conn)
             self._ready = True
+
+    def _check_version(self, applied: int) -> None:
+        if applied != schema.LATEST:
+            raise ConfigError(
+                f"Schema {self.target.schema!r} in {self.target.where} is at version "
+                f"{applied}, this qtasks needs {schema.LATEST} (the URL says migrate=false): "
+                "run `qtasks -A module:app db upgrade`, or apply `qtasks db sql` yourself"
+            )
+
+    def version_sync(self) -> int:
+        """The applied schema version (0: none)."""
+        with self._sync_conn() as conn:
+            return current_version(conn, self.target.schema)
+
+    def migrate_sync(self) -> list[int]:
+        """Apply what is missing of the schema now; the versions applied."""
+        with self._sync_conn() as conn:
+            applied = migrate(conn, self.target.schema)
+        self._ready = True
+        return applied
 
     # --- sync -------------------------------------------------------------------------------
     @contextmanager
@@ -402,6 +436,20 @@ def current_version(conn: psycopg.Connection[Any], name: str) -> int:
     return int(got[0] or 0) if got else 0
 
 
+_VERSION_TABLE = "SELECT to_regclass(%s) IS NOT NULL"
+
+
+async def current_version_async(conn: psycopg.AsyncConnection[Any], name: str) -> int:
+    """`current_version` on an async connection."""
+    cur = await conn.execute(_VERSION_TABLE, (f"{name}.schema_version",))
+    row = await cur.fetchone()
+    if not row or not row[0]:
+        return 0
+    cur = await conn.execute(f"SELECT max(version) FROM {name}.schema_version")
+    got = await cur.fetchone()
+    return int(got[0] or 0) if got else 0
+
+
 _LIVE: weakref.WeakSet[Db] = weakref.WeakSet()
 _ORPHANS: list[Any] = []  # a forked child's copies of its parent's connections
 
@@ -424,6 +472,7 @@ __all__ = [
     "Op",
     "Target",
     "current_version",
+    "current_version_async",
     "drive_async",
     "drive_sync",
     "migrate",

@@ -1,0 +1,131 @@
+"""The PostgreSQL schema: `qtasks db upgrade|status|sql`, `?migrate=false`, the
+documented schema.sql, and the plans of the hot statements (indexes, never a
+sequential scan)."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import sys
+import time
+import uuid
+
+import psycopg
+import pytest
+
+from qtasks import QueueTasks
+from qtasks.backends.postgres import ops, schema_sql
+from qtasks.backends.postgres.sql import statements
+from qtasks.cli import main
+from qtasks.core.models import Delivery, TaskRecord
+from qtasks.exc import ConfigError
+
+URL = os.environ.get("QTASKS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+DOCS = pathlib.Path(__file__).resolve().parents[2] / "docs" / "backends"
+
+
+@pytest.fixture
+def schema() -> object:
+    name = f"qtasks_t_{uuid.uuid4().hex[:8]}"
+    yield name
+    with psycopg.connect(URL, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+
+
+def _module(tmp_path: pathlib.Path, url: str) -> str:
+    (tmp_path / "dbapp.py").write_text(
+        f"from qtasks import QueueTasks\napp = QueueTasks('dbapp', broker_url={url!r})\n"
+    )
+    sys.path.insert(0, str(tmp_path))
+    sys.modules.pop("dbapp", None)
+    return "dbapp:app"
+
+
+def test_db_commands_and_migrate_false(
+    schema: str, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"{URL}?schema={schema}&migrate=false"
+    target = _module(tmp_path, url)
+    try:
+        assert main(["-A", target, "db", "status"]) == 1
+        assert "version 0, this qtasks needs 1" in capsys.readouterr().out
+        app = QueueTasks("dbapp", broker_url=url)
+        with pytest.raises(ConfigError, match="db upgrade"):
+            app.add_task("t")
+        assert main(["-A", target, "db", "upgrade"]) == 0
+        assert "Applied migrations 1" in capsys.readouterr().out
+        assert main(["-A", target, "db", "upgrade"]) == 0
+        assert "nothing to apply" in capsys.readouterr().out
+        assert main(["-A", target, "db", "status"]) == 0
+        assert "at version 1: current" in capsys.readouterr().out
+        assert QueueTasks("dbapp", broker_url=url).add_task("t") is not None
+        assert main(["-A", target, "db", "sql"]) == 0
+        assert capsys.readouterr().out == schema_sql(schema)
+    finally:
+        sys.path.remove(str(tmp_path))
+
+
+def test_db_refuses_a_backend_without_a_schema(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = _module(tmp_path, f"sqlite:///{tmp_path}/x.db")
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            main(["-A", target, "db", "status"])
+        assert stopped.value.code == 2
+        assert "no versioned schema" in capsys.readouterr().err
+    finally:
+        sys.path.remove(str(tmp_path))
+
+
+def test_the_documented_script_is_the_schema_and_runs(schema: str) -> None:
+    documented = (DOCS / "schema.sql").read_text()
+    assert documented == schema_sql(), "write schema_sql() to docs/backends/schema.sql"
+    script = schema_sql(schema)
+    with psycopg.connect(URL, autocommit=True) as conn:
+        conn.execute(script)
+        conn.execute(script)  # idempotent
+    app = QueueTasks("scripted", broker_url=f"{URL}?schema={schema}&migrate=false")
+    assert app.add_task("t") is not None
+
+
+# --- plans of the hot statements ----------------------------------------------------------------
+
+
+def _plan(conn: psycopg.Connection[object], sql: str, params: object) -> str:
+    rows = conn.execute("EXPLAIN " + sql, params).fetchall()  # planned, not run
+    return "\n".join(str(r[0]) for r in rows)
+
+
+def test_hot_statements_use_their_indexes(schema: str) -> None:
+    app = QueueTasks("plans", broker_url=f"{URL}?schema={schema}")
+    app.add_tasks([("t", (i,), {}) for i in range(20000)])
+    s = statements(schema)
+    now = time.time()
+    with psycopg.connect(URL, autocommit=True) as conn:
+        conn.execute(f"ANALYZE {schema}.tasks")
+        rec = TaskRecord(uuid="x", task_name="t", priority=0, args=[], kwargs={}, status="success",
+                         created_at=now, updated_at=now)  # fmt: skip
+        held = {"ns": "plans", "uuid": ["a", "b"], "token": ["t", "t"]}
+        fetch = {"ns": "plans", "queue": "default", "n": 10, "lease": 30.0, "token": "t"}
+        complete = next(ops.complete(s, "plans", ("q", "r"), [_completion(rec)], 60.0))
+        plans = {
+            "fetch": _plan(conn, s.fetch, fetch),
+            "next_due": _plan(conn, s.next_due, {"ns": "plans", "queue": "default"}),
+            "complete": _plan(conn, complete.sql, complete.params),
+            "extend": _plan(conn, s.extend, {**held, "lease": 30.0}),
+            "ack": _plan(conn, s.ack, held),
+            "get": _plan(conn, s.get, ("plans", "x")),
+            "expire": _plan(conn, s.expire, (5000,)),
+        }
+    for name, plan in plans.items():
+        assert "Seq Scan" not in plan, f"{name}:\n{plan}"
+    assert "tasks_ready" in plans["fetch"] and "tasks_leased" in plans["fetch"]
+    assert "tasks_delayed" in plans["fetch"] and "tasks_expiry" in plans["expire"]
+    app.flush_all()
+
+
+def _completion(record: TaskRecord) -> object:
+    from qtasks.core.models import Completion
+
+    return Completion(Delivery(record, "t"), record)
