@@ -111,7 +111,6 @@ def test_hot_statements_use_their_indexes(schema: str) -> None:
         complete = next(ops.complete(s, "plans", ("q", "r"), [_completion(rec)], 60.0))
         plans = {
             "fetch": _plan(conn, s.fetch, fetch),
-            "next_due": _plan(conn, s.next_due, {"ns": "plans", "queue": "default"}),
             "complete": _plan(conn, complete.sql, complete.params),
             "extend": _plan(conn, s.extend, {**held, "lease": 30.0}),
             "ack": _plan(conn, s.ack, held),

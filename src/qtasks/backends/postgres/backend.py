@@ -198,19 +198,18 @@ class PostgresBackend(Backend, DeadLetters, TransactionalEnqueue, SchemaMigratio
         deadline = time.monotonic() + wait
         while True:
             seen = waiters.queued.version
-            got = await self._fetch_once(queue, limit, lease, worker_id)
+            got, until = await self._fetch_once(queue, limit, lease, worker_id)
             remaining = deadline - time.monotonic()
             if got or remaining <= 0:
                 return got
             # Sleep until woken, or until a delayed task is due or a lease ends.
-            until = await self._db.run(self._op(ops.next_due, queue))
             if until is not None:
                 remaining = min(remaining, until + 0.002)
             await waiters.queued.wait(seen, remaining)
 
     async def _fetch_once(
         self, queue: str, limit: int, lease: float, worker_id: str
-    ) -> list[Delivery]:
+    ) -> tuple[list[Delivery], float | None]:
         # The statement cannot be taken back once sent: if our caller is cancelled
         # meanwhile, give back whatever it leased.
         ttl = self.config.result_ttl
@@ -219,7 +218,7 @@ class PostgresBackend(Backend, DeadLetters, TransactionalEnqueue, SchemaMigratio
         try:
             return await asyncio.shield(step)
         except asyncio.CancelledError:
-            got = await step
+            got, _ = await step
             if got:
                 await self.release(got)
             raise

@@ -67,6 +67,10 @@ def enqueue(s: Statements, ns: str, channel: str, records: Sequence[TaskRecord])
     is); wakes the queues' workers when the transaction commits."""
     if not records:
         return
+    if len(records) == 1:
+        values = dict(zip(_FIELDS, rows.task_params(records[0]), strict=True))
+        yield Q(s.enqueue_one, {"ns": ns, "channel": channel, **values}, prepare=True)
+        return
     params = _arrays(_unique(records))
     yield Q(s.enqueue, {"ns": ns, "channel": channel, **params}, prepare=True)
 
@@ -128,30 +132,37 @@ def cancel_requests(s: Statements, ns: str, uuids: Sequence[str]) -> Op[dict[str
 
 def fetch(
     s: Statements, ns: str, queue: str, limit: int, lease: float, worker_id: str, ttl: float
-) -> Op[list[Delivery]]:
-    """Lease up to `limit` due tasks. Rows that cannot be decoded are dead-lettered
-    (`ttl`: their `error` record's time to live) and the fetch picks again in their
-    place, so a bad row never blocks its queue. A crash between the two statements
-    leaves those rows leased: their lease ends and the next fetch buries them."""
+) -> Op[tuple[list[Delivery], float | None]]:
+    """Lease up to `limit` due tasks: (deliveries, None), or, when none is due, ([],
+    seconds until a delayed task is due or a lease ends; None when nothing is pending).
+    Rows that cannot be decoded are dead-lettered (`ttl`: their `error` record's time to
+    live) and the fetch picks again in their place, so a bad row never blocks its queue.
+    A crash between the two statements leaves those rows leased: their lease ends and
+    the next fetch buries them."""
     token = f"{worker_id}:{uuid_mod.uuid4().hex[:12]}"
     params = {"ns": ns, "queue": queue, "lease": lease, "token": token}
     out: list[Delivery] = []
     while len(out) < limit:
         want = limit - len(out)
         picked = yield Q(s.fetch, {**params, "n": want}, prepare=True)
+        if picked and picked[0][1] is None:  # nothing was due
+            if out:
+                break
+            wait = picked[0][-1]
+            return [], None if wait is None else max(0.0, float(wait))
         picked.sort(key=lambda row: (row[4], row[0]))  # priority, then FIFO
         bad = []
         for row in picked:
-            got = rows.decoded(row[1:])
+            got = rows.decoded(row[1:-1])
             if isinstance(got, str):
-                bad.append((row[1:], got))
+                bad.append((row[1:-1], got))
             else:
                 out.append(Delivery(got, token))
         if bad:
             yield _bury(s, ns, token, bad, ttl)
         if not bad or len(picked) < want:
             break
-    return out
+    return out, None
 
 
 def _bury(s: Statements, ns: str, token: str, bad: list[tuple[Any, str]], ttl: float) -> Q:
@@ -178,13 +189,6 @@ def _bury(s: Statements, ns: str, token: str, bad: list[tuple[Any, str]], ttl: f
             "raw": [letter.raw for letter, _ in made],
         },
     )
-
-
-def next_due(s: Statements, ns: str, queue: str) -> Op[float | None]:
-    """Seconds until a delayed task of `queue` is due or one of its leases ends."""
-    found = yield Q(s.next_due, {"ns": ns, "queue": queue}, prepare=True)
-    value = found[0][0] if found else None
-    return None if value is None else max(0.0, float(value))
 
 
 def needs_transaction(completions: Sequence[Completion]) -> bool:
@@ -395,7 +399,6 @@ __all__ = [
     "live_workers",
     "maintain",
     "needs_transaction",
-    "next_due",
     "purge",
     "purge_dead_letters",
     "put",
