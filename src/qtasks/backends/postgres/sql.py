@@ -23,7 +23,7 @@ from functools import lru_cache
 
 from qtasks.backends.rows import COLUMNS
 
-NOW = "extract(epoch from clock_timestamp())"
+NOW = "extract(epoch from statement_timestamp())"
 
 # Arrays of a batch of records, in COLUMNS order, as a table `x`.
 _RECORDS = (
