@@ -71,11 +71,30 @@ def test_unusable_servers_are_unavailable_errors_without_the_password(
         ("postgresql://127.0.0.1/test?schema=Bad-Name", "schema name"),
         ("postgresql://127.0.0.1/test?statement_timeout=soon", "statement_timeout"),
         ("postgresql://127.0.0.1/test?statement_timeout=0", "must be > 0"),
+        ("postgresql://127.0.0.1/test?prepare=maybe", "prepare in a PostgreSQL URL"),
+        ("postgresql://127.0.0.1/test?migrate=never", "migrate in a PostgreSQL URL"),
     ],
 )
 def test_bad_url_options_are_config_errors(url: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         Target(url)
+
+
+def test_prepare_false_for_poolers_in_transaction_mode() -> None:
+    app = QueueTasks(unique("noprep"), broker_url=URL + "?prepare=false")
+
+    @app.task
+    def echo(x: int) -> int:
+        return x
+
+    with app.serve():
+        for i in range(8):  # past psycopg's threshold, where it would prepare
+            done = app.add_task("echo", i, timeout=10)
+            assert done is not None and done.returning == i
+    with app.backend._db._sync_conn() as conn:  # type: ignore[attr-defined]
+        assert conn.prepare_threshold is None
+        assert conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone() == (0,)
+    app.flush_all()
 
 
 def test_statement_timeout_ends_a_blocked_statement() -> None:

@@ -11,6 +11,7 @@ listener thread (`listener.py`).
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -41,8 +42,15 @@ from qtasks.exc import ConfigError
 # of this process and subscribed to the listener once.
 T = TypeVar("T")
 
-_WAITERS: dict[tuple[str, str, str], Waiters] = {}
+_WAITERS: dict[tuple[str, str, str], list[Any]] = {}  # key -> [Waiters, users]
 _WAITERS_LOCK = threading.Lock()
+
+
+def _after_fork() -> None:
+    _WAITERS.clear()  # the child LISTENs on its own (see listener.py)
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 class PostgresBackend(Backend, DeadLetters, TransactionalEnqueue, SchemaMigrations):
@@ -67,6 +75,8 @@ class PostgresBackend(Backend, DeadLetters, TransactionalEnqueue, SchemaMigratio
         self._queued_channel = channel(self.schema, self.namespace, "q")
         self._results_channel = channel(self.schema, self.namespace, "r")
         self._waiters: Waiters | None = None
+        self._waiters_pid = 0
+        self._key = (self.target.conninfo, self.schema, self.namespace)
 
     def describe(self) -> str:
         return f"{self.target.where} (schema {self.schema})"
@@ -77,18 +87,35 @@ class PostgresBackend(Backend, DeadLetters, TransactionalEnqueue, SchemaMigratio
 
     # --- wake-ups ------------------------------------------------------------------------
     def _wakeups(self) -> Waiters:
-        """This app's waiters, LISTENing from the first call on."""
-        if self._waiters is None:
-            key = (self.target.conninfo, self.schema, self.namespace)
+        """This app's waiters, LISTENing from the first call on (shared by the backend
+        objects of the app in this process, until the last of them is closed)."""
+        if self._waiters is None or self._waiters_pid != os.getpid():
             with _WAITERS_LOCK:
-                waiters = _WAITERS.get(key)
-                if waiters is None:
-                    waiters = _WAITERS[key] = Waiters()
+                entry = _WAITERS.get(self._key)
+                if entry is None:
+                    waiters = Waiters()
                     listener = listener_for(self.target.conninfo, self.target.where, self.log)
                     listener.subscribe(self._queued_channel, waiters.on_queued)
                     listener.subscribe(self._results_channel, waiters.on_finished)
-            self._waiters = waiters
+                    entry = _WAITERS[self._key] = [waiters, 0]
+                entry[1] += 1
+            self._waiters, self._waiters_pid = entry[0], os.getpid()
         return self._waiters
+
+    def _release_wakeups(self) -> None:
+        if self._waiters is None or self._waiters_pid != os.getpid():
+            self._waiters = None
+            return
+        with _WAITERS_LOCK:
+            entry = _WAITERS.get(self._key)
+            if entry is not None:
+                entry[1] -= 1
+                if entry[1] <= 0:
+                    del _WAITERS[self._key]
+                    listener = listener_for(self.target.conninfo, self.target.where, self.log)
+                    listener.unsubscribe(self._queued_channel, entry[0].on_queued)
+                    listener.unsubscribe(self._results_channel, entry[0].on_finished)
+        self._waiters = None
 
     def _final_steps(self, signal: Signal, timeout: float) -> WaitSteps[TaskRecord | None]:
         """wait_final: LOAD reads the record; a Pause ends when its completion is
@@ -136,9 +163,8 @@ class PostgresBackend(Backend, DeadLetters, TransactionalEnqueue, SchemaMigratio
         drive_sync(connection, self._op(ops.enqueue, self._queued_channel, records)())
 
     def _check_same_database(self, connection: Any) -> None:
-        ours = self.target.where.rsplit("/", 1)[-1]
         theirs = connection.info.dbname
-        if ours != theirs:
+        if self.target.database != theirs:
             raise ConfigError(
                 f"The connection given is to database {theirs!r}, but the app's queue is "
                 f"in {self.target.where}: tasks must be written where workers read them"
@@ -309,9 +335,11 @@ class PostgresBackend(Backend, DeadLetters, TransactionalEnqueue, SchemaMigratio
         return schema_sql(self.schema)
 
     async def close(self) -> None:
+        self._release_wakeups()
         await self._db.close()
 
     def close_sync(self) -> None:
+        self._release_wakeups()
         self._db.close_sync()
 
 

@@ -42,7 +42,7 @@ T = TypeVar("T")
 Op = Generator[Q, Any, T]
 
 #: URL query parameters read by qtasks (the others go to libpq unchanged).
-_OWN_PARAMS = ("schema", "statement_timeout", "migrate")
+_OWN_PARAMS = ("schema", "statement_timeout", "migrate", "prepare")
 DEFAULT_STATEMENT_TIMEOUT = 30.0
 #: libpq keepalives: a server that vanished without closing the socket is noticed
 #: within about 25 s even by a connection that only waits.
@@ -76,11 +76,11 @@ class Target:
             raise ConfigError("statement_timeout in a PostgreSQL URL is seconds, e.g. 30") from None
         if not self.statement_timeout > 0:
             raise ConfigError("statement_timeout in a PostgreSQL URL must be > 0 seconds")
-        migrate = query.pop("migrate", "true").lower()
-        if migrate not in ("true", "false", "1", "0", "yes", "no"):
-            raise ConfigError("migrate in a PostgreSQL URL is true or false")
         #: Create and migrate the schema on first use; with false, only check it.
-        self.migrate = migrate in ("true", "1", "yes")
+        self.migrate = _flag(query, "migrate")
+        #: Keep server-side prepared statements; false behind a pooler in transaction
+        #: mode (PgBouncer), where a session's statements may reach another server.
+        self.prepare = _flag(query, "prepare")
         for key, value in _KEEPALIVES.items():
             query.setdefault(key, value)
         query.setdefault("connect_timeout", _CONNECT_TIMEOUT)
@@ -92,8 +92,16 @@ class Target:
         )
         host = parts.hostname or "localhost"
         port = parts.port or 5432
-        database = parts.path.lstrip("/") or (parts.username or "(default database)")
-        self.where = f"PostgreSQL at {host}:{port}/{database}"
+        #: The database's name (libpq's default: the user's name).
+        self.database = parts.path.lstrip("/") or (parts.username or "postgres")
+        self.where = f"PostgreSQL at {host}:{port}/{self.database}"
+
+
+def _flag(query: dict[str, str], name: str) -> bool:
+    value = query.pop(name, "true").lower()
+    if value not in ("true", "false", "1", "0", "yes", "no"):
+        raise ConfigError(f"{name} in a PostgreSQL URL is true or false, not {value!r}")
+    return value in ("true", "1", "yes")
 
 
 def translate(exc: BaseException, where: str) -> BackendError:
@@ -210,8 +218,8 @@ class Db:
                 with self._sync_conn() as conn:
                     if tx:
                         with conn.transaction():
-                            return drive_sync(conn, make())
-                    return drive_sync(conn, make())
+                            return drive_sync(conn, make(), self.target.prepare)
+                    return drive_sync(conn, make(), self.target.prepare)
             except BackendError as exc:
                 if attempt == 2 or fresh or not _retryable(exc):
                     raise
@@ -239,9 +247,9 @@ class Db:
             try:
                 if tx:
                     async with conn.transaction():
-                        result = await drive_async(conn, make())
+                        result = await drive_async(conn, make(), self.target.prepare)
                 else:
-                    result = await drive_async(conn, make())
+                    result = await drive_async(conn, make(), self.target.prepare)
             except psycopg.Error as exc:
                 conns.drop(conn)
                 error = translate(exc, self.target.where)
@@ -258,13 +266,19 @@ class Db:
 
     async def connect_async(self) -> psycopg.AsyncConnection[Any]:
         try:
-            return await psycopg.AsyncConnection.connect(self.target.conninfo, autocommit=True)
+            conn = await psycopg.AsyncConnection.connect(self.target.conninfo, autocommit=True)
+            if not self.target.prepare:
+                conn.prepare_threshold = None
+            return conn
         except psycopg.Error as exc:
             raise translate(exc, self.target.where) from exc
 
     def connect_sync(self) -> psycopg.Connection[Any]:
         try:
-            return psycopg.Connection.connect(self.target.conninfo, autocommit=True)
+            conn = psycopg.Connection.connect(self.target.conninfo, autocommit=True)
+            if not self.target.prepare:
+                conn.prepare_threshold = None
+            return conn
         except psycopg.Error as exc:
             raise translate(exc, self.target.where) from exc
 
@@ -360,12 +374,16 @@ def _retryable(error: BackendError) -> bool:
 # --- driving operations ------------------------------------------------------------------------
 
 
-def drive_sync(conn: Any, op: Op[T]) -> T:
-    """Run `op`'s statements on a sync connection (psycopg's, or the user's)."""
+def drive_sync(conn: Any, op: Op[T], prepare: bool = False) -> T:
+    """Run `op`'s statements on a sync connection (psycopg's, or the user's). With
+    `prepare`, hot statements are prepared on the server at once; otherwise the
+    connection's own `prepare_threshold` decides (a user's connection keeps its
+    setting, e.g. none behind PgBouncer)."""
     try:
         query = next(op)
         while True:
-            cur = conn.execute(query.sql, query.params, prepare=query.prepare)
+            ask = query.prepare if prepare else None
+            cur = conn.execute(query.sql, query.params, prepare=ask)
             reply = cur.fetchall() if cur.description is not None else cur.rowcount
             query = op.send(reply)
     except StopIteration as done:
@@ -373,12 +391,13 @@ def drive_sync(conn: Any, op: Op[T]) -> T:
         return result
 
 
-async def drive_async(conn: Any, op: Op[T]) -> T:
+async def drive_async(conn: Any, op: Op[T], prepare: bool = False) -> T:
     """`drive_sync` for an async connection."""
     try:
         query = next(op)
         while True:
-            cur = await conn.execute(query.sql, query.params, prepare=query.prepare)
+            ask = query.prepare if prepare else None
+            cur = await conn.execute(query.sql, query.params, prepare=ask)
             reply = await cur.fetchall() if cur.description is not None else cur.rowcount
             query = op.send(reply)
     except StopIteration as done:
