@@ -299,6 +299,16 @@ class Db:
         _close_all(self._conns, self._pid)
 
 
+def _finish_all(conns: set[psycopg.AsyncConnection[Any]], pid: int) -> None:
+    """End async connections without their loop (the socket is closed synchronously)."""
+    taken = list(conns)
+    conns.clear()
+    if pid == os.getpid():
+        for conn in taken:
+            if not conn.closed:
+                conn.pgconn.finish()
+
+
 def _close_all(conns: list[psycopg.Connection[Any]], pid: int) -> None:
     """Close and forget `conns`, in the process that opened them only."""
     taken, conns[:] = list(conns), []
@@ -330,12 +340,17 @@ class _LoopConns:
         self.idle: list[psycopg.AsyncConnection[Any]] = []
         self.all: set[psycopg.AsyncConnection[Any]] = set()
         self.guard = self._guard()
+        # A loop stopped without shutting down its async generators never runs the
+        # guard's `finally`: then the connections are ended when this object goes.
+        weakref.finalize(self, _finish_all, self.all, os.getpid())
 
     async def _guard(self) -> AsyncGenerator[None, None]:
         try:
             yield
         finally:
-            conns, self.all, self.idle = list(self.all), set(), []
+            conns = list(self.all)
+            self.all.clear()
+            self.idle.clear()
             for conn in conns:
                 await conn.close()
 
