@@ -87,17 +87,27 @@ def test_backend_urls() -> None:
         backend_class("kafka://x")
 
 
-def test_missing_driver_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("driver", "url", "extra"),
+    [
+        ("redis", "redis://localhost", "redis"),
+        ("psycopg", "postgresql://localhost/db", "postgres"),
+        ("psycopg", "postgres://localhost/db", "postgres"),
+    ],
+)
+def test_missing_driver_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch, driver: str, url: str, extra: str
+) -> None:
     import builtins
 
     real_import = builtins.__import__
 
     def fake(name: str, *args: object, **kwargs: object) -> object:
-        if name == "redis" or name.startswith("redis."):
-            raise ImportError("no redis")
+        if name == driver or name.startswith(driver + "."):
+            raise ImportError(f"no {driver}")
         return real_import(name, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(builtins, "__import__", fake)
-    monkeypatch.delitem(__import__("sys").modules, "redis", raising=False)
-    with pytest.raises(MissingDriverError, match=r'pip install "qtasks\[redis\]"'):
-        backend_class("redis://localhost")
+    monkeypatch.delitem(__import__("sys").modules, driver, raising=False)
+    with pytest.raises(MissingDriverError, match=rf'pip install "qtasks\[{extra}\]"'):
+        backend_class(url)
