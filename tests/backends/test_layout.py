@@ -13,9 +13,9 @@ import pytest
 import qtasks.backends
 
 ROOT = Path(qtasks.backends.__file__).parent
-PACKAGES = ["memory", "sqlite", "redis"]
+PACKAGES = sorted(p.name for p in ROOT.iterdir() if (p / "__init__.py").exists())
 SHARED = ("qtasks.core", "qtasks.exc", "qtasks.backends.base", "qtasks.backends.bridge")
-SHARED += ("qtasks.backends.signals",)
+SHARED += ("qtasks.backends.signals", "qtasks.backends.rows")
 
 
 def imported(path: Path) -> set[str]:
@@ -25,7 +25,13 @@ def imported(path: Path) -> set[str]:
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             assert node.level == 0, f"{path}: relative import"
-            found.add(node.module or "")
+            module = node.module or ""
+            for alias in node.names:  # `from qtasks.backends import rows` imports a module
+                sub = f"{module}.{alias.name}"
+                if (ROOT.parent / Path(*sub.split(".")[1:])).with_suffix(".py").exists():
+                    found.add(sub)
+                else:
+                    found.add(module)
     return {name for name in found if name == "qtasks" or name.startswith("qtasks.")}
 
 

@@ -17,8 +17,9 @@ import pytest
 
 from qtasks import QueueTasks
 from qtasks.backends import create_backend
-from qtasks.backends.postgres.driver import Target, current_version, migrate
+from qtasks.backends.postgres.driver import Target
 from qtasks.backends.postgres.listener import listener_for
+from qtasks.backends.postgres.migrations import current_version, migrate
 from qtasks.backends.postgres.schema import LATEST
 from qtasks.configs import QueueConfig
 from qtasks.exc import BackendError, BackendUnavailableError, ConfigError
@@ -160,11 +161,12 @@ def test_apps_in_their_own_schemas_are_apart() -> None:
 # --- connections lost ----------------------------------------------------------------------------
 
 
-def _terminate_qtasks_connections() -> int:
+def _terminate_connections(application_name: str) -> int:
     with psycopg.connect(URL, autocommit=True) as conn:
         rows = conn.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE application_name = 'qtasks' AND pid <> pg_backend_pid()"
+            " WHERE application_name = %s AND pid <> pg_backend_pid()",
+            (application_name,),
         ).fetchall()
     return len(rows)
 
@@ -180,7 +182,9 @@ def _round_trips(app: QueueTasks, count: int) -> list[float]:
 
 
 def test_terminated_connections_resume_listening_without_polling() -> None:
-    app = QueueTasks(unique("kill"), broker_url=URL)
+    # Its own application_name, so only this test's connections are terminated.
+    label = unique("qtasks_kill")
+    app = QueueTasks(label, broker_url=f"{URL}?application_name={label}")
 
     @app.task
     def echo(x: int) -> int:
@@ -192,7 +196,7 @@ def test_terminated_connections_resume_listening_without_polling() -> None:
         before = listener.connects
         # Tasks queued before the kill, and more while the connections are down.
         queued = [app.enqueue("echo", (i,)) for i in range(20)]
-        assert _terminate_qtasks_connections() >= 2
+        assert _terminate_connections(label) >= 2
         queued += [app.enqueue("echo", (i,)) for i in range(20, 40)]
         for task in queued:
             assert task is not None

@@ -7,7 +7,8 @@ and result store, with enqueue inside the caller's own transaction.
   ops.py        each operation once, as a generator of statements
   sql.py        the statements, written once per schema name
   schema.py     tables, versioned migrations, NOTIFY channel names
-  driver.py     the URL, connections, running operations, migrating, errors
+  migrations.py applying them under an advisory lock
+  driver.py     the URL, connections, running operations, errors
   listener.py   the process's LISTEN thread, waking fetches and waiters
 ```
 """

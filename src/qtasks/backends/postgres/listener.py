@@ -84,6 +84,9 @@ class Listener:
         while not self._stopped:
             try:
                 with psycopg.Connection.connect(self.conninfo, autocommit=True) as conn:
+                    # Notifications psycopg reads while it runs a LISTEN come here; the
+                    # others are read off the socket by `_serve`.
+                    conn.add_notify_handler(lambda n: self._dispatch(n.channel, n.payload))
                     self._listening = set()
                     self.connects += 1
                     if self.connects > 1:
@@ -129,9 +132,6 @@ class Listener:
         for channel in self._listening - wanted:
             conn.execute(f'UNLISTEN "{channel}"')
         self._listening = wanted
-        # Notifications that arrived while those statements ran.
-        while (note := conn.pgconn.notifies()) is not None:
-            self._dispatch(note.relname.decode(), note.extra.decode())
         for channel in added:
             self._dispatch(channel, "*")
 
