@@ -17,9 +17,9 @@ import pytest
 
 from qtasks import QueueTasks
 from qtasks.backends import create_backend
-from qtasks.backends.postgres.driver import Target
+from qtasks.backends.postgres import migrations
+from qtasks.backends.postgres.driver import Target, drive_sync
 from qtasks.backends.postgres.listener import listener_for
-from qtasks.backends.postgres.migrations import current_version, migrate
 from qtasks.backends.postgres.schema import LATEST
 from qtasks.configs import QueueConfig
 from qtasks.exc import BackendError, BackendUnavailableError, ConfigError
@@ -125,8 +125,8 @@ def test_workers_starting_together_create_the_schema_once() -> None:
 
     def start() -> None:
         try:
-            with psycopg.connect(URL, autocommit=True) as conn:
-                applied.append(migrate(conn, name))
+            with psycopg.connect(URL, autocommit=True) as conn, conn.transaction():
+                applied.append(drive_sync(conn, migrations.migrate(name)))
         except BaseException as exc:
             errors.append(exc)
 
@@ -139,7 +139,7 @@ def test_workers_starting_together_create_the_schema_once() -> None:
         assert errors == []
         assert sorted(applied, key=len) == [[]] * 5 + [list(range(1, LATEST + 1))]
         with psycopg.connect(URL) as conn:
-            assert current_version(conn, name) == LATEST
+            assert drive_sync(conn, migrations.version(name)) == LATEST
     finally:
         drop_schema(name)
 

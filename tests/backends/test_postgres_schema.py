@@ -89,6 +89,40 @@ def test_the_documented_script_is_the_schema_and_runs(schema: str) -> None:
     assert app.add_task("t") is not None
 
 
+def test_a_role_without_create_rights_runs_on_a_current_schema(schema: str) -> None:
+    role = f"qtasks_user_{uuid.uuid4().hex[:8]}"
+    owner = QueueTasks("owner", broker_url=f"{URL}?schema={schema}")
+    assert owner.add_task("t") is not None  # creates the schema
+    with psycopg.connect(URL, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+        conn.execute(f"GRANT USAGE ON SCHEMA {schema} TO {role}")
+        conn.execute(
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role}"
+        )
+        conn.execute(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} TO {role}")
+    try:
+        url = URL.replace("postgres@", f"{role}@") + f"?schema={schema}&application_name={role}"
+        app = QueueTasks("limited", broker_url=url)
+
+        @app.task
+        def echo(x: int) -> int:
+            return x
+
+        with app.serve():
+            done = app.add_task("echo", 5, timeout=10)
+            assert done is not None and done.returning == 5
+        app.flush_all()
+        app.backend.close_sync()
+    finally:
+        with psycopg.connect(URL, autocommit=True) as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
+                (role,),
+            )
+            conn.execute(f"DROP OWNED BY {role}")
+            conn.execute(f"DROP ROLE {role}")
+
+
 # --- plans of the hot statements ----------------------------------------------------------------
 
 

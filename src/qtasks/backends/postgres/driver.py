@@ -28,18 +28,13 @@ import threading
 import weakref
 from collections.abc import AsyncGenerator, Callable, Generator, Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import psycopg
 
-from qtasks.backends.postgres import schema
-from qtasks.backends.postgres.migrations import (
-    current_version,
-    current_version_async,
-    migrate,
-    migrate_async,
-)
+from qtasks.backends.postgres import migrations, schema
 from qtasks.backends.postgres.ops import Q
 from qtasks.core.log import Log
 from qtasks.exc import BackendError, BackendUnavailableError, ConfigError
@@ -141,54 +136,47 @@ class Db:
         weakref.finalize(self, _close_all, self._conns, self._pid)
         self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopConns]
         self._loops = weakref.WeakKeyDictionary()
-        self._ready = False  # schema checked by this process
 
     # --- the schema, on first use ----------------------------------------------------------
+    @property
+    def _ready(self) -> bool:
+        return (self.target.conninfo, self.target.schema) in _READY
+
+    def _schema_op(self) -> tuple[Callable[[], Op[Any]], bool]:
+        """(operation, in a transaction) that makes the schema usable: migrate it, or,
+        with `?migrate=false`, read its version for `_schema_checked`."""
+        if self.target.migrate:
+            return partial(migrations.migrate, self.target.schema), True
+        return partial(migrations.version, self.target.schema), False
+
+    def _schema_checked(self, result: Any) -> None:
+        if not self.target.migrate and result != schema.LATEST:
+            raise ConfigError(
+                f"Schema {self.target.schema!r} in {self.target.where} is at version "
+                f"{result}, this qtasks needs {schema.LATEST} (the URL says migrate=false): "
+                "run `qtasks -A module:app db upgrade`, or apply `qtasks db sql` yourself"
+            )
+        _READY.add((self.target.conninfo, self.target.schema))
+
     def ensure_schema(self) -> None:
-        """Create or migrate the schema once per process (see `migrate`); with
+        """Create or migrate the schema once per process (`migrations.migrate`); with
         `?migrate=false`, check that it is current instead (`ConfigError` if not)."""
         if not self._ready:
-            with self._sync_conn() as conn:
-                if self.target.migrate:
-                    migrate(conn, self.target.schema)
-                else:
-                    self._check_version(current_version(conn, self.target.schema))
-            self._ready = True
+            make, tx = self._schema_op()
+            self._schema_checked(self._run_sync(make, tx))
 
     async def ensure_schema_async(self) -> None:
         if not self._ready:
-            conns = await self._loop_conns()
-            conn = await conns.take(self)
-            try:
-                if self.target.migrate:
-                    await migrate_async(conn, self.target.schema)
-                else:
-                    self._check_version(await current_version_async(conn, self.target.schema))
-            except psycopg.Error as exc:
-                conns.drop(conn)
-                raise translate(exc, self.target.where) from exc
-            conns.give(conn)
-            self._ready = True
-
-    def _check_version(self, applied: int) -> None:
-        if applied != schema.LATEST:
-            raise ConfigError(
-                f"Schema {self.target.schema!r} in {self.target.where} is at version "
-                f"{applied}, this qtasks needs {schema.LATEST} (the URL says migrate=false): "
-                "run `qtasks -A module:app db upgrade`, or apply `qtasks db sql` yourself"
-            )
+            make, tx = self._schema_op()
+            self._schema_checked(await self._run(make, tx))
 
     def version_sync(self) -> int:
         """The applied schema version (0: none)."""
-        with self._sync_conn() as conn:
-            return current_version(conn, self.target.schema)
+        return self._run_sync(partial(migrations.version, self.target.schema))
 
     def migrate_sync(self) -> list[int]:
         """Apply what is missing of the schema now; the versions applied."""
-        with self._sync_conn() as conn:
-            applied = migrate(conn, self.target.schema)
-        self._ready = True
-        return applied
+        return self._run_sync(partial(migrations.migrate, self.target.schema), True)
 
     # --- sync -------------------------------------------------------------------------------
     @contextmanager
@@ -218,6 +206,9 @@ class Db:
         """Run the operation `make()` on this thread's connection; once more on a new
         connection when a reused one turns out to be broken (see `_retryable`)."""
         self.ensure_schema()
+        return self._run_sync(make, tx)
+
+    def _run_sync(self, make: Callable[[], Op[T]], tx: bool = False) -> T:
         for attempt in (1, 2):
             fresh = getattr(self._local, "held", None) is None
             try:
@@ -246,6 +237,9 @@ class Db:
         """`run_sync` for async callers, on a connection of this event loop."""
         if not self._ready:
             await self.ensure_schema_async()
+        return await self._run(make, tx)
+
+    async def _run(self, make: Callable[[], Op[T]], tx: bool = False) -> T:
         conns = self._loops.get(asyncio.get_running_loop()) or await self._loop_conns()
         for attempt in (1, 2):
             fresh = not conns.idle
@@ -426,6 +420,8 @@ async def drive_async(conn: Any, op: Op[T], prepare: bool = False) -> T:
         return result
 
 
+#: (conninfo, schema) made usable by this process: checked once, not per backend object.
+_READY: set[tuple[str, str]] = set()
 _LIVE: weakref.WeakSet[Db] = weakref.WeakSet()
 _ORPHANS: list[Any] = []  # a forked child's copies of its parent's connections
 

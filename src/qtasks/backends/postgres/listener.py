@@ -58,7 +58,7 @@ class Listener:
         thread has LISTENed; it then calls `route("*")`, so a waiter re-checks)."""
         with self._lock:
             self._routes.setdefault(channel, []).append(route)
-            if self._thread is None or not self._thread.is_alive():
+            if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="qtasks-postgres-listen", daemon=True
                 )
@@ -79,9 +79,29 @@ class Listener:
             os.write(self._wake_w, b"x")
 
     # --- the thread ------------------------------------------------------------------------
+    def _idle(self) -> bool:
+        """True, and the thread is let go, when nobody listens any more; a later
+        `subscribe` starts a new one."""
+        with self._lock:
+            if self._routes:
+                return False
+            self._thread = None
+            self.connected.clear()
+            return True
+
     def _run(self) -> None:
+        try:
+            self._listen()
+        finally:
+            with self._lock:  # whatever ended it, the next `subscribe` starts another
+                if self._thread is threading.current_thread():
+                    self._thread = None
+
+    def _listen(self) -> None:
         delay = _BACKOFF_FIRST
         while not self._stopped:
+            if self._idle():
+                return
             try:
                 with psycopg.Connection.connect(self.conninfo, autocommit=True) as conn:
                     # Notifications psycopg reads while it runs a LISTEN come here; the
@@ -95,7 +115,7 @@ class Listener:
                     self._serve(conn)
             except (psycopg.Error, OSError) as exc:
                 self.connected.clear()
-                if self._stopped:
+                if self._stopped or self._idle():
                     return
                 self.log.warning(
                     "LISTEN connection to %s lost (%s); reconnecting in %.1f s",
@@ -111,6 +131,8 @@ class Listener:
         pgconn = conn.pgconn
         while not self._stopped:
             self._sync_channels(conn)
+            if self._idle():
+                return  # the connection closes with its block
             self.connected.set()
             ready, _, _ = select.select([pgconn.socket, self._wake_r], [], [])
             if self._wake_r in ready:
