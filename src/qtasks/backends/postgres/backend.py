@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -23,7 +22,7 @@ import psycopg
 from qtasks.backends.base import Backend
 from qtasks.backends.postgres import ops
 from qtasks.backends.postgres.driver import Db, Target, drive_async, drive_sync
-from qtasks.backends.postgres.listener import Waiters, listener_for
+from qtasks.backends.postgres.listener import Waiters, give_waiters, take_waiters
 from qtasks.backends.postgres.schema import LATEST, channel, schema_sql
 from qtasks.backends.postgres.sql import statements
 from qtasks.backends.signals import LOAD, Pause, Signal, WaitSteps, waits, waits_sync
@@ -38,19 +37,7 @@ from qtasks.core.status import SETTLED_STATUSES
 from qtasks.core.steps import run_async, run_sync
 from qtasks.exc import ConfigError
 
-# The wake-ups of each app (conninfo, schema, namespace), shared by the backend objects
-# of this process and subscribed to the listener once.
 T = TypeVar("T")
-
-_WAITERS: dict[tuple[str, str, str], list[Any]] = {}  # key -> [Waiters, users]
-_WAITERS_LOCK = threading.Lock()
-
-
-def _after_fork() -> None:
-    _WAITERS.clear()  # the child LISTENs on its own (see listener.py)
-
-
-os.register_at_fork(after_in_child=_after_fork)
 
 
 class PostgresBackend(Backend, DeadLetters, TransactionalEnqueue, SchemaMigrations):
@@ -74,9 +61,9 @@ class PostgresBackend(Backend, DeadLetters, TransactionalEnqueue, SchemaMigratio
         self._db = Db(self.target, self.log)
         self._queued_channel = channel(self.schema, self.namespace, "q")
         self._results_channel = channel(self.schema, self.namespace, "r")
+        self._channels = (self._queued_channel, self._results_channel)
         self._waiters: Waiters | None = None
         self._waiters_pid = 0
-        self._key = (self.target.conninfo, self.schema, self.namespace)
 
     def describe(self) -> str:
         return f"{self.target.where} (schema {self.schema})"
@@ -87,34 +74,17 @@ class PostgresBackend(Backend, DeadLetters, TransactionalEnqueue, SchemaMigratio
 
     # --- wake-ups ------------------------------------------------------------------------
     def _wakeups(self) -> Waiters:
-        """This app's waiters, LISTENing from the first call on (shared by the backend
-        objects of the app in this process, until the last of them is closed)."""
+        """This app's waiters, LISTENing from the first call on."""
         if self._waiters is None or self._waiters_pid != os.getpid():
-            with _WAITERS_LOCK:
-                entry = _WAITERS.get(self._key)
-                if entry is None:
-                    waiters = Waiters()
-                    listener = listener_for(self.target.conninfo, self.target.where, self.log)
-                    listener.subscribe(self._queued_channel, waiters.on_queued)
-                    listener.subscribe(self._results_channel, waiters.on_finished)
-                    entry = _WAITERS[self._key] = [waiters, 0]
-                entry[1] += 1
-            self._waiters, self._waiters_pid = entry[0], os.getpid()
+            self._waiters = take_waiters(
+                self.target.conninfo, self.target.where, self.log, self._channels
+            )
+            self._waiters_pid = os.getpid()
         return self._waiters
 
     def _release_wakeups(self) -> None:
-        if self._waiters is None or self._waiters_pid != os.getpid():
-            self._waiters = None
-            return
-        with _WAITERS_LOCK:
-            entry = _WAITERS.get(self._key)
-            if entry is not None:
-                entry[1] -= 1
-                if entry[1] <= 0:
-                    del _WAITERS[self._key]
-                    listener = listener_for(self.target.conninfo, self.target.where, self.log)
-                    listener.unsubscribe(self._queued_channel, entry[0].on_queued)
-                    listener.unsubscribe(self._results_channel, entry[0].on_finished)
+        if self._waiters is not None and self._waiters_pid == os.getpid():
+            give_waiters(self.target.conninfo, self._channels)
         self._waiters = None
 
     def _final_steps(self, signal: Signal, timeout: float) -> WaitSteps[TaskRecord | None]:
@@ -251,8 +221,7 @@ class PostgresBackend(Backend, DeadLetters, TransactionalEnqueue, SchemaMigratio
 
     async def complete(self, completions: Sequence[Completion]) -> None:
         ttl = self.config.result_ttl
-        channels = (self._queued_channel, self._results_channel)
-        op = self._op(ops.complete, channels, completions, ttl)
+        op = self._op(ops.complete, self._channels, completions, ttl)
         await self._db.run(op, tx=ops.needs_transaction(completions))
 
     async def ack(self, deliveries: Sequence[Delivery]) -> None:

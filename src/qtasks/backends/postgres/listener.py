@@ -209,22 +209,62 @@ class Waiters:
 
 _LISTENERS: dict[str, Listener] = {}
 _LISTENERS_LOCK = threading.Lock()
+# The waiters of each app (conninfo, queue channel, results channel), shared by the
+# backend objects of the app in this process: [Waiters, how many hold them].
+_WAITERS: dict[tuple[str, str, str], list[Any]] = {}
+
+
+def take_waiters(conninfo: str, where: str, log: Log, channels: tuple[str, str]) -> Waiters:
+    """The waiters of the app whose (queue, results) channels these are, subscribed to
+    the process's listener by the first taker; `give_waiters` when done with them."""
+    with _LISTENERS_LOCK:
+        entry = _WAITERS.get((conninfo, *channels))
+        if entry is None:
+            waiters = Waiters()
+            listener = _listener(conninfo, where, log)
+            listener.subscribe(channels[0], waiters.on_queued)
+            listener.subscribe(channels[1], waiters.on_finished)
+            entry = _WAITERS[(conninfo, *channels)] = [waiters, 0]
+        entry[1] += 1
+        taken: Waiters = entry[0]
+        return taken
+
+
+def give_waiters(conninfo: str, channels: tuple[str, str]) -> None:
+    """One holder fewer; the last one unsubscribes the app's channels."""
+    with _LISTENERS_LOCK:
+        entry = _WAITERS.get((conninfo, *channels))
+        if entry is None:
+            return
+        entry[1] -= 1
+        if entry[1] > 0:
+            return
+        del _WAITERS[(conninfo, *channels)]
+        listener = _LISTENERS.get(conninfo)
+    if listener is not None:
+        listener.unsubscribe(channels[0], entry[0].on_queued)
+        listener.unsubscribe(channels[1], entry[0].on_finished)
 
 
 def listener_for(conninfo: str, where: str, log: Log) -> Listener:
     """The process's listener for this database (made on first use)."""
     with _LISTENERS_LOCK:
-        found = _LISTENERS.get(conninfo)
-        if found is None:
-            found = _LISTENERS[conninfo] = Listener(conninfo, where, log)
-        return found
+        return _listener(conninfo, where, log)
+
+
+def _listener(conninfo: str, where: str, log: Log) -> Listener:
+    found = _LISTENERS.get(conninfo)
+    if found is None:
+        found = _LISTENERS[conninfo] = Listener(conninfo, where, log)
+    return found
 
 
 def _after_fork() -> None:
     # The parent's threads do not exist here; each child makes its own listeners.
     _LISTENERS.clear()
+    _WAITERS.clear()
 
 
 os.register_at_fork(after_in_child=_after_fork)
 
-__all__ = ["Listener", "Waiters", "listener_for"]
+__all__ = ["Listener", "Waiters", "give_waiters", "listener_for", "take_waiters"]
