@@ -94,6 +94,18 @@ def record_from_json(blob: Any) -> TaskRecord:
     return TaskRecord(**codec.loads(blob))
 
 
+def result_json(record: TaskRecord) -> bytes | None:
+    """The `result` column of a record (None when it has none)."""
+    if record.returning is None:
+        return None
+    return codec.dumps(record.returning, what="task result")
+
+
+def extra_json(record: TaskRecord) -> bytes | None:
+    """The `extra` column of a record (None when empty)."""
+    return codec.dumps(record.extra, what="task extra fields") if record.extra else None
+
+
 def task_params(record: TaskRecord) -> tuple[Any, ...]:
     """A record's values in `COLUMNS` order, JSON columns encoded;
     `SerializationError` naming the value that cannot be."""
@@ -108,9 +120,9 @@ def task_params(record: TaskRecord) -> tuple[Any, ...]:
         codec.dumps(r.kwargs, what="task kwargs"),
         r.created_at,
         r.updated_at,
-        codec.dumps(r.returning, what="task result") if r.returning is not None else None,
+        result_json(r),
         r.traceback,
-        codec.dumps(r.extra, what="task extra fields") if r.extra else None,
+        extra_json(r),
         r.eta,
         r.attempts,
     )
@@ -120,10 +132,12 @@ __all__ = [
     "COLUMNS",
     "NAMES",
     "decoded",
+    "extra_json",
     "fault",
     "raw",
     "record_from_json",
     "record_json",
+    "result_json",
     "task_params",
     "to_record",
 ]

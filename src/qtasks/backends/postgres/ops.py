@@ -205,7 +205,7 @@ def complete(
     if not completions:
         return
     queued_channel, results_channel = channels
-    finals = [rows.task_params(c.record) for c in completions]
+    records = [c.record for c in completions]
     later = needs_transaction(completions)
     followups = {c.record.uuid: c.followups for c in completions if c.followups}
     now = time.time()
@@ -219,15 +219,16 @@ def complete(
             "ns": ns,
             "ttl": ttl,
             "channel": results_channel,
-            "uuid": [f[0] for f in finals],
+            "uuid": [r.uuid for r in records],
             "token": [c.delivery.token for c in completions],
-            "status": [f[4] for f in finals],
-            "result": [f[9] for f in finals],
-            "traceback": [f[10] for f in finals],
-            "extra": [f[11] for f in finals],
-            "updated_at": [f[8] for f in finals],
-            "attempts": [f[13] for f in finals],
-            "eta": [f[12] for f in finals],
+            "status": [r.status for r in records],
+            # Only what a completion changes is encoded (not the arguments again).
+            "result": [rows.result_json(r) for r in records],
+            "traceback": [r.traceback for r in records],
+            "extra": [rows.extra_json(r) for r in records],
+            "updated_at": [r.updated_at for r in records],
+            "attempts": [r.attempts for r in records],
+            "eta": [r.eta for r in records],
         },
         prepare=True,
     )
