@@ -20,7 +20,9 @@ from qtasks.logs import Logger
 
 REDIS_URL = os.environ.get("QTASKS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
-BACKENDS = ["memory", "sqlite", "redis", "paired"]
+NATS_URL = os.environ.get("QTASKS_TEST_NATS_URL", "nats://127.0.0.1:4222")
+
+BACKENDS = ["memory", "sqlite", "redis", "paired", "nats"]
 
 
 def backend_url(kind: str, tmp_path: object) -> str:
@@ -30,6 +32,8 @@ def backend_url(kind: str, tmp_path: object) -> str:
         return f"sqlite:///{tmp_path}/contract.db"
     if kind == "redis":
         return REDIS_URL
+    if kind == "nats":
+        return NATS_URL
     raise AssertionError(kind)
 
 
@@ -39,7 +43,7 @@ def backend_kind(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def make_backend(backend_kind: str, tmp_path: object) -> Callable[..., Backend]:
+async def make_backend(backend_kind: str, tmp_path: object) -> AsyncIterator[Callable[..., Backend]]:
     """Build backends of the parametrised kind; same namespace -> same data."""
     url = backend_url(backend_kind, tmp_path)
     storage_url = backend_url("sqlite", tmp_path) if backend_kind == "paired" else None
@@ -61,7 +65,12 @@ def make_backend(backend_kind: str, tmp_path: object) -> Callable[..., Backend]:
         return backend
 
     make.made = made  # type: ignore[attr-defined]
-    return make
+    yield make
+    for backend in made:
+        drop = getattr(backend, "drop", None)  # NATS: delete the test's streams and buckets
+        if drop is not None:
+            await drop()
+            await backend.close()
 
 
 @pytest.fixture

@@ -22,6 +22,10 @@ EXPECTED = {
     "paired": Capabilities(
         **{**_ALL, "atomic_completion": False}, dead_letters=True, worker_registry=True
     ),
+    # JetStream broker + key-value store: pushed both ways, completion is two steps
+    "nats": Capabilities(
+        **{**_ALL, "atomic_completion": False}, push=True, dead_letters=True, worker_registry=True
+    ),
 }
 
 

@@ -38,6 +38,8 @@ _BUILTIN: dict[str, tuple[str, str, str | None, str | None]] = {
     "sqlite": ("qtasks.backends.sqlite", "SqliteBackend", None, None),
     "redis": ("qtasks.backends.redis", "RedisBackend", "redis", "redis"),
     "rediss": ("qtasks.backends.redis", "RedisBackend", "redis", "redis"),
+    "nats": ("qtasks.backends.nats", "NatsBackend", "nats", "nats"),
+    "tls": ("qtasks.backends.nats", "NatsBackend", "nats", "nats"),
 }
 
 
@@ -91,6 +93,8 @@ def create_backend(
             )
         return cast(Backend, cls(url, **options))
     store_cls = backend_class(storage_url)
+    # A whole backend made of a broker and a store of its own lends only its broker.
+    cls = getattr(cls, "broker_part", cls)
     if not issubclass(cls, Broker):
         raise ConfigError(f"{cls.__name__} ({_scheme(url)}://) cannot be a broker")
     if not issubclass(store_cls, ResultStore):
