@@ -43,7 +43,9 @@ def backend_kind(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-async def make_backend(backend_kind: str, tmp_path: object) -> AsyncIterator[Callable[..., Backend]]:
+async def make_backend(
+    backend_kind: str, tmp_path: object
+) -> AsyncIterator[Callable[..., Backend]]:
     """Build backends of the parametrised kind; same namespace -> same data."""
     url = backend_url(backend_kind, tmp_path)
     storage_url = backend_url("sqlite", tmp_path) if backend_kind == "paired" else None

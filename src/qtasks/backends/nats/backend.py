@@ -43,7 +43,7 @@ class NatsBackend(PairedBackend):
         super().__init__(broker, store)
         broker.on_undecodable = self._store_error
         self.nats_broker, self.nats_store = broker, store
-        self._dead = broker
+        self._dead = broker  # type: ignore[assignment]
         self.capabilities = Capabilities(  # type: ignore[misc]
             priorities=True,
             delays=True,
@@ -72,7 +72,10 @@ class NatsBackend(PairedBackend):
             )
         else:
             record = dataclasses.replace(
-                record, status=CANCEL, updated_at=now, extra={**record.extra, "cancel_reason": reason}
+                record,
+                status=CANCEL,
+                updated_at=now,
+                extra={**record.extra, "cancel_reason": reason},
             )
         await self.store.put([record])
         return record

@@ -54,6 +54,8 @@ if TYPE_CHECKING:
 _RECHECK = 0.5
 #: Seconds to wait for the rest of a pull cut short by a cancellation.
 _DRAIN = 1.0
+#: Seconds a flush of naks and in-progress acks may wait (nats-py takes whole seconds).
+_FLUSH = int(REQUEST_TIMEOUT)
 #: An extend this close to the end of its lease (s) may come after the server let it
 #: lapse: it writes a claim (see leases.py).
 _LATE = 0.05
@@ -102,9 +104,7 @@ class NatsBroker(PortalTwins, Broker, DeadLetters):
         link = await self.driver.link()
         await self.driver.work_stream(link)
         with self.driver.errors:
-            await asyncio.gather(
-                *(link.js.publish(s, body, headers=h) for s, body, h in encoded)
-            )
+            await asyncio.gather(*(link.js.publish(s, body, headers=h) for s, body, h in encoded))
 
     # --- worker side ------------------------------------------------------------------
     async def fetch(
@@ -132,7 +132,7 @@ class NatsBroker(PortalTwins, Broker, DeadLetters):
                     continue
                 try:
                     await asyncio.wait_for(woken.wait(), min(remaining, _RECHECK))
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
         finally:
             if sub is not None:
@@ -169,7 +169,7 @@ class NatsBroker(PortalTwins, Broker, DeadLetters):
                 break
         if out:
             with self.driver.errors:
-                await link.nc.flush(REQUEST_TIMEOUT)  # the lease naks, before the caller runs
+                await link.nc.flush(_FLUSH)  # the lease naks, before the caller runs
         return out
 
     async def _pull(self, link: Link, durable: str, n: int) -> list[Msg]:
@@ -212,14 +212,14 @@ class NatsBroker(PortalTwins, Broker, DeadLetters):
                 if msg.headers and msg.headers.get("Status"):
                     break
                 msgs.append(msg)
-        except (nats.errors.Error, asyncio.TimeoutError):
+        except (TimeoutError, nats.errors.Error):
             pass
         kv = await self.driver.bucket(link, self.names.leases)
         for msg in msgs:
             seq, delivered = leases.parse_token(msg.reply)
             if await leases.give_back(kv, seq, delivered):
                 await link.nc.publish(msg.reply, b"-NAK")
-        await link.nc.flush(REQUEST_TIMEOUT)
+        await link.nc.flush(_FLUSH)
 
     async def _deliver(
         self, link: Link, msg: Msg, queue: str, lease: float, ack_wait: float
@@ -263,7 +263,9 @@ class NatsBroker(PortalTwins, Broker, DeadLetters):
             await link.nc.request(msg.reply, b"+ACK", timeout=REQUEST_TIMEOUT)
         self.log.warning(f"Queued message {uuid} is not a task ({fault}): dead-lettered")
 
-    async def _held(self, link: Link, deliveries: Sequence[Delivery]) -> list[tuple[Delivery, int | None]]:
+    async def _held(
+        self, link: Link, deliveries: Sequence[Delivery]
+    ) -> list[tuple[Delivery, int | None]]:
         """The deliveries that still hold their message, with their lease entry's
         revision (None: no entry)."""
         kv = await self.driver.bucket(link, self.names.leases)
@@ -311,7 +313,7 @@ class NatsBroker(PortalTwins, Broker, DeadLetters):
                     await link.nc.publish(d.token, b"+WPI")
                 else:
                     await link.nc.publish(d.token, _nak(lease))
-            await link.nc.flush(REQUEST_TIMEOUT)
+            await link.nc.flush(_FLUSH)
 
     async def release(self, deliveries: Sequence[Delivery]) -> None:
         await self.nack(deliveries, 0.0)
@@ -327,7 +329,7 @@ class NatsBroker(PortalTwins, Broker, DeadLetters):
                 seq, delivered = leases.parse_token(d.token)
                 if await leases.give_back(kv, seq, delivered):
                     await link.nc.publish(d.token, _nak(delay) if delay > 0 else b"-NAK")
-            await link.nc.flush(REQUEST_TIMEOUT)
+            await link.nc.flush(_FLUSH)
 
     async def settle(self, completions: Sequence[Completion]) -> None:
         """The broker's side of completions (the result store has the final records):

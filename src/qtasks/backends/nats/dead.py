@@ -58,7 +58,9 @@ async def newest_first(
         seq -= 1
 
 
-async def page(driver: NatsDriver, link: Link, keep: float, limit: int, offset: int) -> list[DeadLetter]:
+async def page(
+    driver: NatsDriver, link: Link, keep: float, limit: int, offset: int
+) -> list[DeadLetter]:
     out: list[DeadLetter] = []
     skipped = 0
     async for _, letter in newest_first(driver, link, keep):

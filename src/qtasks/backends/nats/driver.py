@@ -190,7 +190,7 @@ class NatsDriver:
         if link is not None and not link.nc.is_closed:
             try:
                 await link.nc.drain()
-            except (nats.errors.Error, asyncio.TimeoutError, OSError):
+            except (TimeoutError, nats.errors.Error, OSError):
                 await link.nc.close()
 
     # --- what lives on the server ----------------------------------------------------
@@ -282,7 +282,11 @@ class NatsDriver:
         link = await self.link()
         n = self.names
         with self.errors:
-            for stream in (n.stream, n.dead_stream, *(f"KV_{b}" for b in (n.results, n.leases, n.workers))):
+            for stream in (
+                n.stream,
+                n.dead_stream,
+                *(f"KV_{b}" for b in (n.results, n.leases, n.workers)),
+            ):
                 try:
                     await link.js.delete_stream(stream)
                 except nats.js.errors.NotFoundError:

@@ -96,7 +96,7 @@ class NatsResults(PortalTwins, ResultStore, WorkerRegistry):
         return codec.record(entry.value or b"")
 
     async def wait_final(self, uuid: str, timeout: float) -> TaskRecord | None:
-        link, kv = await self._kv()
+        link, _ = await self._kv()
         changed = asyncio.Event()
 
         async def on_put(_: Msg) -> None:
@@ -116,7 +116,7 @@ class NatsResults(PortalTwins, ResultStore, WorkerRegistry):
                     return None
                 try:  # a put pushes; the re-read now and then covers a reconnection
                     await asyncio.wait_for(changed.wait(), min(remaining, 1.0))
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
         finally:
             try:
