@@ -13,9 +13,9 @@ import pytest
 import qtasks.backends
 
 ROOT = Path(qtasks.backends.__file__).parent
-PACKAGES = ["memory", "sqlite", "redis"]
+PACKAGES = ["memory", "sqlite", "redis", "nats"]
 SHARED = ("qtasks.core", "qtasks.exc", "qtasks.backends.base", "qtasks.backends.bridge")
-SHARED += ("qtasks.backends.signals",)
+SHARED += ("qtasks.backends.signals", "qtasks.backends.paired")
 
 
 def imported(path: Path) -> set[str]:

@@ -6,12 +6,13 @@ objects with named fields, so another program can publish a task or read a resul
   task message    {"uuid", "task_name", "priority", "args", "kwargs", "created_at",
                    "extra", "eta", "queue"}           header Nats-Msg-Id: the uuid
   stored record   every TaskRecord field, plus "expires_at" once settled
-  dead letter     {"uuid", "queue", "reason", "dead_at", "record" | "raw"}
+  dead letter     {"uuid", "queue", "reason", "dead_at", "record" | "raw" | "raw_base64"}
 ```
 """
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import time
 from typing import Any
@@ -132,16 +133,22 @@ def dead_letter(
     if r is not None:
         body["record"] = dataclasses.asdict(r)
     if raw is not None:
-        body["raw"] = raw.decode("utf-8", "surrogateescape")
+        try:
+            body["raw"] = raw.decode()
+        except UnicodeDecodeError:  # JSON holds text only: bytes that are not UTF-8 as base64
+            body["raw_base64"] = base64.b64encode(raw).decode()
     return orjson.dumps(body)
 
 
 def read_dead_letter(raw: bytes) -> DeadLetter:
     value = orjson.loads(raw)
     rec = value.get("record")
+    raw = value.get("raw")
+    if "raw_base64" in value:  # `raw.encode("utf-8", "surrogateescape")` gives the bytes back
+        raw = base64.b64decode(value["raw_base64"]).decode("utf-8", "surrogateescape")
     return DeadLetter(
         value["uuid"], value["queue"], value["reason"], float(value["dead_at"]),
-        record=None if rec is None else TaskRecord(**rec), raw=value.get("raw"),
+        record=None if rec is None else TaskRecord(**rec), raw=raw,
     )  # fmt: skip
 
 
