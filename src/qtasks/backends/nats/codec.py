@@ -140,15 +140,15 @@ def dead_letter(
     return orjson.dumps(body)
 
 
-def read_dead_letter(raw: bytes) -> DeadLetter:
-    value = orjson.loads(raw)
+def read_dead_letter(data: bytes) -> DeadLetter:
+    value = orjson.loads(data)
     rec = value.get("record")
-    raw = value.get("raw")
-    if "raw_base64" in value:  # `raw.encode("utf-8", "surrogateescape")` gives the bytes back
-        raw = base64.b64decode(value["raw_base64"]).decode("utf-8", "surrogateescape")
+    text: str | None = value.get("raw")
+    if "raw_base64" in value:  # `text.encode("utf-8", "surrogateescape")` gives the bytes back
+        text = base64.b64decode(value["raw_base64"]).decode("utf-8", "surrogateescape")
     return DeadLetter(
         value["uuid"], value["queue"], value["reason"], float(value["dead_at"]),
-        record=None if rec is None else TaskRecord(**rec), raw=raw,
+        record=None if rec is None else TaskRecord(**rec), raw=text,
     )  # fmt: skip
 
 
