@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 import nats.errors
 import orjson
 from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 
 from qtasks.backends.base import PortalTwins, requeued, undecodable
 from qtasks.backends.nats import codec, dead, leases
@@ -40,6 +41,8 @@ from qtasks.backends.nats.driver import (
     Link,
     Names,
     NatsDriver,
+    cancelled_meanwhile,
+    keeps_cancellation,
     token_priority,
 )
 from qtasks.core.models import DEFAULT_QUEUE, Completion, DeadLetter, Delivery, TaskRecord
@@ -85,10 +88,12 @@ class NatsBroker(PortalTwins, Broker, DeadLetters):
         #: Called with the `error` record of a queued message that cannot be decoded
         #: (the whole backend stores it in its results bucket).
         self.on_undecodable: Callable[[TaskRecord], Awaitable[None]] | None = None
-        #: When the lease of each delivery made or extended here ends (epoch seconds).
-        self._deadlines: dict[str, float] = {}
+        #: Of each delivery made here: when its lease ends (epoch seconds) and its
+        #: consumer's ack wait (s).
+        self._leases: dict[str, tuple[float, float]] = {}
 
     # --- client side ----------------------------------------------------------------
+    @keeps_cancellation
     async def enqueue(self, records: Sequence[TaskRecord]) -> None:
         await self._publish([(r, r.uuid) for r in records])
 
@@ -110,6 +115,8 @@ class NatsBroker(PortalTwins, Broker, DeadLetters):
     async def fetch(
         self, queue: str, limit: int, lease: float, worker_id: str, wait: float
     ) -> list[Delivery]:
+        task = asyncio.current_task()
+        before = task.cancelling() if task is not None else 0
         link = await self.driver.link()
         await self.driver.work_stream(link)
         deadline = time.monotonic() + wait
@@ -119,6 +126,9 @@ class NatsBroker(PortalTwins, Broker, DeadLetters):
             while True:
                 woken.clear()
                 got = await self._take(link, queue, limit, lease)
+                if cancelled_meanwhile(task, before):  # see keeps_cancellation
+                    await asyncio.shield(self._give_back(link, [d.token for d in got]))
+                    raise asyncio.CancelledError
                 remaining = deadline - time.monotonic()
                 if got or remaining <= 0:
                     return got
@@ -131,7 +141,8 @@ class NatsBroker(PortalTwins, Broker, DeadLetters):
                         sub = await link.nc.subscribe(self.names.queue_filter(queue), cb=wake)
                     continue
                 try:
-                    await asyncio.wait_for(woken.wait(), min(remaining, _RECHECK))
+                    async with asyncio.timeout(min(remaining, _RECHECK)):
+                        await woken.wait()
                 except TimeoutError:
                     pass
         finally:
@@ -152,25 +163,33 @@ class NatsBroker(PortalTwins, Broker, DeadLetters):
 
     async def _take(self, link: Link, queue: str, limit: int, lease: float) -> list[Delivery]:
         out: list[Delivery] = []
-        for subject in await self._bands(link, queue):
-            while len(out) < limit:
-                want = limit - len(out)
-                durable, ack_wait = await self.driver.consumer(
-                    link, subject, self.config.lease_timeout
-                )
-                msgs = await self._pull(link, durable, want)
-                for msg in msgs:
-                    delivery = await self._deliver(link, msg, queue, lease, ack_wait)
-                    if delivery is not None:
-                        out.append(delivery)
-                if len(msgs) < want:
+        unread: list[Msg] = []  # pulled, not yet made deliveries
+        try:
+            for subject in await self._bands(link, queue):
+                while len(out) < limit:
+                    want = limit - len(out)
+                    durable, ack_wait = await self.driver.consumer(
+                        link, subject, self.config.lease_timeout
+                    )
+                    unread = await self._pull(link, durable, want)
+                    pulled = len(unread)
+                    while unread:
+                        delivery = await self._deliver(link, unread[0], queue, lease, ack_wait)
+                        unread.pop(0)
+                        if delivery is not None:
+                            out.append(delivery)
+                    if pulled < want:
+                        break
+                if len(out) >= limit:
                     break
-            if len(out) >= limit:
-                break
-        if out:
-            with self.driver.errors:
-                await link.nc.flush(_FLUSH)  # the lease naks, before the caller runs
-        return out
+            if out:
+                with self.driver.errors:
+                    await link.nc.flush(_FLUSH)  # the lease naks, before the caller runs
+            return out
+        except BaseException:  # cancelled or failed: nothing stays leased to nobody
+            replies = [m.reply for m in unread] + [d.token for d in out]
+            await asyncio.shield(self._give_back(link, replies))
+            raise
 
     async def _pull(self, link: Link, durable: str, n: int) -> list[Msg]:
         """Up to `n` messages now (a no-wait pull). If the caller is cancelled meanwhile,
@@ -204,22 +223,30 @@ class NatsBroker(PortalTwins, Broker, DeadLetters):
                 pass
 
     async def _give_back_pull(
-        self, link: Link, sub: object, msgs: list[Msg], n: int, ended: bool
+        self, link: Link, sub: Subscription, msgs: list[Msg], n: int, ended: bool
     ) -> None:
         try:
             while not ended and len(msgs) < n:
-                msg = await sub.next_msg(timeout=_DRAIN)  # type: ignore[attr-defined]
+                msg = await sub.next_msg(timeout=_DRAIN)
                 if msg.headers and msg.headers.get("Status"):
                     break
                 msgs.append(msg)
         except (TimeoutError, nats.errors.Error):
             pass
+        await self._give_back(link, [m.reply for m in msgs])
+
+    async def _give_back(self, link: Link, replies: Sequence[str]) -> None:
+        """Give back deliveries no caller will see (their count undone)."""
+        if not replies:
+            return
         kv = await self.driver.bucket(link, self.names.leases)
-        for msg in msgs:
-            seq, delivered = leases.parse_token(msg.reply)
-            if await leases.give_back(kv, seq, delivered):
-                await link.nc.publish(msg.reply, b"-NAK")
-        await link.nc.flush(_FLUSH)
+        with self.driver.errors:
+            for reply in replies:
+                self._leases.pop(reply, None)
+                seq, delivered = leases.parse_token(reply)
+                if await leases.give_back(kv, seq, delivered):
+                    await link.nc.publish(reply, b"-NAK")
+            await link.nc.flush(_FLUSH)
 
     async def _deliver(
         self, link: Link, msg: Msg, queue: str, lease: float, ack_wait: float
@@ -247,7 +274,7 @@ class NatsBroker(PortalTwins, Broker, DeadLetters):
                 return None
             if abs(lease - ack_wait) > 0.001:
                 await link.nc.publish(msg.reply, _nak(lease))
-        self._deadlines[msg.reply] = now + lease
+        self._leases[msg.reply] = (now + lease, ack_wait)
         record.status, record.attempts, record.updated_at = PROCESS, delivered - back, now
         return Delivery(record, msg.reply)
 
@@ -278,13 +305,14 @@ class NatsBroker(PortalTwins, Broker, DeadLetters):
                     out.append((d, revision))
         return out
 
+    @keeps_cancellation
     async def ack(self, deliveries: Sequence[Delivery]) -> None:
         if not deliveries:
             return
         link = await self.driver.link()
         held = await self._held(link, deliveries)
         for d in deliveries:
-            self._deadlines.pop(d.token, None)
+            self._leases.pop(d.token, None)
         with self.driver.errors:
             await asyncio.gather(
                 *(link.nc.request(d.token, b"+ACK", timeout=REQUEST_TIMEOUT) for d, _ in held)
@@ -293,6 +321,7 @@ class NatsBroker(PortalTwins, Broker, DeadLetters):
                 if revision is not None:
                     await leases.forget(link.js, self.names.leases, leases.parse_token(d.token)[0])
 
+    @keeps_cancellation
     async def extend(self, deliveries: Sequence[Delivery], lease: float) -> None:
         if not deliveries:
             return
@@ -303,21 +332,23 @@ class NatsBroker(PortalTwins, Broker, DeadLetters):
         with self.driver.errors:
             for d, _ in held:
                 seq, delivered = leases.parse_token(d.token)
-                if now >= self._deadlines.get(d.token, 0.0) - _LATE:
+                deadline, ack_wait = self._leases.get(d.token, (0.0, 0.0))
+                if now >= deadline - _LATE:
                     # The server may have let this lease lapse already and will then
                     # redeliver: the claim tells the next fetcher to give it back.
                     await leases.extended(kv, seq, delivered, now + lease)
-                self._deadlines[d.token] = now + lease
-                durable = d.token.split(".")[3]
-                if abs(self.driver.consumers.get(durable, lease) - lease) <= 0.001:
+                self._leases[d.token] = (now + lease, ack_wait)
+                if abs(ack_wait - lease) <= 0.001:  # in progress: AckWait again
                     await link.nc.publish(d.token, b"+WPI")
                 else:
                     await link.nc.publish(d.token, _nak(lease))
             await link.nc.flush(_FLUSH)
 
+    @keeps_cancellation
     async def release(self, deliveries: Sequence[Delivery]) -> None:
         await self.nack(deliveries, 0.0)
 
+    @keeps_cancellation
     async def nack(self, deliveries: Sequence[Delivery], delay: float = 0.0) -> None:
         if not deliveries:
             return
@@ -325,12 +356,13 @@ class NatsBroker(PortalTwins, Broker, DeadLetters):
         kv = await self.driver.bucket(link, self.names.leases)
         with self.driver.errors:
             for d in deliveries:
-                self._deadlines.pop(d.token, None)
+                self._leases.pop(d.token, None)
                 seq, delivered = leases.parse_token(d.token)
                 if await leases.give_back(kv, seq, delivered):
                     await link.nc.publish(d.token, _nak(delay) if delay > 0 else b"-NAK")
             await link.nc.flush(_FLUSH)
 
+    @keeps_cancellation
     async def settle(self, completions: Sequence[Completion]) -> None:
         """The broker's side of completions (the result store has the final records):
         queue their follow-ups, list the dead-lettered ones, ack. Deliveries that no
@@ -352,6 +384,7 @@ class NatsBroker(PortalTwins, Broker, DeadLetters):
         """Nothing to do: the server redelivers a message whose AckWait ran out."""
 
     # --- administration -----------------------------------------------------------------
+    @keeps_cancellation
     async def purge(self) -> None:
         link = await self.driver.link()
         await self.driver.work_stream(link)
@@ -361,6 +394,7 @@ class NatsBroker(PortalTwins, Broker, DeadLetters):
             for stream in (self.names.stream, self.names.dead_stream, f"KV_{self.names.leases}"):
                 await link.js.purge_stream(stream)
 
+    @keeps_cancellation
     async def stats(self, queue: str = DEFAULT_QUEUE) -> dict[str, int]:
         link = await self.driver.link()
         await self.driver.work_stream(link)
@@ -381,10 +415,12 @@ class NatsBroker(PortalTwins, Broker, DeadLetters):
         await self.driver.drop()
 
     # --- dead letters -------------------------------------------------------------------
+    @keeps_cancellation
     async def dead_letters(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
         link = await self.driver.link()
         return await dead.page(self.driver, link, self.config.result_ttl, limit, offset)
 
+    @keeps_cancellation
     async def requeue_dead_letters(self, uuids: Sequence[str] | None = None) -> int:
         link = await self.driver.link()
         now = time.time()
@@ -396,6 +432,7 @@ class NatsBroker(PortalTwins, Broker, DeadLetters):
             await dead.delete(self.driver, link, seq)
         return len(found)
 
+    @keeps_cancellation
     async def purge_dead_letters(self, uuids: Sequence[str] | None = None) -> int:
         link = await self.driver.link()
         found = await dead.take_out(self.driver, link, self.config.result_ttl, uuids, False)

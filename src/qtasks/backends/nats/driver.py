@@ -11,10 +11,13 @@ the URL without its password.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import re
 import weakref
+from collections.abc import Callable, Coroutine
 from types import TracebackType
+from typing import Any, TypeVar
 
 import nats
 import nats.errors
@@ -122,6 +125,35 @@ class map_exceptions:  # lower case like contextlib.suppress: `with map_exceptio
             raise BackendError(f"NATS at {self.where} failed: {type(exc).__name__} {exc}") from exc
 
 
+_T = TypeVar("_T")
+
+
+def cancelled_meanwhile(task: asyncio.Task[Any] | None, before: int) -> bool:
+    """Whether `task` was asked to cancel since it counted `before` requests."""
+    return task is not None and task.cancelling() > before
+
+
+def keeps_cancellation(
+    method: Callable[..., Coroutine[Any, Any, _T]],
+) -> Callable[..., Coroutine[Any, Any, _T]]:
+    """Raise `CancelledError` after a call that a cancellation reached but that returned.
+
+    nats-py waits with `asyncio.wait_for`, which on Python 3.11 returns the result
+    instead of raising when the cancellation comes as the awaited reply arrives: the
+    caller (a worker being stopped) would go on as if never cancelled."""
+
+    @functools.wraps(method)
+    async def call(*args: Any, **kwargs: Any) -> _T:
+        task = asyncio.current_task()
+        before = task.cancelling() if task is not None else 0
+        result = await method(*args, **kwargs)
+        if cancelled_meanwhile(task, before):
+            raise asyncio.CancelledError
+        return result
+
+    return call
+
+
 class Link:
     """One connection (of one event loop) and its JetStream handles."""
 
@@ -171,8 +203,8 @@ class NatsDriver:
         # Reconnect for ever once connected; the first connection is bounded instead,
         # so a wrong URL is an error and not a hang.
         with self.errors:
-            return await asyncio.wait_for(
-                nats.connect(
+            async with asyncio.timeout(_CONNECT_TIMEOUT):
+                return await nats.connect(
                     servers=[self.url],
                     name="qtasks",
                     connect_timeout=2,
@@ -180,9 +212,7 @@ class NatsDriver:
                     max_reconnect_attempts=-1,
                     error_cb=quiet,
                     pending_size=64 * 1024 * 1024,
-                ),
-                _CONNECT_TIMEOUT,
-            )
+                )
 
     async def close(self) -> None:
         """Close this event loop's connection (others close with their loops)."""
@@ -306,6 +336,8 @@ __all__ = [
     "Link",
     "Names",
     "NatsDriver",
+    "cancelled_meanwhile",
+    "keeps_cancellation",
     "map_exceptions",
     "priority_token",
     "token",

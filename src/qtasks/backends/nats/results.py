@@ -32,7 +32,7 @@ from nats.js.kv import KeyValue
 
 from qtasks.backends.base import PortalTwins
 from qtasks.backends.nats import codec
-from qtasks.backends.nats.driver import Link, Names, NatsDriver
+from qtasks.backends.nats.driver import Link, Names, NatsDriver, keeps_cancellation
 from qtasks.core.models import TaskRecord
 from qtasks.core.ports import Capabilities, ResultStore, WorkerRegistry
 from qtasks.core.status import SETTLED_STATUSES
@@ -77,6 +77,7 @@ class NatsResults(PortalTwins, ResultStore, WorkerRegistry):
         ttl = max(self.config.result_ttl, _KEEP_AT_LEAST)
         return link, await self.driver.bucket(link, self.names.results, ttl)
 
+    @keeps_cancellation
     async def put(self, records: Sequence[TaskRecord]) -> None:
         if not records:
             return
@@ -86,6 +87,7 @@ class NatsResults(PortalTwins, ResultStore, WorkerRegistry):
         with self.driver.errors:
             await asyncio.gather(*(kv.put(k, v) for k, v in encoded))
 
+    @keeps_cancellation
     async def get(self, uuid: str) -> TaskRecord | None:
         _, kv = await self._kv()
         with self.driver.errors:
@@ -95,6 +97,7 @@ class NatsResults(PortalTwins, ResultStore, WorkerRegistry):
                 return None
         return codec.record(entry.value or b"")
 
+    @keeps_cancellation
     async def wait_final(self, uuid: str, timeout: float) -> TaskRecord | None:
         link, _ = await self._kv()
         changed = asyncio.Event()
@@ -115,7 +118,8 @@ class NatsResults(PortalTwins, ResultStore, WorkerRegistry):
                 if remaining <= 0:
                     return None
                 try:  # a put pushes; the re-read now and then covers a reconnection
-                    await asyncio.wait_for(changed.wait(), min(remaining, 1.0))
+                    async with asyncio.timeout(min(remaining, 1.0)):
+                        await changed.wait()
                 except TimeoutError:
                     pass
         finally:
@@ -124,6 +128,7 @@ class NatsResults(PortalTwins, ResultStore, WorkerRegistry):
             except nats.errors.Error:
                 pass
 
+    @keeps_cancellation
     async def purge(self) -> None:
         link, _ = await self._kv()
         with self.driver.errors:
@@ -140,17 +145,20 @@ class NatsResults(PortalTwins, ResultStore, WorkerRegistry):
         link = await self.driver.link()
         return await self.driver.bucket(link, self.names.workers)
 
+    @keeps_cancellation
     async def register_worker(self, worker_id: str, info: dict[str, Any], ttl: float) -> None:
         kv = await self._workers()
         value = {**info, "worker_id": worker_id, "expires_at": time.time() + ttl}
         with self.driver.errors:
             await kv.put(key(worker_id), orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS))
 
+    @keeps_cancellation
     async def unregister_worker(self, worker_id: str) -> None:
         kv = await self._workers()
         with self.driver.errors:
             await kv.purge(key(worker_id))
 
+    @keeps_cancellation
     async def live_workers(self) -> list[dict[str, Any]]:
         kv = await self._workers()
         now = time.time()
