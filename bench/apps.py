@@ -25,12 +25,21 @@ import time
 from typing import Any
 
 APP_NAME = "bench"
+
+
+def app_name() -> str:
+    """The benchmark app's name (its namespace); a NATS run gets one of its own through
+    BENCH_APP_NAME, so its streams can be deleted afterwards."""
+    return os.environ.get("BENCH_APP_NAME") or APP_NAME
+
+
 SLEEP_S = float(os.environ.get("BENCH_SLEEP_S", "0.05"))
 
 DEFAULT_URLS = {
     "sqlite": "sqlite:///" + os.path.join(tempfile.gettempdir(), "qtasks-bench", "bench.db"),
     "redis": "redis://127.0.0.1:6379/14",
     "memory": "memory://bench",
+    "nats": "nats://127.0.0.1:4222",
 }
 
 
@@ -59,7 +68,7 @@ def make_worker_app(backend: str) -> Any:
     """The async app the worker runs, with the three benchmark tasks."""
     from qtasks.asyncio import QueueTasks
 
-    app = QueueTasks(name=APP_NAME, broker_url=url_for(backend))
+    app = QueueTasks(name=app_name(), broker_url=url_for(backend))
 
     @app.task(name="noop")
     async def noop(i: int) -> int:
@@ -84,10 +93,10 @@ def make_client_app(backend: str, flavour: str) -> Any:
     if flavour == "sync":
         import qtasks
 
-        return qtasks.QueueTasks(name=APP_NAME, broker_url=url_for(backend))
+        return qtasks.QueueTasks(name=app_name(), broker_url=url_for(backend))
     import qtasks.asyncio
 
-    return qtasks.asyncio.QueueTasks(name=APP_NAME, broker_url=url_for(backend))
+    return qtasks.asyncio.QueueTasks(name=app_name(), broker_url=url_for(backend))
 
 
 def app_sqlite() -> Any:
@@ -96,6 +105,10 @@ def app_sqlite() -> Any:
 
 def app_redis() -> Any:
     return make_worker_app("redis")
+
+
+def app_nats() -> Any:
+    return make_worker_app("nats")
 
 
 def app_memory() -> Any:
