@@ -10,6 +10,7 @@ acked unrun when a worker meets it.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from collections.abc import Sequence
@@ -21,7 +22,7 @@ from qtasks.backends.nats.results import NatsResults
 from qtasks.backends.paired import PairedBackend
 from qtasks.core.models import Completion, TaskRecord
 from qtasks.core.ports import Capabilities
-from qtasks.core.status import CANCEL, PROCESS, SETTLED_STATUSES
+from qtasks.core.status import CANCEL, NEW, PROCESS, SETTLED_STATUSES
 
 if TYPE_CHECKING:
     from qtasks.core.config import QueueConfig
@@ -53,6 +54,32 @@ class NatsBackend(PairedBackend):
             dead_letters=True,
             worker_registry=True,
         )
+
+    async def enqueue(self, records: Sequence[TaskRecord]) -> None:
+        """As `PairedBackend.enqueue` (the record first, then the message; a known uuid
+        is queued again only while its record is `new`), with one compare-and-set per
+        record in place of a read and a write."""
+        if not records:
+            return
+        created = await self.nats_store.create(records)
+        queue: list[TaskRecord] = []
+        for record, new in zip(records, created, strict=True):
+            if not new:
+                known = await self.store.get(record.uuid)
+                if known is None:  # expired meanwhile
+                    await self.store.put([record])
+                elif known.status != NEW:
+                    continue
+            queue.append(record)
+        await self.broker.enqueue(queue)
+
+    async def complete(self, completions: Sequence[Completion]) -> None:
+        """As `PairedBackend.complete`, its fencing reads made at once."""
+        held = await asyncio.gather(*(self._holds(c.delivery) for c in completions))
+        mine = [c for c, ok in zip(completions, held, strict=True) if ok]
+        if mine:
+            await self.store.put([c.record for c in mine] + [f for c in mine for f in c.followups])
+            await self._settle(mine)
 
     async def _store_error(self, record: TaskRecord) -> None:
         await self.store.put([record])

@@ -62,6 +62,8 @@ _FLUSH = int(REQUEST_TIMEOUT)
 #: An extend this close to the end of its lease (s) may come after the server let it
 #: lapse: it writes a claim (see leases.py).
 _LATE = 0.05
+#: A delivery whose lease has longer than this to run (s) surely holds its message.
+_MARGIN = 1.0
 
 
 class NatsBroker(PortalTwins, Broker, DeadLetters):
@@ -88,7 +90,7 @@ class NatsBroker(PortalTwins, Broker, DeadLetters):
         #: Called with the `error` record of a queued message that cannot be decoded
         #: (the whole backend stores it in its results bucket).
         self.on_undecodable: Callable[[TaskRecord], Awaitable[None]] | None = None
-        #: Of each delivery made here: when its lease ends (epoch seconds) and its
+        #: Of each delivery made here: when its lease ends (`time.monotonic()`) and its
         #: consumer's ack wait (s).
         self._leases: dict[str, tuple[float, float]] = {}
 
@@ -182,9 +184,6 @@ class NatsBroker(PortalTwins, Broker, DeadLetters):
                         break
                 if len(out) >= limit:
                     break
-            if out:
-                with self.driver.errors:
-                    await link.nc.flush(_FLUSH)  # the lease naks, before the caller runs
             return out
         except BaseException:  # cancelled or failed: nothing stays leased to nobody
             replies = [m.reply for m in unread] + [d.token for d in out]
@@ -274,7 +273,7 @@ class NatsBroker(PortalTwins, Broker, DeadLetters):
                 return None
             if abs(lease - ack_wait) > 0.001:
                 await link.nc.publish(msg.reply, _nak(lease))
-        self._leases[msg.reply] = (now + lease, ack_wait)
+        self._leases[msg.reply] = (time.monotonic() + lease, ack_wait)
         record.status, record.attempts, record.updated_at = PROCESS, delivered - back, now
         return Delivery(record, msg.reply)
 
@@ -292,17 +291,28 @@ class NatsBroker(PortalTwins, Broker, DeadLetters):
 
     async def _held(
         self, link: Link, deliveries: Sequence[Delivery]
-    ) -> list[tuple[Delivery, int | None]]:
-        """The deliveries that still hold their message, with their lease entry's
-        revision (None: no entry)."""
-        kv = await self.driver.bucket(link, self.names.leases)
-        out = []
-        with self.driver.errors:
-            for d in deliveries:
-                seq, delivered = leases.parse_token(d.token)
-                holds, revision = await leases.holds(kv, seq, delivered)
+    ) -> list[tuple[Delivery, bool]]:
+        """The deliveries that still hold their message, each with whether its message
+        has a lease entry. A delivery made here whose lease has well over `_MARGIN` to
+        run is known to hold it (the server cannot have redelivered it): no read."""
+        now = time.monotonic()
+        out: list[tuple[Delivery, bool]] = []
+        ask: list[Delivery] = []
+        for d in deliveries:
+            lease = self._leases.get(d.token)
+            if lease is not None and now < lease[0] - _MARGIN:
+                out.append((d, leases.parse_token(d.token)[1] > 1))
+            else:
+                ask.append(d)
+        if ask:
+            kv = await self.driver.bucket(link, self.names.leases)
+            with self.driver.errors:
+                found = await asyncio.gather(
+                    *(leases.holds(kv, *leases.parse_token(d.token)) for d in ask)
+                )
+            for d, (holds, revision) in zip(ask, found, strict=True):
                 if holds:
-                    out.append((d, revision))
+                    out.append((d, revision is not None))
         return out
 
     @keeps_cancellation
@@ -317,9 +327,13 @@ class NatsBroker(PortalTwins, Broker, DeadLetters):
             await asyncio.gather(
                 *(link.nc.request(d.token, b"+ACK", timeout=REQUEST_TIMEOUT) for d, _ in held)
             )
-            for d, revision in held:
-                if revision is not None:
-                    await leases.forget(link.js, self.names.leases, leases.parse_token(d.token)[0])
+            await asyncio.gather(
+                *(
+                    leases.forget(link.js, self.names.leases, leases.parse_token(d.token)[0])
+                    for d, has_entry in held
+                    if has_entry
+                )
+            )
 
     @keeps_cancellation
     async def extend(self, deliveries: Sequence[Delivery], lease: float) -> None:
@@ -328,7 +342,7 @@ class NatsBroker(PortalTwins, Broker, DeadLetters):
         link = await self.driver.link()
         held = await self._held(link, deliveries)
         kv = await self.driver.bucket(link, self.names.leases)
-        now = time.time()
+        now = time.monotonic()
         with self.driver.errors:
             for d, _ in held:
                 seq, delivered = leases.parse_token(d.token)
@@ -336,7 +350,7 @@ class NatsBroker(PortalTwins, Broker, DeadLetters):
                 if now >= deadline - _LATE:
                     # The server may have let this lease lapse already and will then
                     # redeliver: the claim tells the next fetcher to give it back.
-                    await leases.extended(kv, seq, delivered, now + lease)
+                    await leases.extended(kv, seq, delivered, time.time() + lease)
                 self._leases[d.token] = (now + lease, ack_wait)
                 if abs(ack_wait - lease) <= 0.001:  # in progress: AckWait again
                     await link.nc.publish(d.token, b"+WPI")

@@ -88,6 +88,24 @@ class NatsResults(PortalTwins, ResultStore, WorkerRegistry):
             await asyncio.gather(*(kv.put(k, v) for k, v in encoded))
 
     @keeps_cancellation
+    async def create(self, records: Sequence[TaskRecord]) -> list[bool]:
+        """Store the records whose uuid has no record yet; for each, whether it was
+        stored (one compare-and-set each, instead of a read and a write)."""
+        ttl = self.config.result_ttl
+        encoded = [(key(r.uuid), codec.stored(r, ttl)) for r in records]  # all, then write
+        _, kv = await self._kv()
+
+        async def one(k: str, v: bytes) -> bool:
+            try:
+                await kv.create(k, v)
+            except nats.js.errors.KeyWrongLastSequenceError:
+                return False
+            return True
+
+        with self.driver.errors:
+            return list(await asyncio.gather(*(one(k, v) for k, v in encoded)))
+
+    @keeps_cancellation
     async def get(self, uuid: str) -> TaskRecord | None:
         _, kv = await self._kv()
         with self.driver.errors:
