@@ -5,6 +5,7 @@ result store, URLs and the missing driver."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import sys
 import time
@@ -21,7 +22,7 @@ from qtasks.backends.nats import NatsBackend, NatsBroker
 from qtasks.backends.nats.driver import Names, token
 from qtasks.backends.paired import PairedBackend
 from qtasks.configs import QueueConfig
-from qtasks.core.models import TaskRecord
+from qtasks.core.models import Completion, Delivery, TaskRecord
 from qtasks.exc import MissingDriverError
 from qtasks.logs import Logger
 
@@ -205,3 +206,41 @@ def test_a_missing_driver_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setitem(sys.modules, "nats", None)
     with pytest.raises(MissingDriverError, match=r'pip install "qtasks\[nats\]"'):
         backend_class("nats://127.0.0.1:4222")
+
+
+async def test_apps_with_other_lease_timeouts_share_a_consumer() -> None:
+    """The consumer keeps the ack wait it was made with; a process with another
+    lease_timeout gets its own lease length per message (a delayed nak)."""
+    ns = f"nats-lease-{uuid.uuid4().hex[:6]}"
+
+    def make(lease_timeout: float) -> NatsBackend:
+        cfg = QueueConfig()
+        cfg.lease_timeout = lease_timeout
+        return NatsBackend(NATS_URL, namespace=ns, config=cfg, log=Logger("t"))
+
+    long, short = make(30.0), make(0.5)
+    try:
+        await long.enqueue([rec("first")])
+        (a,) = await long.fetch("default", 1, 30.0, "long", 0)  # makes the consumer: 30 s
+        await long.complete([done(a)])
+        r = rec("second")
+        await short.enqueue([r])
+        (b,) = await short.fetch("default", 1, 0.5, "short", 0)
+        assert await long.fetch("default", 1, 30.0, "long", 0) == []
+        await asyncio.sleep(0.8)  # the short lease ran out, not the consumer's 30 s
+        (again,) = await long.fetch("default", 1, 30.0, "long", 2.0)
+        assert again.record.uuid == r.uuid and again.record.attempts == 2
+        await short.complete([done(b)])  # stale: changes nothing
+        stored = await long.get(r.uuid)
+        assert stored is not None and stored.status == "process"
+        await long.complete([done(again)])
+        assert (await long.stats())["leased"] == 0
+    finally:
+        await long.drop()
+        await long.close()
+        await short.close()
+
+
+def done(d: Delivery) -> Completion:
+    final = dataclasses.replace(d.record, status="success", updated_at=time.time())
+    return Completion(d, final)

@@ -281,11 +281,17 @@ class NatsDriver:
             max_ack_pending=-1,
             max_deliver=-1,
         )
+        # Looked up before it is made: JetStream takes a second `add_consumer` with
+        # another ack wait as an update, which would change the lease of every process
+        # using it. The first one made stays, and the others set their lease per message.
         with self.errors:
             try:
-                info = await link.js.add_consumer(self.names.stream, config)
-            except nats.js.errors.BadRequestError:  # exists with another ack wait
                 info = await link.js.consumer_info(self.names.stream, durable)
+            except nats.js.errors.NotFoundError:
+                try:
+                    info = await link.js.add_consumer(self.names.stream, config)
+                except nats.js.errors.BadRequestError:  # made meanwhile by another process
+                    info = await link.js.consumer_info(self.names.stream, durable)
         wait = float(info.config.ack_wait or ack_wait)
         self.consumers[durable] = wait
         return durable, wait
