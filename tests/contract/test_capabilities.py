@@ -26,6 +26,12 @@ EXPECTED = {
     "nats": Capabilities(
         **{**_ALL, "atomic_completion": False}, push=True, dead_letters=True, worker_registry=True
     ),
+    # JetStream broker + SQLite store: the store polls; cancelling is the whole NATS
+    # backend's (it writes the record), the broker alone keeps no dead letters of its
+    # own through a pair, and the registry is the store's
+    "nats-sqlite": Capabilities(
+        priorities=True, delays=True, dead_letters=False, worker_registry=True
+    ),
 }
 
 
