@@ -10,7 +10,6 @@ acked unrun when a worker meets it.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import time
 from collections.abc import Sequence
@@ -72,14 +71,6 @@ class NatsBackend(PairedBackend):
                     continue
             queue.append(record)
         await self.broker.enqueue(queue)
-
-    async def complete(self, completions: Sequence[Completion]) -> None:
-        """As `PairedBackend.complete`, its fencing reads made at once."""
-        held = await asyncio.gather(*(self._holds(c.delivery) for c in completions))
-        mine = [c for c, ok in zip(completions, held, strict=True) if ok]
-        if mine:
-            await self.store.put([c.record for c in mine] + [f for c in mine for f in c.followups])
-            await self._settle(mine)
 
     async def _store_error(self, record: TaskRecord) -> None:
         await self.store.put([record])
