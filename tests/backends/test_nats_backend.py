@@ -191,6 +191,17 @@ async def test_a_pair_with_another_result_store(tmp_path: Path) -> None:
         await pair.close()
 
 
+async def test_a_batch_keeps_its_order(backend: NatsBackend) -> None:
+    """One enqueue call publishes its messages concurrently, in the order given."""
+    now = time.time()
+    records = [TaskRecord(str(uuid.uuid4()), "t", 0, [i], {}, "new", now, now) for i in range(300)]
+    await backend.enqueue(records)
+    got: list[object] = []
+    while batch := await backend.fetch("default", 100, 30, "w", 0):
+        got += [d.record.args[0] for d in batch]
+    assert got == list(range(300))
+
+
 def test_schemes_names_and_tokens() -> None:
     assert backend_class("nats://h:4222") is NatsBackend
     assert backend_class("tls://h:4222") is NatsBackend
