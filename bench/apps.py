@@ -25,6 +25,14 @@ import time
 from typing import Any
 
 APP_NAME = "bench"
+
+
+def app_name() -> str:
+    """The benchmark app's name (its namespace); a NATS run gets one of its own through
+    BENCH_APP_NAME, so its streams can be deleted afterwards."""
+    return os.environ.get("BENCH_APP_NAME") or APP_NAME
+
+
 SLEEP_S = float(os.environ.get("BENCH_SLEEP_S", "0.05"))
 
 DEFAULT_URLS = {
@@ -32,6 +40,7 @@ DEFAULT_URLS = {
     "redis": "redis://127.0.0.1:6379/14",
     "memory": "memory://bench",
     "postgres": "postgresql://postgres@127.0.0.1:5432/test?schema=qtasks_bench",
+    "nats": "nats://127.0.0.1:4222",
 }
 
 
@@ -60,7 +69,7 @@ def make_worker_app(backend: str) -> Any:
     """The async app the worker runs, with the three benchmark tasks."""
     from qtasks.asyncio import QueueTasks
 
-    app = QueueTasks(name=APP_NAME, broker_url=url_for(backend))
+    app = QueueTasks(name=app_name(), broker_url=url_for(backend))
 
     @app.task(name="noop")
     async def noop(i: int) -> int:
@@ -85,10 +94,10 @@ def make_client_app(backend: str, flavour: str) -> Any:
     if flavour == "sync":
         import qtasks
 
-        return qtasks.QueueTasks(name=APP_NAME, broker_url=url_for(backend))
+        return qtasks.QueueTasks(name=app_name(), broker_url=url_for(backend))
     import qtasks.asyncio
 
-    return qtasks.asyncio.QueueTasks(name=APP_NAME, broker_url=url_for(backend))
+    return qtasks.asyncio.QueueTasks(name=app_name(), broker_url=url_for(backend))
 
 
 def app_sqlite() -> Any:
@@ -101,6 +110,10 @@ def app_redis() -> Any:
 
 def app_postgres() -> Any:
     return make_worker_app("postgres")
+
+
+def app_nats() -> Any:
+    return make_worker_app("nats")
 
 
 def app_memory() -> Any:

@@ -6,12 +6,14 @@
     python bench/run.py --backend memory                  # implies --inprocess
     python bench/run.py --backend redis --n 10000 --repeats 3 --json out.json
     python bench/run.py --backend postgres --repeats 3     # database `test`, schema qtasks_bench
+    python bench/run.py --backend nats                    # NATS JetStream at 127.0.0.1:4222
 
 Stdlib + qtasks only. Run from anywhere; the worker is started as
 `python -m qtasks -A bench.apps:app_<backend> run` with the repository root as cwd.
 
-Workloads (each repeat gets fresh data: a new SQLite file in a temp dir, or a
-flushed `bench` namespace in Redis db 14):
+Workloads (each repeat gets fresh data: a new SQLite file in a temp dir, a flushed
+`bench` namespace in Redis db 14, or NATS streams and buckets of a namespace of its own,
+deleted afterwards):
   w1     enqueue N `noop` tasks one `add_task` call at a time, no worker; sync client
          (`qtasks.QueueTasks`) and async client (`qtasks.asyncio.QueueTasks`), each in
          its own child process, timed around the loop only.
@@ -202,6 +204,15 @@ class RssSampler:
 # ---------------------------------------------------------------------------------------
 # fresh data per run, workers, children
 # ---------------------------------------------------------------------------------------
+async def _drop_nats() -> None:
+    """Delete the run's NATS streams and buckets (the shared server keeps nothing)."""
+    app = apps.make_client_app("nats", "async")
+    try:
+        await app.backend.drop()
+    finally:
+        await app.backend.close()
+
+
 class Run:
     """One measurement's data: a fresh SQLite file / memory store / Redis or PostgreSQL
     namespace."""
@@ -216,6 +227,9 @@ class Run:
             self.url = f"memory://bench-{uuid.uuid4().hex[:8]}"
         elif self.backend == "postgres":
             self.url = opts.pg_url
+        elif self.backend == "nats":
+            self.url = opts.nats_url
+            os.environ["BENCH_APP_NAME"] = f"bench-{uuid.uuid4().hex[:8]}"
         else:
             self.url = opts.redis_url
         self.env = _clean_env()
@@ -232,6 +246,8 @@ class Run:
                 app.flush_all()
             finally:
                 app.backend.close_sync()
+        elif self.backend == "nats":
+            asyncio.run(_drop_nats())
 
     def __enter__(self) -> Run:
         self.flush()
@@ -817,7 +833,9 @@ def render(rows: list[dict], meta: dict[str, Any]) -> str:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--backend", choices=("sqlite", "redis", "postgres", "memory"), default="sqlite")
+    p.add_argument(
+        "--backend", choices=("sqlite", "redis", "postgres", "nats", "memory"), default="sqlite"
+    )
     p.add_argument("--n", type=int, default=10000, help="W1/W2/batch tasks (10000)")
     p.add_argument("--n-io", type=int, default=1000, help="W4 tasks (1000)")
     p.add_argument("--rt", type=int, default=300, help="W3 round trips per client (300)")
@@ -851,6 +869,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--pg-url", default=os.environ.get("BENCH_PG_URL", apps.DEFAULT_URLS["postgres"])
+    )
+    p.add_argument(
+        "--nats-url", default=os.environ.get("BENCH_NATS_URL", apps.DEFAULT_URLS["nats"])
     )
     p.add_argument(
         "--worker-env",
@@ -894,9 +915,8 @@ def _check_backend(opts: argparse.Namespace) -> None:
         if not db.isdigit() or int(db) == 0:
             raise SystemExit(f"refusing to benchmark on Redis db 0 / no db: {opts.redis_url}")
     try:
-        backend_class(
-            apps.DEFAULT_URLS[opts.backend] if opts.backend != "redis" else opts.redis_url
-        )
+        urls = {"redis": opts.redis_url, "nats": opts.nats_url}
+        backend_class(urls.get(opts.backend) or apps.DEFAULT_URLS[opts.backend])
     except Exception as exc:
         raise SystemExit(
             f"backend {opts.backend!r} is not available in this checkout: {exc}"
@@ -960,6 +980,7 @@ def main(argv: list[str] | None = None) -> int:
         "repeats": opts.repeats,
         "workloads": opts.workloads,
         "redis_url": opts.redis_url if opts.backend == "redis" else None,
+        "nats_url": opts.nats_url if opts.backend == "nats" else None,
         "worker_env": opts.worker_env,
     }
     shown = ("backend", "inprocess", "n", "repeats", "qtasks_path", "git")

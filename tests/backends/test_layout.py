@@ -15,7 +15,7 @@ import qtasks.backends
 ROOT = Path(qtasks.backends.__file__).parent
 PACKAGES = sorted(p.name for p in ROOT.iterdir() if (p / "__init__.py").exists())
 SHARED = ("qtasks.core", "qtasks.exc", "qtasks.backends.base", "qtasks.backends.bridge")
-SHARED += ("qtasks.backends.signals", "qtasks.backends.rows")
+SHARED += ("qtasks.backends.signals", "qtasks.backends.rows", "qtasks.backends.paired")
 
 
 def imported(path: Path) -> set[str]:

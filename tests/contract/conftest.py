@@ -4,7 +4,10 @@ Each backend gets a fresh namespace per test, so tests never see each other's da
 Redis runs against the local server (REDIS_URL, default redis://127.0.0.1:6379/15),
 PostgreSQL against the local one (QTASKS_TEST_PG_URL, default database `test`).
 "paired" is a memory backend used as the broker with an SQLite result store
-(`create_backend(url, storage_url=...)`, see `qtasks.backends.paired`).
+(`create_backend(url, storage_url=...)`, see `qtasks.backends.paired`). NATS runs against
+the local server (QTASKS_TEST_NATS_URL, default nats://127.0.0.1:4222), whole ("nats")
+and as the broker of an SQLite result store ("nats-sqlite"); each test deletes its
+streams and buckets.
 """
 
 from __future__ import annotations
@@ -22,8 +25,11 @@ from qtasks.logs import Logger
 REDIS_URL = os.environ.get("QTASKS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 PG_URL = os.environ.get("QTASKS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+NATS_URL = os.environ.get("QTASKS_TEST_NATS_URL", "nats://127.0.0.1:4222")
 
-BACKENDS = ["memory", "sqlite", "redis", "postgres", "paired"]
+BACKENDS = ["memory", "sqlite", "redis", "postgres", "paired", "nats", "nats-sqlite"]
+#: kind -> the kind of its separate result store
+STORES = {"paired": "sqlite", "nats-sqlite": "sqlite"}
 
 
 def backend_url(kind: str, tmp_path: object) -> str:
@@ -35,6 +41,8 @@ def backend_url(kind: str, tmp_path: object) -> str:
         return REDIS_URL
     if kind == "postgres":
         return PG_URL
+    if kind in ("nats", "nats-sqlite"):
+        return NATS_URL
     raise AssertionError(kind)
 
 
@@ -44,10 +52,13 @@ def backend_kind(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def make_backend(backend_kind: str, tmp_path: object) -> Callable[..., Backend]:
+async def make_backend(
+    backend_kind: str, tmp_path: object
+) -> AsyncIterator[Callable[..., Backend]]:
     """Build backends of the parametrised kind; same namespace -> same data."""
     url = backend_url(backend_kind, tmp_path)
-    storage_url = backend_url("sqlite", tmp_path) if backend_kind == "paired" else None
+    store = STORES.get(backend_kind)
+    storage_url = backend_url(store, tmp_path) if store else None
     default_ns = f"contract-{uuid.uuid4().hex[:8]}"
     made: list[Backend] = []
 
@@ -66,7 +77,13 @@ def make_backend(backend_kind: str, tmp_path: object) -> Callable[..., Backend]:
         return backend
 
     make.made = made  # type: ignore[attr-defined]
-    return make
+    yield make
+    for backend in made:
+        # NATS: delete the test's streams and buckets (a pair's are its broker's)
+        drop = getattr(getattr(backend, "broker", backend), "drop", None)
+        if drop is not None:
+            await drop()
+            await backend.close()
 
 
 @pytest.fixture

@@ -25,6 +25,16 @@ EXPECTED = {
     "paired": Capabilities(
         **{**_ALL, "atomic_completion": False}, dead_letters=True, worker_registry=True
     ),
+    # JetStream broker + key-value store: pushed both ways, completion is two steps
+    "nats": Capabilities(
+        **{**_ALL, "atomic_completion": False}, push=True, dead_letters=True, worker_registry=True
+    ),
+    # JetStream broker + SQLite store: the store polls; cancelling is the whole NATS
+    # backend's (it writes the record), the broker alone keeps no dead letters of its
+    # own through a pair, and the registry is the store's
+    "nats-sqlite": Capabilities(
+        priorities=True, delays=True, dead_letters=False, worker_registry=True
+    ),
 }
 
 

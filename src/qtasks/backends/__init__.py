@@ -41,6 +41,8 @@ _BUILTIN: dict[str, tuple[str, str, str | None, str | None]] = {
     "rediss": ("qtasks.backends.redis", "RedisBackend", "redis", "redis"),
     "postgresql": ("qtasks.backends.postgres", "PostgresBackend", "psycopg", "postgres"),
     "postgres": ("qtasks.backends.postgres", "PostgresBackend", "psycopg", "postgres"),
+    "nats": ("qtasks.backends.nats", "NatsBackend", "nats", "nats"),
+    "tls": ("qtasks.backends.nats", "NatsBackend", "nats", "nats"),
 }
 
 
@@ -94,6 +96,8 @@ def create_backend(
             )
         return cast(Backend, cls(url, **options))
     store_cls = backend_class(storage_url)
+    # A whole backend made of a broker and a store of its own lends only its broker.
+    cls = getattr(cls, "broker_part", cls)
     if not issubclass(cls, Broker):
         raise ConfigError(f"{cls.__name__} ({_scheme(url)}://) cannot be a broker")
     if not issubclass(store_cls, ResultStore):

@@ -40,6 +40,7 @@ a requeue runs the broker's copy.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from collections.abc import Sequence
@@ -166,15 +167,14 @@ class PairedBackend(Backend, DeadLetters):
         pending = list(got)
         try:
             live: list[Delivery] = []
-            for delivery in got:
+            # The batch's records are read at once (one round trip on a network store).
+            found = await asyncio.gather(*(self._stored(d.record.uuid) for d in got))
+            for delivery, stored in zip(got, found, strict=True):
                 leased = delivery.record
-                try:
-                    stored = await self.store.get(leased.uuid)
-                except (ValueError, TypeError) as exc:  # a stored record it cannot decode
-                    await self._undecodable(delivery, exc)
+                if isinstance(stored, Exception):  # a stored record it cannot decode
+                    await self._undecodable(delivery, stored)
                     pending.remove(delivery)
-                    continue
-                if stored is None:
+                elif stored is None:
                     live.append(delivery)
                 elif stored.status in SETTLED_STATUSES:
                     await self._redelivered(delivery, stored)
@@ -190,6 +190,13 @@ class PairedBackend(Backend, DeadLetters):
             if pending:
                 await self.broker.release(pending)
             raise
+
+    async def _stored(self, uuid: str) -> TaskRecord | Exception | None:
+        """The stored record, or the error of one the store cannot decode."""
+        try:
+            return await self.store.get(uuid)
+        except (ValueError, TypeError) as exc:
+            return exc
 
     async def _undecodable(self, delivery: Delivery, exc: Exception) -> None:
         """Take a task whose stored record cannot be decoded out of delivery: its record
@@ -240,7 +247,8 @@ class PairedBackend(Backend, DeadLetters):
         return stored.status == PROCESS and stored.attempts == delivery.record.attempts
 
     async def complete(self, completions: Sequence[Completion]) -> None:
-        completions = [c for c in completions if await self._holds(c.delivery)]
+        held = await asyncio.gather(*(self._holds(c.delivery) for c in completions))
+        completions = [c for c, ok in zip(completions, held, strict=True) if ok]
         if not completions:
             return
         records = [c.record for c in completions]
