@@ -314,7 +314,7 @@ def purge(s: Statements, ns: str) -> Op[None]:
 
 
 def stats(s: Statements, ns: str, queue: str) -> Op[dict[str, int]]:
-    found = yield Q(s.stats, (ns, queue))
+    found = yield Q(s.stats, {"ns": ns, "queue": queue})
     queued, leased = found[0]
     return {"queued": int(queued), "leased": int(leased)}
 

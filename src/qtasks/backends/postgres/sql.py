@@ -205,10 +205,11 @@ class Statements:
         self.purge = [
             f"DELETE FROM {s}.{table} WHERE ns=%s" for table in ("tasks", "dead_letters", "workers")
         ]
+        # One count per partial index (index-only scans), not a pass over the queue.
+        count = f"(SELECT count(*) FROM {t} WHERE ns=%(ns)s AND queue=%(queue)s AND "
         self.stats = (
-            f"SELECT count(*) FILTER (WHERE state IN (0, 3) OR lease_until < {NOW}),"
-            f" count(*) FILTER (WHERE state = 1 AND lease_until >= {NOW})"
-            f" FROM {t} WHERE ns=%s AND queue=%s AND state IN (0, 1, 3)"
+            f"SELECT {count}state=0) + {count}state=3) + {count}state=1"
+            f" AND lease_until < {NOW}), {count}state=1 AND lease_until >= {NOW})"
         )
         self.register_worker = (
             f"INSERT INTO {s}.workers (ns, worker_id, info, expires_at)"
