@@ -25,7 +25,7 @@ CREATE TABLE IF NOT EXISTS qtasks.tasks (
     due double precision NOT NULL DEFAULT 0,
     lease_until double precision,
     token text,
-    PRIMARY KEY (ns, uuid)
+    PRIMARY KEY (uuid, ns)
 );
 CREATE INDEX IF NOT EXISTS tasks_ready ON qtasks.tasks (ns, queue, priority, seq)
     WHERE state = 0;

@@ -166,6 +166,37 @@ def test_hot_statements_use_their_indexes(schema: str) -> None:
     app.flush_all()
 
 
+def test_batch_statements_probe_their_uuids_even_with_stale_statistics(schema: str) -> None:
+    # Statistics gathered while the app had no rows, then 20,000 of them: a plan that
+    # trusted the statistics could join by walking the whole namespace.
+    early = QueueTasks("other", broker_url=f"{URL}?schema={schema}")
+    early.add_tasks([("t", (i,), {}) for i in range(2000)])
+    with psycopg.connect(URL, autocommit=True) as conn:
+        conn.execute(f"ANALYZE {schema}.tasks")
+    app = QueueTasks("late", broker_url=f"{URL}?schema={schema}")
+    app.add_tasks([("t", (i,), {}) for i in range(20000)])
+    s = statements(schema)
+    now = time.time()
+    rec = TaskRecord(uuid="x", task_name="t", priority=0, args=[], kwargs={}, status="success",
+                     created_at=now, updated_at=now)  # fmt: skip
+    held = {"ns": "late", "uuid": ["a", "b"], "token": ["t", "t"], "lease": 30.0}
+    complete = next(ops.complete(s, "late", ("q", "r"), [_completion(rec)], 60.0))
+    fetch = {"ns": "late", "queue": "default", "n": 10, "lease": 30.0, "token": "t"}
+    with psycopg.connect(URL, autocommit=True) as conn:
+        # The fetch updates the rows its index probes locked, by their addresses.
+        assert "Tid Scan on tasks t" in _plan(conn, s.fetch, fetch)
+        for name, sql, params in (
+            ("complete", complete.sql, complete.params),
+            ("extend", s.extend, held),
+            ("ack", s.ack, held),
+        ):
+            plan = _plan(conn, sql, params)
+            probes = [line for line in plan.splitlines() if "Index Cond" in line and "uuid" in line]
+            assert probes and all("ANY" in line for line in probes), f"{name}:\n{plan}"
+    app.flush_all()
+    early.flush_all()
+
+
 def _completion(record: TaskRecord) -> object:
     from qtasks.core.models import Completion
 

@@ -51,7 +51,7 @@ CREATE TABLE IF NOT EXISTS {s}.tasks (
     due double precision NOT NULL DEFAULT 0,
     lease_until double precision,
     token text,
-    PRIMARY KEY (ns, uuid)
+    PRIMARY KEY (uuid, ns)
 );
 CREATE INDEX IF NOT EXISTS tasks_ready ON {s}.tasks (ns, queue, priority, seq)
     WHERE state = 0;

@@ -34,6 +34,11 @@ _RECORDS = (
     " %(eta)b::float8[], %(attempts)b::integer[]) AS x(" + COLUMNS + ")"
 )
 _SET_RECORD = ", ".join(f"{c}=excluded.{c}" for c in COLUMNS.replace(" ", "").split(",")[1:])
+# Statements that join a batch's arrays (`unnest`) to the table also say
+# `t.uuid = ANY(<the uuids>)`: with uuid leading the primary key, these are probes of
+# those uuids whatever join order the planner picks from its statistics (stale ones, with
+# the namespace leading, made it walk a whole namespace).
+
 # The fetch's row of NULLs (seq and the record's columns) when it leased nothing.
 _NULLS = ", ".join(["NULL::bigint"] + ["NULL"] * len(COLUMNS.split(",")))
 # A NOTIFY payload is at most 8000 bytes: a longer list of uuids wakes every waiter ("*").
@@ -80,7 +85,10 @@ class Statements:
             f"SELECT {COLUMNS} FROM {t} WHERE ns=%s AND uuid=%s"
             f" AND (expires_at IS NULL OR expires_at > {NOW})"
         )
-        pick = f"SELECT uuid, priority, seq FROM {t} WHERE ns=%(ns)s AND queue=%(queue)s AND "
+        pick = (
+            f"SELECT ctid AS row_at, priority, seq FROM {t}"
+            " WHERE ns=%(ns)s AND queue=%(queue)s AND "
+        )
         # Seconds until a delayed task is due or a lease ends (None: nothing pending).
         next_due = (
             f"least((SELECT min(due) FROM {t} WHERE ns=%(ns)s AND queue=%(queue)s"
@@ -94,11 +102,13 @@ class Statements:
             " LIMIT %(n)s FOR UPDATE SKIP LOCKED),"
             f" expired AS ({pick}state=1 AND lease_until < {NOW} ORDER BY lease_until"
             " LIMIT %(n)s FOR UPDATE SKIP LOCKED),"
-            " picked AS (SELECT uuid FROM (SELECT * FROM ready UNION ALL SELECT * FROM due"
+            " picked AS (SELECT row_at FROM (SELECT * FROM ready UNION ALL SELECT * FROM due"
             " UNION ALL SELECT * FROM expired) c ORDER BY priority, seq LIMIT %(n)s),"
             f" upd AS (UPDATE {t} t SET state=1, status='process', lease_until={NOW} + %(lease)s,"
             f" token=%(token)s, attempts=t.attempts + 1, updated_at={NOW}"
-            " FROM picked WHERE t.ns=%(ns)s AND t.uuid=picked.uuid"
+            # By the row addresses the probes locked (they cannot move while locked):
+            # a plan that no statistics can turn into a walk over the namespace.
+            " WHERE t.ctid = ANY(ARRAY(SELECT row_at FROM picked))"
             f" RETURNING t.seq, {', '.join('t.' + c.strip() for c in COLUMNS.split(','))})"
             # Nothing leased: one row of NULLs whose last column is `next_due`, so an
             # idle worker learns how long it may sleep in the same round trip.
@@ -115,13 +125,15 @@ class Statements:
             " %(result)b::bytea[], %(traceback)b::text[], %(extra)b::bytea[],"
             " %(updated_at)b::float8[], %(attempts)b::integer[], %(eta)b::float8[])"
             " AS x(uuid, token, status, result, traceback, extra, updated_at, attempts, eta)"
-            " WHERE t.ns=%(ns)s AND t.uuid=x.uuid AND t.token=x.token RETURNING t.uuid)"
+            " WHERE t.ns=%(ns)s AND t.uuid = ANY(%(uuid)b::text[]) AND t.uuid=x.uuid"
+            " AND t.token=x.token RETURNING t.uuid)"
             f" SELECT array_agg(uuid), pg_notify(%(channel)s, {_UUID_PAYLOAD})"
             " FROM done HAVING count(*) > 0"
         )
         held = (
             " FROM unnest(%(uuid)b::text[], %(token)b::text[]) AS x(uuid, token)"
-            " WHERE t.ns=%(ns)s AND t.uuid=x.uuid AND t.token=x.token"
+            " WHERE t.ns=%(ns)s AND t.uuid = ANY(%(uuid)b::text[]) AND t.uuid=x.uuid"
+            " AND t.token=x.token"
         )
         self.ack = f"UPDATE {t} t SET state=2, lease_until=NULL, token=NULL" + held
         self.extend = f"UPDATE {t} t SET lease_until={NOW} + %(lease)s" + held
@@ -140,7 +152,8 @@ class Statements:
             " traceback=x.traceback, extra=x.extra, args='[]', kwargs='{}', result=NULL"
             " FROM unnest(%(uuid)b::text[], %(token)b::text[], %(traceback)b::text[],"
             " %(extra)b::bytea[]) AS x(uuid, token, traceback, extra)"
-            " WHERE t.ns=%(ns)s AND t.uuid=x.uuid AND t.token=x.token RETURNING t.uuid)"
+            " WHERE t.ns=%(ns)s AND t.uuid = ANY(%(uuid)b::text[]) AND t.uuid=x.uuid"
+            " AND t.token=x.token RETURNING t.uuid)"
             f" INSERT INTO {s}.dead_letters AS d (ns, uuid, queue, reason, dead_at, record, raw)"
             " SELECT %(ns)s, y.uuid, y.queue, y.reason, y.dead_at, NULL, y.raw"
             " FROM unnest(%(uuid)b::text[], %(queue)b::text[], %(reason)b::text[],"
