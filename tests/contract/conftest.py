@@ -3,7 +3,8 @@
 Each backend gets a fresh namespace per test, so tests never see each other's data.
 Redis runs against the local server (REDIS_URL, default redis://127.0.0.1:6379/15).
 "paired" is a memory backend used as the broker with an SQLite result store
-(`create_backend(url, storage_url=...)`, see `qtasks.backends.paired`).
+(`create_backend(url, storage_url=...)`, see `qtasks.backends.paired`). "amqp" is the
+RabbitMQ broker on a vhost of this run (the `amqp_url` fixture) with its records in Redis.
 """
 
 from __future__ import annotations
@@ -20,7 +21,22 @@ from qtasks.logs import Logger
 
 REDIS_URL = os.environ.get("QTASKS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
-BACKENDS = ["memory", "sqlite", "redis", "paired"]
+BACKENDS = ["memory", "sqlite", "redis", "paired", "amqp"]
+
+
+def requires(backend: Backend, capability: str, why: str) -> None:
+    """Skip the calling test, saying so, where `backend` does not declare `capability`."""
+    if not getattr(backend.capabilities, capability):
+        pytest.skip(f"{type(backend).__name__} does not declare {capability}: {why}")
+
+
+def lease_expiry(backend: Backend) -> None:
+    """Skip where leases do not expire: they are held by the consumer's connection."""
+    if backend.capabilities.connection_leases:
+        pytest.skip(
+            "leases are held by the consumer's connection: none expires while its holder "
+            "is connected, so there is no expired lease to take over or fence"
+        )
 
 
 def backend_url(kind: str, tmp_path: object) -> str:
@@ -39,10 +55,15 @@ def backend_kind(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def make_backend(backend_kind: str, tmp_path: object) -> Callable[..., Backend]:
+def make_backend(
+    backend_kind: str, tmp_path: object, request: pytest.FixtureRequest
+) -> Callable[..., Backend]:
     """Build backends of the parametrised kind; same namespace -> same data."""
-    url = backend_url(backend_kind, tmp_path)
-    storage_url = backend_url("sqlite", tmp_path) if backend_kind == "paired" else None
+    if backend_kind == "amqp":
+        url, storage_url = request.getfixturevalue("amqp_url"), REDIS_URL
+    else:
+        url = backend_url(backend_kind, tmp_path)
+        storage_url = backend_url("sqlite", tmp_path) if backend_kind == "paired" else None
     default_ns = f"contract-{uuid.uuid4().hex[:8]}"
     made: list[Backend] = []
 

@@ -22,6 +22,16 @@ EXPECTED = {
     "paired": Capabilities(
         **{**_ALL, "atomic_completion": False}, dead_letters=True, worker_registry=True
     ),
+    # RabbitMQ broker + Redis store: no cancel of queued messages, leases held by the
+    # consumer's connection, the worker registry is the store's
+    "amqp": Capabilities(
+        priorities=True,
+        delays=True,
+        push=True,
+        dead_letters=True,
+        worker_registry=True,
+        connection_leases=True,
+    ),
 }
 
 

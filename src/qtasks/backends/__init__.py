@@ -4,6 +4,8 @@
   memory://[name]        qtasks.backends.memory   in-process (tests, embedding)
   sqlite:///path         qtasks.backends.sqlite   a file (the default)
   redis://, rediss://    qtasks.backends.redis    pip install "qtasks[redis]"
+  amqp://, amqps://      qtasks.backends.amqp     RabbitMQ, a broker only (give storage_url);
+                                                  pip install "qtasks[amqp]"
 ```
 
 A third-party backend registers its class (a `qtasks.core.ports.Backend`, or a
@@ -38,6 +40,8 @@ _BUILTIN: dict[str, tuple[str, str, str | None, str | None]] = {
     "sqlite": ("qtasks.backends.sqlite", "SqliteBackend", None, None),
     "redis": ("qtasks.backends.redis", "RedisBackend", "redis", "redis"),
     "rediss": ("qtasks.backends.redis", "RedisBackend", "redis", "redis"),
+    "amqp": ("qtasks.backends.amqp", "AmqpBroker", "aio_pika", "amqp"),
+    "amqps": ("qtasks.backends.amqp", "AmqpBroker", "aio_pika", "amqp"),
 }
 
 
