@@ -90,8 +90,9 @@ def create_backend(
     if storage_url is None or storage_url == url:
         if not issubclass(cls, BackendPort):
             raise ConfigError(
-                f"{cls.__name__} ({_scheme(url)}://) is a broker only: give a storage URL for "
-                "the task records too, e.g. storage_url='sqlite:///qtasks.db'"
+                f"{cls.__name__} ({_scheme(url)}://) is a broker only: give a store for the "
+                "task records too, QueueTasks(..., storage_url='redis://host:6379/0') or the "
+                "environment variable QTASKS_STORAGE_URL (sqlite:///qtasks.db on one machine)"
             )
         return cast(Backend, cls(url, **options))
     store_cls = backend_class(storage_url)

@@ -221,7 +221,9 @@ class PairedBackend(Backend, DeadLetters):
             record = await self.store.get(str(child))
             if record is not None and record.status == NEW:
                 followups.append(record)
-        await self._settle([Completion(delivery, stored, followups)])
+        # A task given up on whose broker did not hear of it yet is listed now.
+        dead = stored.extra.get("dead_letter") if stored.status == ERROR else None
+        await self._settle([Completion(delivery, stored, followups, dead_letter=dead)])
 
     async def _settle(self, completions: Sequence[Completion]) -> None:
         """The broker's side of completions: queue their follow-ups, forget the leases."""

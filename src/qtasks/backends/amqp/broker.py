@@ -87,7 +87,9 @@ class AmqpBroker(PortalTwins, Broker, DeadLetters):
             await self._driver.drop()
 
     def _consumer_closed(self, name: str, exc: Any) -> None:
-        text = str(exc or "")
+        if not isinstance(exc, BaseException) or not exc.args or exc.args[0] is None:
+            return  # closed by us, not by the server
+        text = str(exc)
         if "acknowledgement" in text or "timed out" in text:
             self.log.error(
                 "RabbitMQ closed the consumer channel of %s: a delivery stayed unacked longer "
@@ -97,7 +99,7 @@ class AmqpBroker(PortalTwins, Broker, DeadLetters):
                 name,
                 text,
             )
-        elif text:
+        else:
             self.log.warning("RabbitMQ closed the consumer channel of %s: %s", name, text)
 
     # --- publishing ---------------------------------------------------------------------
@@ -223,12 +225,8 @@ class AmqpBroker(PortalTwins, Broker, DeadLetters):
             delivery = await self._deliver(link, consumer, consumer.buffer.popleft())
             if delivery is not None:
                 got.append(delivery)
-        queue = await consumer.channel.get_queue(consumer.name, ensure=False)
-        while len(got) < limit:
-            message = await queue.get(no_ack=False, fail=False)
-            if message is None:
-                break
-            delivery = await self._deliver(link, consumer, message)
+        while len(got) < limit and await consumer.get():
+            delivery = await self._deliver(link, consumer, consumer.buffer.pop())
             if delivery is not None:
                 got.append(delivery)
         return got
@@ -247,22 +245,38 @@ class AmqpBroker(PortalTwins, Broker, DeadLetters):
         try:
             record = codec.decode(message.body)
         except codec.Malformed as exc:
-            uuid = message.message_id or f"malformed-{message.delivery_tag}"
-            await dead_letters.publish_raw(self._where, link, uuid, message.body, str(exc))
-            await message.ack()
-            self.log.error("Dead-lettered message %s of %s: %s", uuid, consumer.name, exc)
+            # Shielded: a cancelled fetch must not leave it taken and neither acked nor
+            # dead-lettered.
+            await asyncio.shield(self._malformed(link, consumer, message, exc))
             return None
         now = time.time()
-        if codec.delay_ms(record.eta, now):
+        if codec.delay_ms(record.eta, now):  # early (a long delay takes several hops)
             record.status = NEW
-            await self._publish(link, [record])
-            await message.ack()
+            await asyncio.shield(self._move(link, message, record))
             return None
         record.status, record.attempts, record.updated_at = PROCESS, 0, now
         token = str(next(self._tokens))
         self._held[token] = _Held(message, consumer)
         consumer.held += 1
         return Delivery(record, token)
+
+    async def _malformed(
+        self,
+        link: Link,
+        consumer: Consumer,
+        message: aio_pika.abc.AbstractIncomingMessage,
+        exc: Exception,
+    ) -> None:
+        uuid = message.message_id or f"malformed-{message.delivery_tag}"
+        await dead_letters.publish_raw(self._where, link, uuid, message.body, str(exc))
+        await message.ack()
+        self.log.error("Dead-lettered message %s of %s: %s", uuid, consumer.name, exc)
+
+    async def _move(
+        self, link: Link, message: aio_pika.abc.AbstractIncomingMessage, record: TaskRecord
+    ) -> None:
+        await self._publish(link, [record])  # first: then the ack
+        await message.ack()
 
     def _release_hold(self, delivery: Delivery) -> aio_pika.abc.AbstractIncomingMessage | None:
         held = self._held.pop(delivery.token, None)
@@ -312,12 +326,16 @@ class AmqpBroker(PortalTwins, Broker, DeadLetters):
         for completion in completions:
             if completion.delivery.token not in self._held:
                 continue  # not ours any more: fenced
-            reason = completion.dead_letter or "dead-lettered"
-            with map_exceptions(self.url):
-                await dead_letters.publish_record(
-                    self._where, await self._link(), completion.record, reason
-                )
-            await self.ack([completion.delivery])
+            # Shielded: a worker that stops meanwhile must not leave it published and
+            # not acked (it would come back), nor acked and not published.
+            await asyncio.shield(self._bury(completion))
+
+    async def _bury(self, completion: Completion) -> None:
+        reason = completion.dead_letter or "dead-lettered"
+        with map_exceptions(self.url):
+            link = await self._link()
+            await dead_letters.publish_record(self._where, link, completion.record, reason)
+        await self.ack([completion.delivery])
 
     # --- dead letters -------------------------------------------------------------------
     async def dead_letters(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]:

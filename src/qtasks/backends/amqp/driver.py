@@ -101,9 +101,24 @@ class Consumer:
         prefetch = max(1, prefetch)
         if prefetch == self.prefetch:
             return False
-        await self.channel.set_qos(prefetch_count=prefetch, global_=True)
         more, self.prefetch = prefetch > self.prefetch, prefetch
+        # Shielded: aiormq closes a channel whose call is cancelled, and with it would go
+        # the leases of every task this channel holds.
+        await asyncio.shield(self.channel.set_qos(prefetch_count=prefetch, global_=True))
         return more
+
+    async def get(self) -> bool:
+        """basic.get one message into the buffer (shielded like `want`); False when the
+        queue is empty."""
+        return await asyncio.shield(self._get())
+
+    async def _get(self) -> bool:
+        queue = await self.channel.get_queue(self.name, ensure=False)
+        message = await queue.get(no_ack=False, fail=False)
+        if message is None:
+            return False
+        self.buffer.append(message)
+        return True
 
     async def wait(self, timeout: float) -> None:
         """Until a delivery arrives or the channel closes, at most `timeout` seconds."""
@@ -126,6 +141,7 @@ class Link:
         self._publisher: aio_pika.abc.AbstractChannel | None = None
         self._declared: dict[str, tuple[float, dict[str, Any]]] = {}
         self.consumers: dict[str, Consumer] = {}
+        self._opening = asyncio.Lock()
 
     @property
     def closed(self) -> bool:
@@ -176,6 +192,19 @@ class Link:
         consumer = self.consumers.get(name)
         if consumer is not None and not consumer.closed:
             return consumer
+        async with self._opening:  # one consumer per queue: a second would hide deliveries
+            consumer = self.consumers.get(name)
+            if consumer is not None and not consumer.closed:
+                return consumer
+            return await self._open_consumer(name, arguments, on_close, prefetch)
+
+    async def _open_consumer(
+        self,
+        name: str,
+        arguments: dict[str, Any],
+        on_close: Callable[[str, Any], None],
+        prefetch: int,
+    ) -> Consumer:
         channel = await self.connection.channel(publisher_confirms=False)
         consumer = Consumer(channel, name)
 
@@ -191,9 +220,15 @@ class Link:
         return consumer
 
     async def close(self) -> None:
+        channels = [c.channel for c in self.consumers.values()] + [self._publisher]
         self.consumers.clear()
+        for channel in channels:
+            if channel is not None and not channel.is_closed:
+                await channel.close()
         if not self.connection.is_closed:
             await self.connection.close()
+        for _ in range(3):  # aio-pika runs its close callbacks as tasks: let them end
+            await asyncio.sleep(0)
 
 
 class Driver:
@@ -205,11 +240,15 @@ class Driver:
         self._links: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Link] = (
             weakref.WeakKeyDictionary()
         )
+        self._connecting: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
         self._pid = os.getpid()
 
     def _table(self) -> weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Link]:
         if self._pid != os.getpid():  # a forked child: the parent's sockets are not ours
             self._links = weakref.WeakKeyDictionary()
+            self._connecting = weakref.WeakKeyDictionary()
             self._pid = os.getpid()
         return self._links
 
@@ -223,20 +262,28 @@ class Driver:
         link = self.current()
         if link is not None:
             return link
+        loop = asyncio.get_running_loop()
+        lock = self._connecting.setdefault(loop, asyncio.Lock())
+        async with lock:  # one link per loop: a second would orphan the first's consumers
+            link = self.current()
+            if link is not None:
+                return link
+            link = Link(self.url, await self._connect(), self.log)
+            self._table()[loop] = link
+            return link
+
+    async def _connect(self) -> aio_pika.abc.AbstractConnection:
         delay = 0.05
         for attempt in range(_RETRIES + 1):
             try:
                 with map_exceptions(self.url):
-                    connection = await aio_pika.connect(self.url, timeout=_CONNECT_TIMEOUT)
-                break
+                    return await aio_pika.connect(self.url, timeout=_CONNECT_TIMEOUT)
             except BackendUnavailableError:
                 if attempt == _RETRIES:
                     raise
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
-        link = Link(self.url, connection, self.log)
-        self._table()[asyncio.get_running_loop()] = link
-        return link
+        raise AssertionError("unreachable")
 
     async def drop(self) -> None:
         """Forget the running loop's link (it failed); the next call opens another."""
