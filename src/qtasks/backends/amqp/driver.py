@@ -66,7 +66,8 @@ class map_exceptions:  # lower case like contextlib.suppress: `with map_exceptio
             return
         if isinstance(exc, aiormq.exceptions.ChannelPreconditionFailed):
             raise BackendError(f"RabbitMQ at {redact(self.url)} refused: {exc}") from exc
-        if isinstance(exc, _UNAVAILABLE):
+        closed = isinstance(exc, RuntimeError) and "closed" in str(exc)  # aiormq's words
+        if isinstance(exc, _UNAVAILABLE) or closed:
             raise BackendUnavailableError(
                 f"RabbitMQ at {redact(self.url)} cannot be reached: {exc!r}"
             ) from exc
