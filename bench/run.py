@@ -5,12 +5,14 @@
     python bench/run.py --backend sqlite --inprocess      # W1 + W3 with an in-process worker
     python bench/run.py --backend memory                  # implies --inprocess
     python bench/run.py --backend redis --n 10000 --repeats 3 --json out.json
+    python bench/run.py --backend amqp                    # RabbitMQ, records in Redis db 13
 
 Stdlib + qtasks only. Run from anywhere; the worker is started as
 `python -m qtasks -A bench.apps:app_<backend> run` with the repository root as cwd.
 
-Workloads (each repeat gets fresh data: a new SQLite file in a temp dir, or a
-flushed `bench` namespace in Redis db 14):
+Workloads (each repeat gets fresh data: a new SQLite file in a temp dir, a flushed
+`bench` namespace in Redis db 14, or for amqp a RabbitMQ vhost of its own made with
+rabbitmqctl and deleted after, its records in a flushed namespace of --storage-url):
   w1     enqueue N `noop` tasks one `add_task` call at a time, no worker; sync client
          (`qtasks.QueueTasks`) and async client (`qtasks.asyncio.QueueTasks`), each in
          its own child process, timed around the loop only.
@@ -212,6 +214,11 @@ class Run:
             self.url = "sqlite:///" + str(self.dir / "bench.db")
         elif self.backend == "memory":
             self.url = f"memory://bench-{uuid.uuid4().hex[:8]}"
+        elif self.backend == "amqp":
+            self.vhost = f"qtasks-bench-{uuid.uuid4().hex[:8]}"
+            _rabbitmqctl("add_vhost", self.vhost)
+            _rabbitmqctl("set_permissions", "-p", self.vhost, "guest", ".*", ".*", ".*")
+            self.url = opts.amqp_url.rstrip("/") + "/" + self.vhost
         else:
             self.url = opts.redis_url
         self.env = _clean_env()
@@ -220,10 +227,13 @@ class Run:
             p for p in (str(ROOT), self.env.get("PYTHONPATH", "")) if p
         )
         os.environ[f"QTASKS_BENCH_{self.backend.upper()}_URL"] = self.url  # for this process
+        if self.backend == "amqp":
+            self.env["QTASKS_BENCH_STORAGE_URL"] = opts.storage_url
+            os.environ["QTASKS_BENCH_STORAGE_URL"] = opts.storage_url
 
     def flush(self) -> None:
-        if self.backend == "redis":
-            app = apps.make_client_app("redis", "sync")
+        if self.backend in ("redis", "amqp"):
+            app = apps.make_client_app(self.backend, "sync")
             try:
                 app.flush_all()
             finally:
@@ -238,6 +248,12 @@ class Run:
             self.flush()
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
+            if self.backend == "amqp":
+                _rabbitmqctl("delete_vhost", self.vhost)
+
+
+def _rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
 
 
 class WorkerProcess:
@@ -483,13 +499,20 @@ def apps_backend() -> str:
     return _OPTS.backend
 
 
+async def _final(app: Any, uuid: str) -> bool:
+    task = await app.get(uuid)
+    return task is not None and task.status in ("success", "error", "cancel")
+
+
 async def _wait_drained(
-    n: int, timeout: float, worker: WorkerProcess
+    uuids: list[str], timeout: float, worker: WorkerProcess
 ) -> tuple[float, dict[str, float]]:
-    """Poll stats() every 20 ms until queued+leased == 0; return (seconds since spawn,
+    """Poll stats() every 20 ms until queued+leased == 0 (and, where stats cannot see
+    other connections' leases, every record is final); return (seconds since spawn,
     poll-cost figures)."""
+    n = len(uuids)
     app = apps.make_client_app(apps_backend(), "async")
-    polls, poll_time = 0, 0.0
+    polls, poll_time, done = 0, 0.0, 0
     try:
         while True:
             t = time.perf_counter()
@@ -499,6 +522,12 @@ async def _wait_drained(
             if "queued" not in stats or "leased" not in stats:
                 raise BenchError(f"{app.backend!r}.stats() has no queued/leased: {stats!r}")
             pending = stats["queued"] + stats["leased"]
+            if pending == 0 and app.backend.capabilities.connection_leases:
+                # stats() cannot see what another connection holds unacked (RabbitMQ):
+                # the records say what is done, each read once it is final
+                while done < len(uuids) and await _final(app, uuids[done]):
+                    done += 1
+                pending = len(uuids) - done
             elapsed = time.perf_counter() - worker.spawned
             if pending == 0:
                 return elapsed, {"stats_polls": polls, "stats_poll_ms": 1000 * poll_time / polls}
@@ -539,7 +568,7 @@ def drain(opts: argparse.Namespace, label: str, task: str, n: int, env: dict[str
     with Run(opts, label) as run:
         uuids = _enqueue_untimed(n, task)
         with WorkerProcess(run, env) as worker, RssSampler(worker.proc.pid) as rss:
-            seconds, poll = asyncio.run(_wait_drained(n, opts.timeout, worker))
+            seconds, poll = asyncio.run(_wait_drained(uuids, opts.timeout, worker))
             cpu = worker.cpu()
         times = _verify(uuids)
     first = times["first_done"] - worker.spawned_wall
@@ -813,7 +842,7 @@ def render(rows: list[dict], meta: dict[str, Any]) -> str:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--backend", choices=("sqlite", "redis", "memory"), default="sqlite")
+    p.add_argument("--backend", choices=("sqlite", "redis", "memory", "amqp"), default="sqlite")
     p.add_argument("--n", type=int, default=10000, help="W1/W2/batch tasks (10000)")
     p.add_argument("--n-io", type=int, default=1000, help="W4 tasks (1000)")
     p.add_argument("--rt", type=int, default=300, help="W3 round trips per client (300)")
@@ -844,6 +873,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--redis-url", default=os.environ.get("BENCH_REDIS_URL", apps.DEFAULT_URLS["redis"])
+    )
+    p.add_argument(
+        "--amqp-url",
+        default=os.environ.get("BENCH_AMQP_URL", apps.DEFAULT_URLS["amqp"]),
+        help="RabbitMQ server; each run makes a vhost of its own there with rabbitmqctl",
+    )
+    p.add_argument(
+        "--storage-url",
+        default=os.environ.get("BENCH_STORAGE_URL", "redis://127.0.0.1:6379/13"),
+        help="where the amqp backend keeps its records (Redis db 13)",
     )
     p.add_argument(
         "--worker-env",
@@ -882,10 +921,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def _check_backend(opts: argparse.Namespace) -> None:
     from qtasks.backends import backend_class
 
-    if opts.backend == "redis":
-        db = opts.redis_url.rstrip("/").rsplit("/", 1)[-1]
+    checked = [opts.redis_url] if opts.backend == "redis" else []
+    checked += [opts.storage_url] if opts.backend == "amqp" else []
+    for url in checked:
+        db = url.rstrip("/").rsplit("/", 1)[-1]
         if not db.isdigit() or int(db) == 0:
-            raise SystemExit(f"refusing to benchmark on Redis db 0 / no db: {opts.redis_url}")
+            raise SystemExit(f"refusing to benchmark on Redis db 0 / no db: {url}")
     try:
         backend_class(
             apps.DEFAULT_URLS[opts.backend] if opts.backend != "redis" else opts.redis_url
@@ -953,6 +994,7 @@ def main(argv: list[str] | None = None) -> int:
         "repeats": opts.repeats,
         "workloads": opts.workloads,
         "redis_url": opts.redis_url if opts.backend == "redis" else None,
+        "storage_url": opts.storage_url if opts.backend == "amqp" else None,
         "worker_env": opts.worker_env,
     }
     shown = ("backend", "inprocess", "n", "repeats", "qtasks_path", "git")

@@ -238,3 +238,24 @@ def test_a_consumer_timeout_is_logged_saying_what_to_change(
     caplog.clear()
     broker._consumer_closed("qtasks.x.default", aiormq.exceptions.ChannelClosed(None, None))
     assert caplog.text == ""  # our own close
+
+
+async def test_a_dead_letter_whose_broker_never_heard_of_it_is_listed_on_redelivery(
+    pair: Callable[..., Backend],
+) -> None:
+    """The pair stores the `error` record first; a crash before the broker lists the task
+    leaves its message unacked. When it comes back, the pair buries it then."""
+    a, b = pair(), pair()
+    r = record()
+    await a.enqueue([r])
+    (held,) = await a.fetch("default", 1, 30, "a", 0)
+    held.record.status, held.record.extra = ERROR, {"dead_letter": "gave up"}
+    await a.put([held.record])  # the store's step done ...
+    await a.close()  # ... and the worker dies before the broker's
+    assert await b.fetch("default", 1, 30, "b", 2.0) == []  # not run again
+    assert isinstance(b, PairedBackend)
+    (letter,) = await b.dead_letters()
+    assert (letter.uuid, letter.reason) == (r.uuid, "gave up")
+    assert (await b.stats())["queued"] == 0
+    await b.purge()
+    await b.close()
