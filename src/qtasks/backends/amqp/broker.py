@@ -370,6 +370,7 @@ class AmqpBroker(PortalTwins, Broker, DeadLetters):
         """Empty this namespace's work queues that this process used, the delay queues it
         declared and the dead letters. RabbitMQ cannot list queues over AMQP: work queues
         only other processes used are left alone."""
+        self._published.clear()  # a uuid enqueued again after a purge is new again
         with map_exceptions(self.url):
             link = await self._link()
             names = {codec.work_queue(self.namespace, q) for q in self._queues}

@@ -65,7 +65,7 @@ def delay_ms(eta: float | None, now: float) -> int:
     digits (never early); 0 when it is due."""
     if eta is None or eta <= now:
         return 0
-    ms = math.ceil((eta - now) * 1000)
+    ms = math.ceil((eta - now) * 1000 - 1e-6)  # not 401 for 400.0000001 (float noise)
     step = 10 ** max(0, len(str(ms)) - DELAY_DIGITS)
     rounded: int = -(-ms // step) * step
     return rounded
