@@ -72,3 +72,15 @@ def test_dead_letters_read_back_from_their_headers() -> None:
     assert letter.dead_at == pytest.approx(now)
     raw = codec.letter("x", codec.letter_headers("bad", now, "q", raw=True), b"\xff{")
     assert raw.record is None and raw.raw == "\ufffd{" and raw.queue == "q"
+
+
+def test_without_aio_pika_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from qtasks.backends import backend_class
+    from qtasks.exc import MissingDriverError
+
+    monkeypatch.setitem(sys.modules, "aio_pika", None)  # import aio_pika: ImportError
+    for url in ("amqp://localhost", "amqps://localhost"):
+        with pytest.raises(MissingDriverError, match=r'pip install "qtasks\[amqp\]"'):
+            backend_class(url)
