@@ -71,6 +71,33 @@ async def test_an_async_app_runs_tasks_and_honours_an_eta(amqp_url: str) -> None
         await app.backend.close()
 
 
+async def test_a_retry_waits_its_backoff_in_a_delay_queue(amqp_url: str) -> None:
+    app = qtasks.asyncio.QueueTasks(_name(), broker_url=amqp_url, storage_url=REDIS_URL)
+    calls: list[float] = []
+
+    @app.task(retry=2, retry_on_exc=[ConnectionError], retry_backoff=0.2)
+    async def flaky() -> str:
+        calls.append(asyncio.get_running_loop().time())
+        if len(calls) < 3:
+            raise ConnectionError("not yet")
+        return "third time"
+
+    try:
+        async with app.serve():
+            first = await flaky.add_task()
+            assert first is not None
+            deadline = asyncio.get_running_loop().time() + 10
+            while len(calls) < 3:
+                assert asyncio.get_running_loop().time() < deadline, calls
+                await asyncio.sleep(0.05)
+        assert all(b - a >= 0.2 for a, b in zip(calls, calls[1:], strict=False))
+        done = await app.get(first.uuid)
+        assert done is not None and done.status == "retry"
+    finally:
+        await app.flush_all()
+        await app.backend.close()
+
+
 def test_without_a_store_the_error_says_what_to_give(
     amqp_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
