@@ -4,7 +4,9 @@
 
 `qtasks -A module:attr` calls a function as a factory, so a backend is only built
 (and its driver only imported) when asked for. The URL comes from the environment
-(`QTASKS_BENCH_<BACKEND>_URL`, set by run.py to a fresh temp file / Redis db 14).
+(`QTASKS_BENCH_<BACKEND>_URL`, set by run.py to a fresh temp file / Redis db 14 / a
+RabbitMQ vhost of its own). A broker-only backend (amqp) keeps its records in
+`QTASKS_BENCH_STORAGE_URL` (run.py: Redis db 13).
 
 Tasks (async, like the shared peer benchmark's `frameworks/qtasks.py`; all take one
 int and return it): `noop` (W1/W2), `sleep` (W4: asyncio.sleep(BENCH_SLEEP_S=0.05)),
@@ -41,6 +43,7 @@ DEFAULT_URLS = {
     "memory": "memory://bench",
     "postgres": "postgresql://postgres@127.0.0.1:5432/test?schema=qtasks_bench",
     "nats": "nats://127.0.0.1:4222",
+    "amqp": "amqp://guest:guest@127.0.0.1:5672/",
 }
 
 
@@ -65,11 +68,16 @@ def url_for(backend: str) -> str:
     return os.environ.get(f"QTASKS_BENCH_{backend.upper()}_URL") or DEFAULT_URLS[backend]
 
 
+def storage_for(backend: str) -> str | None:
+    """Where a broker-only backend keeps its records (None: the backend itself)."""
+    return os.environ.get("QTASKS_BENCH_STORAGE_URL") if backend == "amqp" else None
+
+
 def make_worker_app(backend: str) -> Any:
     """The async app the worker runs, with the three benchmark tasks."""
     from qtasks.asyncio import QueueTasks
 
-    app = QueueTasks(name=app_name(), broker_url=url_for(backend))
+    app = QueueTasks(name=app_name(), broker_url=url_for(backend), storage_url=storage_for(backend))
 
     @app.task(name="noop")
     async def noop(i: int) -> int:
@@ -94,10 +102,14 @@ def make_client_app(backend: str, flavour: str) -> Any:
     if flavour == "sync":
         import qtasks
 
-        return qtasks.QueueTasks(name=app_name(), broker_url=url_for(backend))
+        return qtasks.QueueTasks(
+            name=app_name(), broker_url=url_for(backend), storage_url=storage_for(backend)
+        )
     import qtasks.asyncio
 
-    return qtasks.asyncio.QueueTasks(name=app_name(), broker_url=url_for(backend))
+    return qtasks.asyncio.QueueTasks(
+        name=app_name(), broker_url=url_for(backend), storage_url=storage_for(backend)
+    )
 
 
 def app_sqlite() -> Any:
@@ -118,3 +130,7 @@ def app_nats() -> Any:
 
 def app_memory() -> Any:
     return make_worker_app("memory")
+
+
+def app_amqp() -> Any:
+    return make_worker_app("amqp")

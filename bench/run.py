@@ -7,13 +7,15 @@
     python bench/run.py --backend redis --n 10000 --repeats 3 --json out.json
     python bench/run.py --backend postgres --repeats 3     # database `test`, schema qtasks_bench
     python bench/run.py --backend nats                    # NATS JetStream at 127.0.0.1:4222
+    python bench/run.py --backend amqp                    # RabbitMQ, records in Redis db 13
 
 Stdlib + qtasks only. Run from anywhere; the worker is started as
 `python -m qtasks -A bench.apps:app_<backend> run` with the repository root as cwd.
 
 Workloads (each repeat gets fresh data: a new SQLite file in a temp dir, a flushed
-`bench` namespace in Redis db 14, or NATS streams and buckets of a namespace of its own,
-deleted afterwards):
+`bench` namespace in Redis db 14 or PostgreSQL, NATS streams and buckets of a namespace of
+its own, deleted afterwards, or for amqp a RabbitMQ vhost of its own made with rabbitmqctl
+and deleted after, its records in a flushed namespace of --storage-url):
   w1     enqueue N `noop` tasks one `add_task` call at a time, no worker; sync client
          (`qtasks.QueueTasks`) and async client (`qtasks.asyncio.QueueTasks`), each in
          its own child process, timed around the loop only.
@@ -230,6 +232,11 @@ class Run:
         elif self.backend == "nats":
             self.url = opts.nats_url
             os.environ["BENCH_APP_NAME"] = f"bench-{uuid.uuid4().hex[:8]}"
+        elif self.backend == "amqp":
+            self.vhost = f"qtasks-bench-{uuid.uuid4().hex[:8]}"
+            _rabbitmqctl("add_vhost", self.vhost)
+            _rabbitmqctl("set_permissions", "-p", self.vhost, "guest", ".*", ".*", ".*")
+            self.url = opts.amqp_url.rstrip("/") + "/" + self.vhost
         else:
             self.url = opts.redis_url
         self.env = _clean_env()
@@ -238,9 +245,12 @@ class Run:
             p for p in (str(ROOT), self.env.get("PYTHONPATH", "")) if p
         )
         os.environ[f"QTASKS_BENCH_{self.backend.upper()}_URL"] = self.url  # for this process
+        if self.backend == "amqp":
+            self.env["QTASKS_BENCH_STORAGE_URL"] = opts.storage_url
+            os.environ["QTASKS_BENCH_STORAGE_URL"] = opts.storage_url
 
     def flush(self) -> None:
-        if self.backend in ("redis", "postgres"):
+        if self.backend in ("redis", "postgres", "amqp"):
             app = apps.make_client_app(self.backend, "sync")
             try:
                 app.flush_all()
@@ -258,6 +268,12 @@ class Run:
             self.flush()
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
+            if self.backend == "amqp":
+                _rabbitmqctl("delete_vhost", self.vhost)
+
+
+def _rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
 
 
 class WorkerProcess:
@@ -503,13 +519,20 @@ def apps_backend() -> str:
     return _OPTS.backend
 
 
+async def _final(app: Any, uuid: str) -> bool:
+    task = await app.get(uuid)
+    return task is not None and task.status in ("success", "error", "cancel")
+
+
 async def _wait_drained(
-    n: int, timeout: float, worker: WorkerProcess
+    uuids: list[str], timeout: float, worker: WorkerProcess
 ) -> tuple[float, dict[str, float]]:
-    """Poll stats() every 20 ms until queued+leased == 0; return (seconds since spawn,
+    """Poll stats() every 20 ms until queued+leased == 0 (and, where stats cannot see
+    other connections' leases, every record is final); return (seconds since spawn,
     poll-cost figures)."""
+    n = len(uuids)
     app = apps.make_client_app(apps_backend(), "async")
-    polls, poll_time = 0, 0.0
+    polls, poll_time, done = 0, 0.0, 0
     try:
         while True:
             t = time.perf_counter()
@@ -519,6 +542,12 @@ async def _wait_drained(
             if "queued" not in stats or "leased" not in stats:
                 raise BenchError(f"{app.backend!r}.stats() has no queued/leased: {stats!r}")
             pending = stats["queued"] + stats["leased"]
+            if pending == 0 and app.backend.capabilities.connection_leases:
+                # stats() cannot see what another connection holds unacked (RabbitMQ):
+                # the records say what is done, each read once it is final
+                while done < len(uuids) and await _final(app, uuids[done]):
+                    done += 1
+                pending = len(uuids) - done
             elapsed = time.perf_counter() - worker.spawned
             if pending == 0:
                 return elapsed, {"stats_polls": polls, "stats_poll_ms": 1000 * poll_time / polls}
@@ -559,7 +588,7 @@ def drain(opts: argparse.Namespace, label: str, task: str, n: int, env: dict[str
     with Run(opts, label) as run:
         uuids = _enqueue_untimed(n, task)
         with WorkerProcess(run, env) as worker, RssSampler(worker.proc.pid) as rss:
-            seconds, poll = asyncio.run(_wait_drained(n, opts.timeout, worker))
+            seconds, poll = asyncio.run(_wait_drained(uuids, opts.timeout, worker))
             cpu = worker.cpu()
         times = _verify(uuids)
     first = times["first_done"] - worker.spawned_wall
@@ -834,7 +863,9 @@ def render(rows: list[dict], meta: dict[str, Any]) -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument(
-        "--backend", choices=("sqlite", "redis", "postgres", "nats", "memory"), default="sqlite"
+        "--backend",
+        choices=("sqlite", "redis", "postgres", "nats", "amqp", "memory"),
+        default="sqlite",
     )
     p.add_argument("--n", type=int, default=10000, help="W1/W2/batch tasks (10000)")
     p.add_argument("--n-io", type=int, default=1000, help="W4 tasks (1000)")
@@ -874,6 +905,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--nats-url", default=os.environ.get("BENCH_NATS_URL", apps.DEFAULT_URLS["nats"])
     )
     p.add_argument(
+        "--amqp-url",
+        default=os.environ.get("BENCH_AMQP_URL", apps.DEFAULT_URLS["amqp"]),
+        help="RabbitMQ server; each run makes a vhost of its own there with rabbitmqctl",
+    )
+    p.add_argument(
+        "--storage-url",
+        default=os.environ.get("BENCH_STORAGE_URL", "redis://127.0.0.1:6379/13"),
+        help="where the amqp backend keeps its records (Redis db 13)",
+    )
+    p.add_argument(
         "--worker-env",
         action="append",
         default=[],
@@ -910,10 +951,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def _check_backend(opts: argparse.Namespace) -> None:
     from qtasks.backends import backend_class
 
-    if opts.backend == "redis":
-        db = opts.redis_url.rstrip("/").rsplit("/", 1)[-1]
+    checked = [opts.redis_url] if opts.backend == "redis" else []
+    checked += [opts.storage_url] if opts.backend == "amqp" else []
+    for url in checked:
+        db = url.rstrip("/").rsplit("/", 1)[-1]
         if not db.isdigit() or int(db) == 0:
-            raise SystemExit(f"refusing to benchmark on Redis db 0 / no db: {opts.redis_url}")
+            raise SystemExit(f"refusing to benchmark on Redis db 0 / no db: {url}")
     try:
         urls = {"redis": opts.redis_url, "nats": opts.nats_url}
         backend_class(urls.get(opts.backend) or apps.DEFAULT_URLS[opts.backend])
@@ -981,6 +1024,7 @@ def main(argv: list[str] | None = None) -> int:
         "workloads": opts.workloads,
         "redis_url": opts.redis_url if opts.backend == "redis" else None,
         "nats_url": opts.nats_url if opts.backend == "nats" else None,
+        "storage_url": opts.storage_url if opts.backend == "amqp" else None,
         "worker_env": opts.worker_env,
     }
     shown = ("backend", "inprocess", "n", "repeats", "qtasks_path", "git")

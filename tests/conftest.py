@@ -68,3 +68,28 @@ def root_handlers() -> Callable[..., contextlib.AbstractContextManager[None]]:
     (none: logging is unconfigured) for the block. pytest puts its own handlers on the
     root at the start of each test phase, so this must run inside the test body."""
     return _root_handlers
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> Iterator[str]:
+    """A RabbitMQ vhost of this test run (QTASKS_TEST_AMQP_URL, or one made with
+    rabbitmqctl on the local server for guest and deleted at the end)."""
+    import os
+    import subprocess
+    import uuid
+
+    given = os.environ.get("QTASKS_TEST_AMQP_URL")
+    if given:
+        yield given
+        return
+    vhost = f"qtasks-test-{uuid.uuid4().hex[:8]}"
+
+    def ctl(*args: str) -> None:
+        subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+    ctl("add_vhost", vhost)
+    try:
+        ctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        yield f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
+    finally:
+        ctl("delete_vhost", vhost)

@@ -92,6 +92,7 @@ NAMES: dict[str, tuple[str, tuple[str, ...]]] = {
 _C = "qtasks.compat"
 _COMPONENTS = "qtasks.compat.components"
 _REDIS = "qtasks.compat.redis_components"
+_AMQP = "qtasks.compat.amqp_components"
 _PLUGINS = "qtasks.compat.plugins"
 _STATS = "qtasks.compat.stats"
 
@@ -102,11 +103,8 @@ ALIASES: dict[str, dict[str, str]] = {
     "qtasks.brokers.base": {"BaseBroker": _COMPONENTS},
     "qtasks.brokers.async_redis": {"BaseBroker": _COMPONENTS, "AsyncRedisBroker": _REDIS},
     "qtasks.brokers.sync_redis": {"BaseBroker": _COMPONENTS, "SyncRedisBroker": _REDIS},
-    "qtasks.brokers.async_rabbitmq": {
-        "BaseBroker": _COMPONENTS,
-        "AsyncRabbitMQBroker": _COMPONENTS,
-    },
-    "qtasks.brokers.sync_rabbitmq": {"BaseBroker": _COMPONENTS, "SyncRabbitMQBroker": _COMPONENTS},
+    "qtasks.brokers.async_rabbitmq": {"BaseBroker": _COMPONENTS, "AsyncRabbitMQBroker": _AMQP},
+    "qtasks.brokers.sync_rabbitmq": {"BaseBroker": _COMPONENTS, "SyncRabbitMQBroker": _AMQP},
     "qtasks.brokers.async_kafka": {"BaseBroker": _COMPONENTS, "AsyncKafkaBroker": _COMPONENTS},
     "qtasks.brokers.sync_kafka": {"BaseBroker": _COMPONENTS, "SyncKafkaBroker": _COMPONENTS},
     "qtasks.brokers.async_socket": {"BaseBroker": _COMPONENTS, "AsyncSocketBroker": _COMPONENTS},

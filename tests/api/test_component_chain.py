@@ -248,9 +248,9 @@ def test_components_of_ones_own_are_refused_saying_what_to_do_instead() -> None:
 
 
 def test_the_1_7_broker_names_import_from_the_package() -> None:
-    from qtasks.brokers import AsyncKafkaBroker, AsyncRabbitMQBroker, SyncSocketBroker
+    from qtasks.brokers import AsyncKafkaBroker, SyncKafkaBroker, SyncSocketBroker
 
-    for cls in (AsyncRabbitMQBroker, AsyncKafkaBroker, SyncSocketBroker):
+    for cls in (AsyncKafkaBroker, SyncKafkaBroker, SyncSocketBroker):
         with pytest.raises(ConfigError, match="broker_url="):
             cls()
 

@@ -307,7 +307,7 @@ def test_names_are_the_objects_qtasks_uses() -> None:
 @pytest.mark.parametrize(
     "path, name",
     [
-        ("qtasks.brokers.async_rabbitmq", "AsyncRabbitMQBroker"),
+        ("qtasks.brokers.async_kafka", "AsyncKafkaBroker"),
         ("qtasks.brokers.sync_kafka", "SyncKafkaBroker"),
         ("qtasks.brokers.async_socket", "AsyncSocketBroker"),
     ],

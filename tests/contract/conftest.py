@@ -7,7 +7,8 @@ PostgreSQL against the local one (QTASKS_TEST_PG_URL, default database `test`).
 (`create_backend(url, storage_url=...)`, see `qtasks.backends.paired`). NATS runs against
 the local server (QTASKS_TEST_NATS_URL, default nats://127.0.0.1:4222), whole ("nats")
 and as the broker of an SQLite result store ("nats-sqlite"); each test deletes its
-streams and buckets.
+streams and buckets. "amqp" is the RabbitMQ broker on a vhost of this run (the
+`amqp_url` fixture) with its records in Redis.
 """
 
 from __future__ import annotations
@@ -27,9 +28,24 @@ REDIS_URL = os.environ.get("QTASKS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 PG_URL = os.environ.get("QTASKS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 NATS_URL = os.environ.get("QTASKS_TEST_NATS_URL", "nats://127.0.0.1:4222")
 
-BACKENDS = ["memory", "sqlite", "redis", "postgres", "paired", "nats", "nats-sqlite"]
+BACKENDS = ["memory", "sqlite", "redis", "postgres", "paired", "nats", "nats-sqlite", "amqp"]
 #: kind -> the kind of its separate result store
 STORES = {"paired": "sqlite", "nats-sqlite": "sqlite"}
+
+
+def requires(backend: Backend, capability: str, why: str) -> None:
+    """Skip the calling test, saying so, where `backend` does not declare `capability`."""
+    if not getattr(backend.capabilities, capability):
+        pytest.skip(f"{type(backend).__name__} does not declare {capability}: {why}")
+
+
+def lease_expiry(backend: Backend) -> None:
+    """Skip where leases do not expire: they are held by the consumer's connection."""
+    if backend.capabilities.connection_leases:
+        pytest.skip(
+            "leases are held by the consumer's connection: none expires while its holder "
+            "is connected, so there is no expired lease to take over or fence"
+        )
 
 
 def backend_url(kind: str, tmp_path: object) -> str:
@@ -53,12 +69,15 @@ def backend_kind(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 async def make_backend(
-    backend_kind: str, tmp_path: object
+    backend_kind: str, tmp_path: object, request: pytest.FixtureRequest
 ) -> AsyncIterator[Callable[..., Backend]]:
     """Build backends of the parametrised kind; same namespace -> same data."""
-    url = backend_url(backend_kind, tmp_path)
-    store = STORES.get(backend_kind)
-    storage_url = backend_url(store, tmp_path) if store else None
+    if backend_kind == "amqp":
+        url, storage_url = request.getfixturevalue("amqp_url"), REDIS_URL
+    else:
+        url = backend_url(backend_kind, tmp_path)
+        store = STORES.get(backend_kind)
+        storage_url = backend_url(store, tmp_path) if store else None
     default_ns = f"contract-{uuid.uuid4().hex[:8]}"
     made: list[Backend] = []
 

@@ -35,6 +35,16 @@ EXPECTED = {
     "nats-sqlite": Capabilities(
         priorities=True, delays=True, dead_letters=False, worker_registry=True
     ),
+    # RabbitMQ broker + Redis store: no cancel of queued messages, leases held by the
+    # consumer's connection, the worker registry is the store's
+    "amqp": Capabilities(
+        priorities=True,
+        delays=True,
+        push=True,
+        dead_letters=True,
+        worker_registry=True,
+        connection_leases=True,
+    ),
 }
 
 

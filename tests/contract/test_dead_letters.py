@@ -16,6 +16,8 @@ from qtasks.core import ports
 from qtasks.core.models import DeadLetter
 from qtasks.core.status import ERROR, NEW, PROCESS, SUCCESS
 
+from .conftest import lease_expiry
+
 pytestmark = pytest.mark.anyio
 
 
@@ -126,6 +128,7 @@ async def test_purge_forgets_dead_letters_and_keeps_records(backend: Backend) ->
 
 
 async def test_a_stale_completion_is_not_dead_lettered(backend: Backend) -> None:
+    lease_expiry(backend)
     box = letters_of(backend)
     r = record()
     await backend.enqueue([r])

@@ -12,6 +12,8 @@ import pytest
 
 from qtasks.backends import Backend, TaskRecord
 
+from .conftest import lease_expiry
+
 pytestmark = pytest.mark.anyio
 
 
@@ -57,6 +59,7 @@ async def test_extend_sync_from_a_thread_keeps_the_lease_while_the_loop_is_block
 
 
 async def test_extend_sync_is_fenced_by_the_lease_token(backend: Backend) -> None:
+    lease_expiry(backend)
     r = record()
     await backend.enqueue([r])
     (stale,) = await backend.fetch("default", 1, 0.2, "w1", 0)

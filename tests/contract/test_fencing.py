@@ -17,6 +17,8 @@ import pytest
 from qtasks.backends import Backend, Completion, Delivery, TaskRecord
 from qtasks.core.status import NEW, PROCESS, SUCCESS
 
+from .conftest import lease_expiry
+
 pytestmark = pytest.mark.anyio
 
 SHORT = 0.3  # seconds: the lease that is left to expire
@@ -40,6 +42,7 @@ async def lapse(backend: Backend) -> None:
 
 async def taken_over(backend: Backend) -> tuple[TaskRecord, Delivery, Delivery]:
     """A fetches with a short lease that expires; then B fetches the same task."""
+    lease_expiry(backend)
     r = record()
     await backend.enqueue([r])
     (a,) = await backend.fetch("default", 1, SHORT, "worker-a", 0)
@@ -129,6 +132,7 @@ async def test_an_expired_lease_nobody_took_can_be_extended(backend: Backend) ->
 
 # --- the delivery count --------------------------------------------------------------------
 async def test_attempts_count_deliveries(backend: Backend) -> None:
+    lease_expiry(backend)
     r = record()
     await backend.enqueue([r])
     (first,) = await backend.fetch("default", 1, SHORT, "worker-a", 0)

@@ -13,6 +13,8 @@ import pytest
 from qtasks.backends import Backend, Completion, TaskRecord
 from qtasks.core.status import FINAL_STATUSES, NEW, PROCESS, SUCCESS
 
+from .conftest import lease_expiry
+
 pytestmark = pytest.mark.anyio
 
 
@@ -101,6 +103,7 @@ async def test_ack_after_the_lease_expired_drops_the_requeued_entry(backend: Bac
 
 
 async def test_ack_of_a_delivery_leased_again_elsewhere_changes_nothing(backend: Backend) -> None:
+    lease_expiry(backend)
     r = record("t")
     await backend.enqueue([r])
     (old,) = await backend.fetch("default", 1, 0.2, "slow", 0)

@@ -5,6 +5,8 @@
   sqlite:///path         qtasks.backends.sqlite   a file (the default)
   redis://, rediss://    qtasks.backends.redis    pip install "qtasks[redis]"
   postgresql://          qtasks.backends.postgres pip install "qtasks[postgres]"
+  amqp://, amqps://      qtasks.backends.amqp     RabbitMQ, a broker only (give storage_url);
+                                                  pip install "qtasks[amqp]"
 ```
 
 A third-party backend registers its class (a `qtasks.core.ports.Backend`, or a
@@ -43,6 +45,8 @@ _BUILTIN: dict[str, tuple[str, str, str | None, str | None]] = {
     "postgres": ("qtasks.backends.postgres", "PostgresBackend", "psycopg", "postgres"),
     "nats": ("qtasks.backends.nats", "NatsBackend", "nats", "nats"),
     "tls": ("qtasks.backends.nats", "NatsBackend", "nats", "nats"),
+    "amqp": ("qtasks.backends.amqp", "AmqpBroker", "aio_pika", "amqp"),
+    "amqps": ("qtasks.backends.amqp", "AmqpBroker", "aio_pika", "amqp"),
 }
 
 
@@ -91,8 +95,9 @@ def create_backend(
     if storage_url is None or storage_url == url:
         if not issubclass(cls, BackendPort):
             raise ConfigError(
-                f"{cls.__name__} ({_scheme(url)}://) is a broker only: give a storage URL for "
-                "the task records too, e.g. storage_url='sqlite:///qtasks.db'"
+                f"{cls.__name__} ({_scheme(url)}://) is a broker only: give a store for the "
+                "task records too, QueueTasks(..., storage_url='redis://host:6379/0') or the "
+                "environment variable QTASKS_STORAGE_URL (sqlite:///qtasks.db on one machine)"
             )
         return cast(Backend, cls(url, **options))
     store_cls = backend_class(storage_url)

@@ -90,6 +90,7 @@ class PairedBackend(Backend, DeadLetters):
             dead_letters=self._dead is not None,
             shared_settings=False,
             worker_registry=registry is not None,
+            connection_leases=b.connection_leases,
         )
 
     @property
@@ -175,12 +176,16 @@ class PairedBackend(Backend, DeadLetters):
                     await self._undecodable(delivery, stored)
                     pending.remove(delivery)
                 elif stored is None:
+                    leased.attempts = leased.attempts or 1
                     live.append(delivery)
                 elif stored.status in SETTLED_STATUSES:
                     await self._redelivered(delivery, stored)
                     pending.remove(delivery)
                 else:  # the store has the record; the broker, the delivery's bookkeeping
-                    stored.status, stored.attempts = leased.status, leased.attempts
+                    # A broker that cannot count deliveries reports 0: the store counts
+                    # them (each fetch stores its count, a release gives it back).
+                    stored.status = leased.status
+                    stored.attempts = leased.attempts or stored.attempts + 1
                     stored.updated_at = leased.updated_at
                     live.append(Delivery(stored, delivery.token))
             if live:
@@ -223,13 +228,19 @@ class PairedBackend(Backend, DeadLetters):
             record = await self.store.get(str(child))
             if record is not None and record.status == NEW:
                 followups.append(record)
-        await self._settle([Completion(delivery, stored, followups)])
+        # A task given up on whose broker did not hear of it yet is listed now.
+        dead = stored.extra.get("dead_letter") if stored.status == ERROR else None
+        await self._settle([Completion(delivery, stored, followups, dead_letter=dead)])
 
     async def _settle(self, completions: Sequence[Completion]) -> None:
         """The broker's side of completions: queue their follow-ups, forget the leases."""
         if isinstance(self.broker, BackendPort):
             await self.broker.complete(completions)
             return
+        buried = [c for c in completions if c.dead_letter is not None]
+        if buried and self._dead is not None:  # the broker lists them and forgets them
+            await self._dead.bury(buried)
+            completions = [c for c in completions if c.dead_letter is None]
         followups = [f for c in completions for f in c.followups]
         if followups:
             await self.broker.enqueue(followups)

@@ -10,8 +10,10 @@ names survive as bases for `isinstance` checks and as settings holders:
   plugged into the engine; qtasks' own contract is `qtasks.core.ports`.
 - `AsyncStarter`, `SyncStarter`: settings holders like the 1.7 workers; the app starts
   its server itself (`app.run_forever()`).
-- The Kafka and socket brokers of the original, and its RabbitMQ broker, are not part of
-  this version: constructing one raises `ConfigError` naming what to use instead.
+- The Kafka and socket brokers of the original are not part of this version:
+  constructing one raises `ConfigError` naming what to use instead (its RabbitMQ broker
+  is `qtasks.compat.amqp_components`). No Kafka backend ships because none could be
+  tested against a Kafka server; docs/backends/kafka.md says how one would map.
 """
 
 from __future__ import annotations
@@ -143,20 +145,27 @@ class _MissingBroker(BaseBroker):
         )
 
 
-class AsyncRabbitMQBroker(_MissingBroker):
-    """QTasks 1.7's RabbitMQ broker (not in this version)."""
+class _MissingKafkaBroker(_MissingBroker):
+    instead = (
+        "broker_url='amqp://...', storage_url='redis://...' (RabbitMQ) or "
+        "broker_url='redis://...'. No Kafka backend ships: none could be tested against a "
+        "Kafka server, and Kafka's committed offsets are not per-task acknowledgements "
+        "(docs/backends/kafka.md says how one would map onto qtasks"
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise ConfigError(
+            f"{type(self).__name__} is not part of qtasks {_version()}: use "
+            f"QueueTasks({self.instead}))"
+        )
 
 
-class SyncRabbitMQBroker(_MissingBroker):
-    """QTasks 1.7's RabbitMQ broker (not in this version)."""
+class AsyncKafkaBroker(_MissingKafkaBroker):
+    """QTasks 1.7's Kafka broker (not in this version: see docs/backends/kafka.md)."""
 
 
-class AsyncKafkaBroker(_MissingBroker):
-    """QTasks 1.7's Kafka broker (not in this version)."""
-
-
-class SyncKafkaBroker(_MissingBroker):
-    """QTasks 1.7's Kafka broker (not in this version)."""
+class SyncKafkaBroker(_MissingKafkaBroker):
+    """QTasks 1.7's Kafka broker (not in this version: see docs/backends/kafka.md)."""
 
 
 class AsyncSocketBroker(_MissingBroker):
@@ -175,7 +184,6 @@ def _version() -> str:
 
 __all__ = [
     "AsyncKafkaBroker",
-    "AsyncRabbitMQBroker",
     "AsyncSocketBroker",
     "AsyncStarter",
     "BaseBroker",
@@ -184,7 +192,6 @@ __all__ = [
     "BaseStorage",
     "BaseWorker",
     "SyncKafkaBroker",
-    "SyncRabbitMQBroker",
     "SyncSocketBroker",
     "SyncStarter",
 ]

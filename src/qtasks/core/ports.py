@@ -88,6 +88,11 @@ class Capabilities:
     worker_registry: bool = False
     #: Implements `TransactionalEnqueue`.
     transactional_enqueue: bool = False
+    #: Leases are held by the consumer's connection instead of timed (RabbitMQ): a
+    #: delivery stays leased while its holder's channel is open, whatever `lease` said,
+    #: and comes back to the queue at once when that channel closes. There is no expired
+    #: lease to fence, and `extend` has nothing to renew.
+    connection_leases: bool = False
 
     def require(self, name: str, backend: object) -> None:
         """Raise `CapabilityError` unless the capability `name` is present."""
@@ -280,6 +285,13 @@ class DeadLetters(ABC):
     async def purge_dead_letters(self, uuids: Sequence[str] | None = None) -> int:
         """Forget these dead letters (None = all); their records stay until they expire.
         Returns how many were removed."""
+
+    async def bury(self, completions: Sequence[Completion]) -> None:
+        """For a broker that is only a broker (paired with a result store, which holds
+        the `error` records already): list the tasks of these completions, each with
+        `Completion.dead_letter` set, as dead letters and forget their deliveries.
+        A `Backend` does this in `complete()` instead."""
+        raise NotImplementedError
 
     def dead_letters_sync(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
         raise NotImplementedError

@@ -1,0 +1,6 @@
+"""The RabbitMQ broker (`amqp://`, `amqps://`; `pip install "qtasks[amqp]"`): a `Broker`
+only, paired with the result store of `storage_url` (see `broker.py`)."""
+
+from qtasks.backends.amqp.broker import AmqpBroker
+
+__all__ = ["AmqpBroker"]
