@@ -98,6 +98,46 @@ def test_prepare_false_for_poolers_in_transaction_mode() -> None:
     app.flush_all()
 
 
+def test_a_heartbeat_never_waits_for_a_locked_row() -> None:
+    # A completion holding the rows of a batch (in a transaction here) must not make the
+    # lease thread's renewal wait: two statements waiting on each other's rows deadlock.
+    import asyncio
+
+    name = unique("hb")
+    b = backend(URL, name)
+
+    async def lease_two() -> list[object]:
+        from qtasks.core.records import new_record
+
+        await b.enqueue(
+            [new_record("t", [i], {}, None, spec=None, default_priority=0) for i in range(2)]
+        )  # type: ignore[attr-defined]
+        got = await b.fetch("default", 2, 30.0, "w", 0.0)  # type: ignore[attr-defined]
+        await b.close()  # type: ignore[attr-defined]
+        return list(got)
+
+    first, second = asyncio.run(lease_two())
+    with psycopg.connect(URL) as holder:
+        holder.execute(
+            "SELECT 1 FROM qtasks.tasks WHERE ns=%s AND uuid=%s FOR UPDATE",
+            (name, first.record.uuid),  # type: ignore[attr-defined]
+        )
+        started = time.monotonic()
+        b.extend_sync([first, second], 60.0)  # type: ignore[attr-defined]
+        assert time.monotonic() - started < 1.0
+    with psycopg.connect(URL) as conn:
+        until = dict(
+            conn.execute(
+                "SELECT uuid, lease_until - extract(epoch from now()) FROM qtasks.tasks"
+                " WHERE ns=%s",
+                (name,),
+            ).fetchall()
+        )
+    assert until[second.record.uuid] > 45  # type: ignore[attr-defined]
+    assert until[first.record.uuid] < 35  # type: ignore[attr-defined]  # skipped, not waited for
+    b.purge_sync()  # type: ignore[attr-defined]
+
+
 def test_statement_timeout_ends_a_blocked_statement() -> None:
     name = unique("st")
     b = backend(URL + "?statement_timeout=0.3", name)

@@ -136,7 +136,16 @@ class Statements:
             " AND t.token=x.token"
         )
         self.ack = f"UPDATE {t} t SET state=2, lease_until=NULL, token=NULL" + held
-        self.extend = f"UPDATE {t} t SET lease_until={NOW} + %(lease)s" + held
+        # A heartbeat never waits for a row lock: a row another statement holds (the
+        # worker's own completion, mostly) is skipped, as that statement settles it or
+        # the next heartbeat renews it. Waiting could deadlock against a completion
+        # that locks the same rows in another order.
+        self.extend = (
+            f"UPDATE {t} SET lease_until={NOW} + %(lease)s WHERE ctid = ANY(ARRAY("
+            f"SELECT t.ctid FROM {t} t,"
+            + held.removeprefix(" FROM")
+            + " FOR UPDATE OF t SKIP LOCKED))"
+        )
         # Give back (release, nack): ready now, or delayed by %(delay)s seconds.
         self.release = (
             f"WITH back AS (UPDATE {t} t SET state=CASE WHEN %(delay)s > 0 THEN 3 ELSE 0 END,"
