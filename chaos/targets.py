@@ -389,7 +389,8 @@ TARGETS: dict[str, type[Target]] = {
 
 
 def target_for(name: str) -> Target:
-    """`sqlite`, `redis`, `postgres`, or any backend URL (scenarios that need faults it lacks skip)."""
+    """`sqlite`, `redis`, `postgres`, or any backend URL (scenarios that need faults it
+    lacks skip)."""
     if name in TARGETS:
         return TARGETS[name]()
     if "://" in name:
