@@ -248,7 +248,7 @@ class PostgresServer:
         argv += ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="]
         argv += ["-c", "fsync=on", "-c", "synchronous_commit=on", "-c", "max_connections=200"]
         with open(self.log_path, "ab") as log:
-            # A session of its own: "kill" takes the server's whole process group.
+            # A session of its own: a Ctrl-C meant for the harness does not reach it.
             self.proc = subprocess.Popen(
                 argv,
                 cwd=self.data_dir.parent,
@@ -285,21 +285,61 @@ class PostgresServer:
         the WAL at the next start)."""
         if self.proc is None:
             return
+        children = _children(self.proc.pid)
         if self.proc.poll() is None:
             if how == "fast":
                 self.proc.send_signal(signal.SIGINT)
             else:
-                os.killpg(self.proc.pid, signal.SIGKILL)
+                self._kill_all()
             try:
                 self.proc.wait(30)
             except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
+                self._kill_all()
                 self.proc.wait(5)
+        # A server process still alive keeps the shared memory: the next start would fail.
+        deadline = time.monotonic() + 15
+        while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+            time.sleep(0.02)
         self.proc = None
+
+    def _kill_all(self) -> None:
+        """SIGKILL to the server and every process it started, while they are still its
+        children (each is a process group of its own, so no group signal reaches them)."""
+        assert self.proc is not None
+        for pid in _children(self.proc.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.proc.kill()
 
     def remove(self) -> None:
         if self._own_dir is not None:
             shutil.rmtree(self._own_dir, ignore_errors=True)
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (Linux /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _stat(int(entry))
+            if fields and int(fields[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def _stat(pid: int) -> list[str]:
+    """/proc/<pid>/stat after the command name: state, parent, ...; [] when gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()
+    except OSError:
+        return []
+
+
+def _alive(pid: int) -> bool:
+    """Running still (an exited process the init process has not reaped yet is not)."""
+    fields = _stat(pid)
+    return bool(fields) and fields[0] not in ("Z", "X")
 
 
 def postgres_bin() -> Path:
