@@ -30,8 +30,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     size.add_argument("--long", action="store_true", help="the big runs, the soak included")
     p.add_argument(
         "--backend",
-        default="sqlite,redis",
-        help="comma-separated: sqlite, redis, or a backend URL (default: sqlite,redis)",
+        default="sqlite,redis,postgres",
+        help="comma-separated: sqlite, redis, postgres, or a backend URL"
+        " (default: sqlite,redis,postgres)",
     )
     p.add_argument(
         "--scenario", default=",".join(names), help=f"comma-separated, of: {', '.join(names)}"
@@ -67,7 +68,7 @@ def run_one(scenario: Scenario, ctx: Context) -> Result:
 
 def line(r: Result) -> str:
     return (
-        f"{r.scenario:<10} {r.backend:<7} tasks={r.tasks:<6} lost={r.lost:<4} "
+        f"{r.scenario:<10} {r.backend:<8} tasks={r.tasks:<6} lost={r.lost:<4} "
         f"dup explained={r.explained:<4} unexplained={r.unexplained:<4} "
         f"{r.seconds:6.1f}s  {r.verdict}"
     )

@@ -241,10 +241,14 @@ class Lab:
             self.log.refresh()
             # Read records only for tasks whose body ended somewhere: cheap on big runs.
             ready = [u for u in pending if u in self.log.ended]
-            for u in ready:
+            for n, u in enumerate(ready, 1):
                 f = self.final(u)
                 if f is not None and f.status in ("success", "error", "cancel"):
                     pending.discard(u)
+                # Reading thousands of records takes a while on a server backend: keep
+                # ticking meanwhile (the soak's memory samples, supervised restarts).
+                if tick is not None and n % 200 == 0:
+                    tick()
             if pending:
                 time.sleep(0.2)
         if settle:

@@ -8,12 +8,15 @@ learns them.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
+import pwd
 import shutil
 import signal
 import socket
 import sqlite3
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -193,11 +196,241 @@ class RedisTarget(Target):
         return f"{part} not JSON"
 
 
-TARGETS: dict[str, type[Target]] = {"sqlite": SqliteTarget, "redis": RedisTarget}
+class PostgresServer:
+    """A PostgreSQL cluster this harness owns: `initdb` into a directory of its own, the
+    server listening on 127.0.0.1:`port` only (no Unix socket), fsync on. Its log goes
+    to `log_path`. PostgreSQL refuses to run as root: under root the cluster belongs to
+    the `postgres` user (`CHAOS_PG_USER`) and lives in a temporary directory that user
+    can reach, removed by `remove()`."""
+
+    def __init__(self, bin_dir: Path, port: int, data_dir: Path, log_path: Path) -> None:
+        self.bin_dir = bin_dir
+        self.port = port
+        self.data_dir = data_dir
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.user: pwd.struct_passwd | None = None
+        self._own_dir: str | None = None
+        if os.geteuid() == 0:
+            name = os.environ.get("CHAOS_PG_USER", "postgres")
+            try:
+                self.user = pwd.getpwnam(name)
+            except KeyError:
+                raise RuntimeError(f"running as root, PostgreSQL needs a user {name!r}") from None
+            self._own_dir = tempfile.mkdtemp(prefix="qtasks-chaos-pg-")
+            os.chown(self._own_dir, self.user.pw_uid, self.user.pw_gid)
+            self.data_dir = Path(self._own_dir) / "data"
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run_as(self) -> dict[str, Any]:
+        if self.user is None:
+            return {}
+        return {"user": self.user.pw_uid, "group": self.user.pw_gid, "extra_groups": []}
+
+    def init(self) -> None:
+        # --no-sync: only a machine crash loses files initdb wrote, and the suite crashes
+        # the server, not the machine; the server itself fsyncs every commit.
+        argv = [str(self.bin_dir / "initdb"), "-D", str(self.data_dir), "-U", "postgres"]
+        argv += ["--auth=trust", "-E", "UTF8", "--no-sync"]
+        done = subprocess.run(
+            argv, cwd=self.data_dir.parent, capture_output=True, text=True, **self._run_as()
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"initdb failed: {done.stderr.strip()[-500:]}")
+
+    def start(self) -> None:
+        if self.ping():
+            raise RuntimeError(f"port {self.port} already has a PostgreSQL server; pick another")
+        argv = [str(self.bin_dir / "postgres"), "-D", str(self.data_dir), "-p", str(self.port)]
+        argv += ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="]
+        argv += ["-c", "fsync=on", "-c", "synchronous_commit=on", "-c", "max_connections=200"]
+        with open(self.log_path, "ab") as log:
+            # A session of its own: a Ctrl-C meant for the harness does not reach it.
+            self.proc = subprocess.Popen(
+                argv,
+                cwd=self.data_dir.parent,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                **self._run_as(),
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.ping():
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise RuntimeError(f"postgres on port {self.port} did not start (see {self.log_path})")
+
+    def ping(self) -> bool:
+        """The server answers queries (not only accepts connections: it refuses them
+        while it recovers)."""
+        import psycopg
+
+        try:
+            with psycopg.connect(self.url, connect_timeout=1, autocommit=True) as conn:
+                conn.execute("SELECT 1")
+            return True
+        except psycopg.Error:
+            return False
+
+    def stop(self, how: str = "kill") -> None:
+        """`how`: "fast" (SIGINT: clients disconnected, a checkpoint, a clean exit; the
+        SIGTERM of PostgreSQL waits for every client to leave, which workers never do)
+        or "kill" (SIGKILL to the server and all its processes: a crash, recovered from
+        the WAL at the next start)."""
+        if self.proc is None:
+            return
+        children = _children(self.proc.pid)
+        if self.proc.poll() is None:
+            if how == "fast":
+                self.proc.send_signal(signal.SIGINT)
+            else:
+                self._kill_all()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self._kill_all()
+                self.proc.wait(5)
+        # A server process still alive keeps the shared memory: the next start would fail.
+        deadline = time.monotonic() + 15
+        while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.proc = None
+
+    def _kill_all(self) -> None:
+        """SIGKILL to the server and every process it started, while they are still its
+        children (each is a process group of its own, so no group signal reaches them)."""
+        assert self.proc is not None
+        for pid in _children(self.proc.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.proc.kill()
+
+    def remove(self) -> None:
+        if self._own_dir is not None:
+            shutil.rmtree(self._own_dir, ignore_errors=True)
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (Linux /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _stat(int(entry))
+            if fields and int(fields[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def _stat(pid: int) -> list[str]:
+    """/proc/<pid>/stat after the command name: state, parent, ...; [] when gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()
+    except OSError:
+        return []
+
+
+def _alive(pid: int) -> bool:
+    """Running still (an exited process the init process has not reaped yet is not)."""
+    fields = _stat(pid)
+    return bool(fields) and fields[0] not in ("Z", "X")
+
+
+def postgres_bin() -> Path:
+    """The directory of `initdb` and `postgres`: `CHAOS_PG_BIN`, else where `initdb` is
+    on PATH, else the newest /usr/lib/postgresql/<version>/bin."""
+    if os.environ.get("CHAOS_PG_BIN"):
+        return Path(os.environ["CHAOS_PG_BIN"])
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).parent
+    versions = glob.glob("/usr/lib/postgresql/*/bin/initdb")
+    if not versions:
+        raise RuntimeError("the postgres target needs initdb (set CHAOS_PG_BIN to its directory)")
+    newest = max(versions, key=lambda p: int(Path(p).parent.parent.name.partition(".")[0]))
+    return Path(newest).parent
+
+
+class PostgresTarget(Target):
+    """`postgresql://`: a PostgreSQL cluster of its own (fsync on), one database and the
+    default schema for all scenarios (each has its own namespace). Port:
+    `CHAOS_PG_PORT`, else a free one."""
+
+    name = "postgres"
+    can_restart = True
+    can_corrupt = True
+    shared = False
+    #: The schema the backend uses when the URL names none.
+    schema = "qtasks"
+
+    def __init__(self, url: str = "") -> None:
+        super().__init__(url)
+        self.server: PostgresServer | None = None
+
+    def start(self, workdir: Path) -> None:
+        port = int(os.environ.get("CHAOS_PG_PORT") or free_port())
+        workdir.mkdir(parents=True, exist_ok=True)
+        server = PostgresServer(
+            postgres_bin(), port, workdir / "postgres-data", workdir / "postgres.log"
+        )
+        try:
+            server.init()
+            server.start()
+        except BaseException:
+            server.stop()
+            server.remove()
+            raise
+        self.server = server
+        self.url = server.url
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop("kill")
+            self.server.remove()
+            self.server = None
+
+    def restart(self, how: str, down: float) -> None:
+        """Stop the server (`how`: "term" for a clean, fast shutdown, "kill" for a crash
+        of all its processes), keep it down `down` seconds, start it again on the same
+        files."""
+        assert self.server is not None
+        self.server.stop("kill" if how == "kill" else "fast")
+        time.sleep(down)
+        self.server.start()
+
+    def parts(self) -> list[str]:
+        return ["args", "kwargs"]
+
+    def corrupt(self, url: str, app_name: str, uuid: str, part: str) -> str:
+        # What a bad write or an older version could leave: a column that is not JSON.
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as conn:
+            changed = conn.execute(
+                f"UPDATE {self.schema}.tasks SET {part}=%s WHERE ns=%s AND uuid=%s",
+                (b"{not json", app_name, uuid),
+            ).rowcount
+        if changed != 1:
+            raise RuntimeError(f"no stored row for {uuid}")
+        return f"{part} column not JSON"
+
+
+TARGETS: dict[str, type[Target]] = {
+    "sqlite": SqliteTarget,
+    "redis": RedisTarget,
+    "postgres": PostgresTarget,
+}
 
 
 def target_for(name: str) -> Target:
-    """`sqlite`, `redis`, or any backend URL (scenarios that need faults it lacks skip)."""
+    """`sqlite`, `redis`, `postgres`, or any backend URL (scenarios that need faults it
+    lacks skip)."""
     if name in TARGETS:
         return TARGETS[name]()
     if "://" in name:

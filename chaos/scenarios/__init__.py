@@ -67,7 +67,7 @@ def all_scenarios() -> list[Scenario]:
 
     return [
         Scenario("sigkill", "SIGKILL storm against 3 workers", kills.run),
-        Scenario("restart", "Redis server restarted twice", restart.run, needs="can_restart"),
+        Scenario("restart", "the server restarted twice", restart.run, needs="can_restart"),
         Scenario("shutdown", "SIGTERM and SIGINT during long tasks", shutdown.run),
         Scenario("malformed", "undecodable entries among good ones", malformed.run, "can_corrupt"),
         Scenario("poison", "a task that kills its worker", poison.run),

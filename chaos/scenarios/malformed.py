@@ -1,8 +1,8 @@
-"""Undecodable stored entries among good tasks, corrupted the way each backend's own
-tests do it (SQLite: the args or kwargs column not JSON; Redis: the header or the body
-of the stored task not JSON). The good tasks must run, each once; the bad ones must
-not run and must be listed by `app.dead_letters()` with their raw text; the workers
-must stay up."""
+"""Undecodable stored entries among good tasks, corrupted the way a bad writer would
+(SQLite and PostgreSQL: the args or kwargs column not JSON; Redis: the header or the
+body of the stored task not JSON). The good tasks must run, each once; the bad ones
+must not run and must be listed by `app.dead_letters()` with their raw text; the
+workers must stay up."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
-"""Redis restarted twice under load (once with SHUTDOWN by SIGTERM, once killed), its
-append-only file fsynced on every write: every task whose `add_task` returned must end
-`success` and have run; the client and the workers must carry on after each restart.
-The lease (5 s) is longer than the outage, so no lease expires in it and a duplicate
-is unexplained."""
+"""The target's server restarted twice under load, once shut down cleanly and once
+killed (Redis: SHUTDOWN by SIGTERM, then SIGKILL, its append-only file fsynced on every
+write; PostgreSQL: a fast shutdown, then SIGKILL to all its processes, fsync on): every
+task whose `add_task` returned must end `success` and have run; the client and the
+workers must carry on after each restart. The lease (5 s) is longer than the outage,
+so no lease expires in it and a duplicate is unexplained."""
 
 from __future__ import annotations
 

@@ -29,7 +29,7 @@ def run(ctx: Context) -> Result:
             if time.monotonic() - last[0] < 2:
                 return
             last[0] = time.monotonic()
-            done = len(lab.log.ended)
+            done = len(lab.log.refresh().ended)
             for w in workers:
                 kib = rss_kib(w.pid)
                 if kib is not None:

@@ -4,8 +4,8 @@ scenario reads its verdict.
 A scenario that fails for a fault whose fix has not landed yet is listed in
 `KNOWN_FAILURES` and reported as xfail (with the harness's notes); remove its line with
 the fix. A harness error (verdict ERROR) always fails. `CHAOS_STRICT=1` ignores the
-list. `CHAOS_REDIS_PORT` picks the port of the redis-server the suite starts (default:
-a free one).
+list. `CHAOS_REDIS_PORT` and `CHAOS_PG_PORT` pick the ports of the redis-server and the
+PostgreSQL cluster the suite starts (default: free ones).
 """
 
 from __future__ import annotations
@@ -25,10 +25,11 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from chaos.scenarios import all_scenarios  # noqa: E402
+from chaos.targets import postgres_bin  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
-BACKENDS = ["sqlite", "redis"]
+BACKENDS = ["sqlite", "redis", "postgres"]
 SCENARIOS = [s.name for s in all_scenarios() if not s.long_only]
 
 #: Scenarios known to fail, by (backend, scenario), with why; none today.
@@ -70,6 +71,11 @@ def test_chaos_scenario(
 ) -> None:
     if backend == "redis" and shutil.which("redis-server") is None:
         pytest.skip("no redis-server binary")
+    if backend == "postgres":
+        try:
+            postgres_bin()
+        except RuntimeError as exc:
+            pytest.skip(str(exc))
     run = suite_results(backend, tmp_path_factory.getbasetemp())
     result = run["results"][scenario]
     report = f"{scenario} on {backend}: {result['verdict']}\n" + "\n".join(result["notes"])
