@@ -181,9 +181,7 @@ class Worker:
             if free <= 0:
                 self._slot_freed.clear()
                 await self._slot_freed.wait()
-                # One more turn of the loop: tasks finishing in the same tick free their
-                # slots too, and the next fetch takes them all in one round trip.
-                await asyncio.sleep(0)
+                await asyncio.sleep(0)  # slots freed in this tick join the next fetch
                 continue
             self._busy += free
             try:
