@@ -22,12 +22,10 @@ import time
 import uuid
 
 import psycopg
+from sqlite_space import fill  # the same fill, from the script beside this one
 
 from qtasks.backends.postgres import PostgresBackend
 from qtasks.configs import QueueConfig
-from qtasks.core.models import Completion
-from qtasks.core.records import new_record
-from qtasks.core.status import SUCCESS
 from qtasks.logs import Logger
 
 
@@ -40,23 +38,6 @@ def size(conn: psycopg.Connection[tuple[object, ...]], schema: str) -> str:
     assert row is not None
     total, live, dead = row
     return f"{int(total) / 1e6:6.1f} MB (live tuples ~{live}, dead ~{dead})"
-
-
-async def fill(backend: PostgresBackend, n: int, batch: int) -> None:
-    for start in range(0, n, batch):
-        count = min(batch, n - start)
-        records = [
-            new_record("noop", [start + i], {}, None, spec=None, default_priority=0)
-            for i in range(count)
-        ]
-        await backend.enqueue(records)
-        got = await backend.fetch("default", count, 60.0, "space-bench", 0.0)
-        done = []
-        for delivery in got:
-            record = delivery.record
-            record.status, record.returning = SUCCESS, record.args[0]
-            done.append(Completion(delivery, record))
-        await backend.complete(done)
 
 
 async def main() -> None:

@@ -23,6 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from qtasks.backends import Backend
 from qtasks.backends.sqlite import SqliteBackend
 from qtasks.configs import QueueConfig
 from qtasks.core.models import Completion
@@ -44,7 +45,8 @@ def rows(path: Path) -> int:
         return int(conn.execute("SELECT count(*) FROM qtasks_tasks").fetchone()[0])
 
 
-async def fill(backend: SqliteBackend, n: int, batch: int) -> None:
+async def fill(backend: Backend, n: int, batch: int) -> None:
+    """Enqueue `n` tasks, lease and complete them `batch` at a time, as a worker does."""
     for start in range(0, n, batch):
         count = min(batch, n - start)
         records = [

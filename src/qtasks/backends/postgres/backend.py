@@ -242,7 +242,7 @@ class PostgresBackend(Backend, DeadLetters, TransactionalEnqueue, SchemaMigratio
 
     async def recover_expired(self, queue: str) -> None:
         # Expired leases need nothing: any fetch takes them. This drops expired records.
-        await self._db.run(self._op(ops.maintain, self.config.result_ttl))
+        await self.expire()
 
     async def expire(self) -> None:
         await self._db.run(self._op(ops.maintain, self.config.result_ttl))

@@ -37,13 +37,12 @@ import psycopg
 from qtasks.backends.postgres import migrations, schema
 from qtasks.backends.postgres.ops import Q
 from qtasks.core.log import Log
+from qtasks.core.steps import run_async, run_sync
 from qtasks.exc import BackendError, BackendUnavailableError, ConfigError
 
 T = TypeVar("T")
 Op = Generator[Q, Any, T]
 
-#: URL query parameters read by qtasks (the others go to libpq unchanged).
-_OWN_PARAMS = ("schema", "statement_timeout", "migrate", "prepare")
 DEFAULT_STATEMENT_TIMEOUT = 30.0
 #: libpq keepalives: a server that vanished without closing the socket is noticed
 #: within about 25 s even by a connection that only waits.
@@ -390,34 +389,28 @@ def _retryable(error: BackendError) -> bool:
 
 
 def drive_sync(conn: Any, op: Op[T], prepare: bool = False) -> T:
-    """Run `op`'s statements on a sync connection (psycopg's, or the user's). With
+    """Run `op`'s statements on a sync connection (psycopg's, or the user's), each
+    statement's rows (or row count) sent back in (`core.steps.run_sync`). With
     `prepare`, hot statements are prepared on the server at once; otherwise the
     connection's own `prepare_threshold` decides (a user's connection keeps its
     setting, e.g. none behind PgBouncer)."""
-    try:
-        query = next(op)
-        while True:
-            ask = query.prepare if prepare else None
-            cur = conn.execute(query.sql, query.params, prepare=ask)
-            reply = cur.fetchall() if cur.description is not None else cur.rowcount
-            query = op.send(reply)
-    except StopIteration as done:
-        result: T = done.value
-        return result
+
+    def perform(query: Q) -> Any:
+        cur = conn.execute(query.sql, query.params, prepare=query.prepare if prepare else None)
+        return cur.fetchall() if cur.description is not None else cur.rowcount
+
+    return run_sync(op, perform)
 
 
 async def drive_async(conn: Any, op: Op[T], prepare: bool = False) -> T:
-    """`drive_sync` for an async connection."""
-    try:
-        query = next(op)
-        while True:
-            ask = query.prepare if prepare else None
-            cur = await conn.execute(query.sql, query.params, prepare=ask)
-            reply = await cur.fetchall() if cur.description is not None else cur.rowcount
-            query = op.send(reply)
-    except StopIteration as done:
-        result: T = done.value
-        return result
+    """`drive_sync` for an async connection (`core.steps.run_async`)."""
+
+    async def perform(query: Q) -> Any:
+        ask = query.prepare if prepare else None
+        cur = await conn.execute(query.sql, query.params, prepare=ask)
+        return await cur.fetchall() if cur.description is not None else cur.rowcount
+
+    return await run_async(op, perform)
 
 
 #: (conninfo, schema) made usable by this process: checked once, not per backend object.
