@@ -3,7 +3,7 @@
 Imported inside each peer's own virtualenv, so it needs only the standard library
 and redis-py (every venv has it). The driver hands the settings down as environment:
 
-    PEERS_BROKER     redis | postgres | rabbitmq | nats | sqlite (qtasks only)
+    PEERS_BROKER     redis | postgres | rabbitmq | nats | sqlite, memory (qtasks only)
     PEERS_REDIS_URL  the Redis db of the completion counter (and of Redis queues)
     PEERS_PG_URL, PEERS_AMQP_URL, PEERS_NATS_URL, PEERS_SQLITE_URL
     PEERS_SLEEP_S    the io-bound task's sleep, seconds (0.05)
@@ -40,6 +40,7 @@ def broker_url() -> str:
         "rabbitmq": AMQP_URL,
         "nats": NATS_URL,
         "sqlite": SQLITE_URL,
+        "memory": "memory://bench_peers",  # one process: the enqueue workload only
     }[BROKER]
 
 

@@ -115,3 +115,22 @@ def test_reset_refuses_the_other_redis_dbs() -> None:
         brokers.reset_postgres("postgresql://postgres@127.0.0.1:5432/test")
     with pytest.raises(brokers.BrokerError, match="refusing"):
         brokers.reset_rabbitmq("amqp://guest:guest@127.0.0.1:5672/")
+
+
+def _documented_commands() -> list[list[str]]:
+    commands = []
+    for doc in ("README.md", "docs/benchmarks.md"):
+        for line in (ROOT / doc).read_text().splitlines():
+            if line.startswith("python3 bench/peers/run.py"):
+                commands.append(line.split("#")[0].split()[2:])
+    return commands
+
+
+def test_the_documented_commands_parse() -> None:
+    commands = _documented_commands()
+    assert len(commands) >= 5
+    for argv in commands:
+        opts = peers.parse_args(argv)
+        assert opts.broker in ("redis", "postgres", "rabbitmq", "nats")
+        for name in filter(None, opts.only.split(",")):
+            assert name in peers.adapters()
