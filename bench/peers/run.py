@@ -37,6 +37,7 @@ import datetime as dt
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -141,25 +142,27 @@ def child(s: Session, name: str, venv: str, op: str, params: dict, timeout: floa
     if py is None:
         raise RunError(f"no venv: run bench/peers/setup_venvs.sh {venv}")
     argv = [str(py), "-m", "bench.peers.child", name, op, json.dumps(params)]
-    proc = subprocess.Popen(
-        argv, cwd=ROOT, env=s.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    deadline = time.monotonic() + timeout
-    while proc.poll() is None:
-        if time.monotonic() > deadline or (worker is not None and not worker.alive()):
-            proc.kill()
-            proc.communicate()
-            why = "worker exited" if worker and not worker.alive() else f"{timeout:.0f}s"
-            raise RunError(f"client {op} stopped: {why}" + (worker.tail() if worker else ""))
-        time.sleep(0.05)
-    out, err = proc.communicate()
-    for line in out.splitlines():
+    # output to a file, not a pipe: a chatty client must not block on a full pipe
+    with open(s.opts.logs / f"{name}.client-{op}.log", "w+") as output:
+        proc = subprocess.Popen(argv, cwd=ROOT, env=s.env, stdout=output, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while proc.poll() is None:
+            if time.monotonic() > deadline or (worker is not None and not worker.alive()):
+                proc.kill()
+                proc.wait()
+                why = "worker exited" if worker and not worker.alive() else f"{timeout:.0f}s"
+                raise RunError(f"client {op} stopped: {why}" + (worker.tail() if worker else ""))
+            time.sleep(0.05)
+        output.seek(0)
+        lines = output.read().splitlines()
+    for line in lines:
         if line.startswith(MARK):
             result: dict[str, Any] = json.loads(line[len(MARK) :])
             if not result.pop("ok"):
                 raise RunError(result["error"])
             return result
-    raise RunError(f"client {op} exited {proc.returncode}: {err.strip()[-600:]}")
+    tail = "\n".join(lines[-8:])
+    raise RunError(f"client {op} exited {proc.returncode}: {tail}")
 
 
 class Worker:
@@ -396,6 +399,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             data["frameworks"][name] = run_framework(s, name, every[name]["venv"])
     finally:
         s.counter.close()
+        shutil.rmtree(s.tmp, ignore_errors=True)
     opts.out.parent.mkdir(parents=True, exist_ok=True)
     opts.out.with_suffix(".json").write_text(json.dumps(data, indent=1) + "\n")
     opts.out.with_suffix(".md").write_text(report.render(data))
