@@ -75,6 +75,7 @@ class Names:
         self.results = f"QT_{ns}_results"
         self.leases = f"QT_{ns}_leases"
         self.workers = f"QT_{ns}_workers"
+        self.coordination = f"QT_{ns}_coord"
 
     def subject(self, queue: str, priority: int) -> str:
         return f"{self.prefix}.{token(queue)}.{priority_token(priority)}"
@@ -321,7 +322,7 @@ class NatsDriver:
             for stream in (
                 n.stream,
                 n.dead_stream,
-                *(f"KV_{b}" for b in (n.results, n.leases, n.workers)),
+                *(f"KV_{b}" for b in (n.results, n.leases, n.workers, n.coordination)),
             ):
                 try:
                     await link.js.delete_stream(stream)
