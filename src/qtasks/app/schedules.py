@@ -5,6 +5,9 @@ any process (the facades' `schedules`, `pause_schedule`, `resume_schedule`,
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import threading
 import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -129,6 +132,15 @@ class ScheduleDeclarations:
             lease=lease,
         )
 
+    def run_scheduler(self) -> None:
+        """Run only the scheduler in this process (no worker) until SIGINT/SIGTERM:
+        `qtasks -A module:app beat`, for teams that keep it apart from their workers.
+        It competes for the same leader lease as the workers' schedulers, so running it
+        beside them fires nothing twice. Blocks; not a coroutine on either app."""
+        if not self.backend.capabilities.coordination:
+            self.backend.capabilities.require("coordination", self.backend)
+        run_blocking_service(self._scheduler(), self.log, self.name, self.backend)
+
     # --- management, written once (async); the facades call these -----------------------------
     async def _schedules_async(self) -> list[admin.ScheduleInfo]:
         coord = admin.coordination(self.backend)
@@ -212,6 +224,34 @@ class AsyncScheduleMethods(ScheduleDeclarations):
         return await self._run_schedule_now_async(schedule_id)
 
 
+def run_blocking_service(service: Scheduler, log: Logger, name: str, backend: Backend) -> None:
+    """Run `service` on a new event loop until SIGINT/SIGTERM, then give its lease up."""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        installed = []
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                try:
+                    loop.add_signal_handler(sig, task.cancel)
+                    installed.append(sig)
+                except (NotImplementedError, RuntimeError):
+                    pass
+        log.info("Starting the scheduler of app %r on %s", name, backend.describe())
+        try:
+            await service.run()
+        except asyncio.CancelledError:
+            log.info("Stopped the scheduler of app %r after %s task(s)", name, service.fired)
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+            await backend.close()
+
+    asyncio.run(main())
+
+
 def _from_option(task_name: str, option: Any) -> Schedule:
     """A task's `schedule=` option: a cron expression, seconds or a timedelta, or a dict
     of `app.schedule`'s keywords."""
@@ -233,4 +273,10 @@ def _from_option(task_name: str, option: Any) -> Schedule:
     )
 
 
-__all__ = ["AsyncScheduleMethods", "ScheduleDeclarations", "SchedulerOff", "SyncScheduleMethods"]
+__all__ = [
+    "AsyncScheduleMethods",
+    "ScheduleDeclarations",
+    "SchedulerOff",
+    "SyncScheduleMethods",
+    "run_blocking_service",
+]

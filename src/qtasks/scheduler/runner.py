@@ -216,9 +216,15 @@ class Scheduler:
                 runs[sid] = {"uuid": plan.last_uuid, "pending": None, "slot": slot}
             if plan.next is None or plan.next > now:
                 continue
-            due = slots_between(plan.schedule.timing, plan.done_until, now)
+            timing = plan.schedule.timing
+            due = slots_between(timing, plan.done_until, now)
+            if (
+                isinstance(timing, Trigger) and due
+            ):  # go on from the last slot, not from the old one
+                timing = Trigger(timing.trigger, due[-1])
+                plan.schedule = dataclasses.replace(plan.schedule, timing=timing)
             plan.done_until = now
-            plan.next = next_slot(plan.schedule.timing, now)
+            plan.next = next_slot(timing, now)
             fire, dropped = to_fire(plan.schedule, due, now)
             if dropped:
                 self.log.warning(
