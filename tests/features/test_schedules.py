@@ -171,7 +171,7 @@ async def test_overlap_skip_and_buffer_one(backend: Backend) -> None:
     after = [r for r in await queued(backend) if r.uuid not in first]
     buffered = [r for r in after if r.extra["schedule"] == "buffer"]
     assert len(buffered) == 1
-    assert buffered[0].extra["slot"] == [*first.values()][0] + 1  # the first skipped slot
+    assert buffered[0].extra["slot"] == next(iter(first.values())) + 1  # the first skipped slot
     before = {r.uuid for r in records}
     assert not [r for r in after if r.extra["schedule"] == "skip" and r.uuid not in before]
 
