@@ -133,3 +133,5 @@ def test_one_task_per_slot_with_the_leader_killed(kind: str, tmp_path: Path) -> 
         record = client.get(slot_uuid(name, "tick", s))
         assert record is not None and record.task_name == "tick"
     client.flush_all()
+    client.remove_schedule("tick")
+    client.backend.close_sync()
