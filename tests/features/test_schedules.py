@@ -189,6 +189,9 @@ async def test_paused_schedules_do_not_fire_and_resume_from_now(backend: Backend
     await run_for(clock, 5, s)
     assert len(await queued(backend)) == 2
     await app.resume_schedule("tick")
+    # the resume is stamped with the real clock: restamp it with the fake one
+    doc = await backend.get_document("schedules", "tick")  # type: ignore[attr-defined]
+    await backend.put_document("schedules", "tick", {**doc, "resumed_at": clock.t})  # type: ignore[attr-defined]
     await run_for(clock, 3, s)
     slots = [r.extra["slot"] for r in await queued(backend)]
     assert len(slots) == 2 + 3  # the paused slots are not caught up
@@ -260,3 +263,17 @@ def test_worker_start_up_line_says_whether_it_runs_the_scheduler(
             app.stop()
         [line] = [r.getMessage() for r in caplog.records if "Starting app" in r.getMessage()]
         assert line.endswith(word), line
+
+
+async def test_a_schedule_that_cannot_fire_does_not_stop_the_others(backend: Backend) -> None:
+    clock = FakeClock()
+    good = Schedule("good", "tick", Every(1), overlap="allow")
+    s = scheduler(backend, clock, [good])
+    await s.publish()
+    broken = {**Schedule("broken", "tick", Every(1)).document(), "priority": 2**60}
+    unreadable = {"task": "tick", "cron": "not a cron"}
+    for sid, doc in (("broken", broken), ("unreadable", unreadable)):
+        await backend.put_document("schedules", sid, {**doc, "created_at": clock.t})  # type: ignore[attr-defined]
+    await run_for(clock, 3, s)
+    records = await queued(backend)
+    assert {r.extra["schedule"] for r in records} == {"good"} and len(records) == 3

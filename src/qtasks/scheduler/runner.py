@@ -10,7 +10,7 @@ to live; the holder renews it on every tick. The leader:
    policy fires and its overlap policy allows, and enqueues them in one call, each under
    the uuid of its slot (`slot_uuid`);
 3. saves the cursor, and sleeps until the next slot (at most a second, at most a third
-   of the lease).
+   of the lease). With no schedule stored it looks again every third of the lease.
 
 Exactly once: a slot's uuid is the same in every process and enqueue is idempotent by
 uuid, so a slot enqueued by two leaders at once (a partition, a paused process whose
@@ -149,6 +149,8 @@ class Scheduler:
         now = self.now()
         if now - self._loaded_at >= MAX_SLEEP or not self.plans:
             await self._reload(now)
+        if not self.plans:  # nothing to fire: look for new schedules now and then
+            return self.lease_ttl / 3
         await self._fire_due(now)
         await self.coord.put_document(CURSORS, f"cursor:{self.lease}", {"until": now})
         self._cursor = now
@@ -211,7 +213,11 @@ class Scheduler:
         for sid, plan in self.plans.items():
             if plan.pending is not None and not await self._running(plan.last_uuid):
                 slot, plan.pending = plan.pending, None
-                records.append(self._record(plan, slot))
+                try:
+                    records.append(self._record(plan, slot))
+                except Exception as exc:
+                    self.log.warning("Schedule %r cannot fire (%r): slot skipped", sid, exc)
+                    continue
                 plan.last_uuid = records[-1].uuid
                 runs[sid] = {"uuid": plan.last_uuid, "pending": None, "slot": slot}
             if plan.next is None or plan.next > now:
@@ -235,11 +241,16 @@ class Scheduler:
                 continue
             if plan.schedule.overlap != "allow":
                 fire = await self._overlap(plan, fire, runs)
-            for slot in fire:
-                records.append(self._record(plan, slot))
-                plan.last_uuid = records[-1].uuid
-            if fire:
-                runs[sid] = {"uuid": plan.last_uuid, "pending": plan.pending, "slot": fire[-1]}
+            if not fire:
+                continue
+            try:
+                made = [self._record(plan, slot) for slot in fire]
+            except Exception as exc:  # a schedule whose call cannot be built skips only itself
+                self.log.warning("Schedule %r cannot fire (%r): slot skipped", sid, exc)
+                continue
+            records += made
+            plan.last_uuid = made[-1].uuid
+            runs[sid] = {"uuid": plan.last_uuid, "pending": plan.pending, "slot": fire[-1]}
         if records:
             await self.backend.enqueue(records)
             self.fired += len(records)
