@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from qtasks import QueueTasks
+from qtasks.backends.bridge import portal
 from qtasks.scheduler.model import slot_uuid
 
 pytestmark = pytest.mark.e2e
@@ -133,5 +134,6 @@ def test_one_task_per_slot_with_the_leader_killed(kind: str, tmp_path: Path) -> 
         record = client.get(slot_uuid(name, "tick", s))
         assert record is not None and record.task_name == "tick"
     client.flush_all()
-    client.remove_schedule("tick")
+    client.remove_schedule("tick")  # through the process's portal loop: close it there too
+    portal().wait(client.backend.close())
     client.backend.close_sync()

@@ -51,7 +51,7 @@ class BaseTimer:
             else Logger(app.name, "Timer", self.config.logs_default_level_server)
         )
         self.scheduler = _apscheduler(self._kind)()
-        #: schedule id -> trigger, one per `add_task`.
+        #: task name -> the trigger of its latest `add_task` (as in 1.7).
         self.tasks: dict[str, Any] = {}
         self._schedules: dict[str, Schedule] = {}
 
@@ -83,7 +83,7 @@ class BaseTimer:
             overlap="allow",  # 1.7 enqueued at every fire time
             owner="timer",
         )
-        self.tasks[schedule_id] = trigger
+        self.tasks[task_name] = trigger
         return self.scheduler.add_job(
             _not_run, trigger=trigger, id=schedule_id, args=[schedule_id], name=task_name
         )
