@@ -277,3 +277,19 @@ async def test_a_schedule_that_cannot_fire_does_not_stop_the_others(backend: Bac
     await run_for(clock, 3, s)
     records = await queued(backend)
     assert {r.extra["schedule"] for r in records} == {"good"} and len(records) == 3
+
+
+async def test_a_day_of_downtime_fires_only_the_catch_up_window(backend: Backend) -> None:
+    clock = FakeClock()
+    every = [Schedule("tick", "tick", Every(1), overlap="allow", catch_up_window=60)]
+    first = scheduler(backend, clock, every, ttl=0.3)
+    await run_for(clock, 1, first)
+    await asyncio.sleep(0.5)
+    clock.t += 24 * 3600
+    second = scheduler(backend, clock, every, ttl=0.3)
+    began = time.monotonic()
+    await second.tick()
+    assert time.monotonic() - began < 5  # the day's 86,400 slots are not listed
+    slots = [r.extra["slot"] for r in await queued(backend)]
+    late = [s for s in slots if s > clock.t - 3600]
+    assert len(late) == 60 and all(clock.t - s <= 60 for s in late)

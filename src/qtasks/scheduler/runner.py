@@ -37,7 +37,14 @@ from qtasks.core.models import TaskRecord
 from qtasks.core.ports import Backend, Coordination
 from qtasks.core.records import new_record
 from qtasks.core.status import SETTLED_STATUSES
-from qtasks.scheduler.model import Schedule, from_document, jitter_of, slot_uuid, to_fire
+from qtasks.scheduler.model import (
+    MISFIRE_GRACE,
+    Schedule,
+    from_document,
+    jitter_of,
+    slot_uuid,
+    to_fire,
+)
 from qtasks.scheduler.slots import Trigger, next_slot, slots_between
 from qtasks.scheduler.store import CURSORS, RUNS, SCHEDULES, publish
 
@@ -223,6 +230,15 @@ class Scheduler:
             if plan.next is None or plan.next > now:
                 continue
             timing = plan.schedule.timing
+            # No policy fires a slot older than its window: do not list those (a day of
+            # downtime is 86,400 slots of a schedule every second).
+            horizon = now - max(plan.schedule.catch_up_window, MISFIRE_GRACE) - 1.0
+            if plan.done_until < horizon:
+                self.log.warning(
+                    "Schedule %r: the slots from %s to %s are dropped (older than its "
+                    "catch-up window)", sid, _iso(plan.done_until), _iso(horizon),
+                )  # fmt: skip
+                plan.done_until = horizon
             due = slots_between(timing, plan.done_until, now)
             if (
                 isinstance(timing, Trigger) and due
