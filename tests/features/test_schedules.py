@@ -293,3 +293,45 @@ async def test_a_day_of_downtime_fires_only_the_catch_up_window(backend: Backend
     slots = [r.extra["slot"] for r in await queued(backend)]
     late = [s for s in slots if s > clock.t - 3600]
     assert len(late) == 60 and all(clock.t - s <= 60 for s in late)
+
+
+@pytest.mark.parametrize(
+    ("days", "expected"),
+    [
+        (  # spring forward: 02:30 does not exist on the 29th; it runs once, at 03:30
+            ((2026, 3, 28, 12), (2026, 3, 30, 12)),
+            ["2026-03-29T03:30:00+02:00", "2026-03-30T02:30:00+02:00"],
+        ),
+        (  # fall back: 02:30 happens twice on the 25th; it runs once, the first time
+            ((2026, 10, 24, 12), (2026, 10, 26, 12)),
+            ["2026-10-25T02:30:00+02:00", "2026-10-26T02:30:00+01:00"],
+        ),
+    ],
+    ids=["spring", "autumn"],
+)
+async def test_a_daily_job_across_dst_on_a_fake_clock(
+    backend: Backend, days: tuple[tuple[int, ...], tuple[int, ...]], expected: list[str]
+) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from qtasks.scheduler import Cron
+
+    berlin = ZoneInfo("Europe/Berlin")
+    start, end = (datetime(*d, tzinfo=berlin).timestamp() for d in days)  # type: ignore[misc]
+    clock = FakeClock()
+    clock.t = start
+    daily = Schedule(
+        "daily",
+        "report",
+        Cron("30 2 * * *", "Europe/Berlin"),
+        overlap="allow",
+        catch_up_window=3600,
+    )
+    s = scheduler(backend, clock, [daily])
+    await s.publish()
+    while clock.t < end:  # a tick every 20 minutes of fake time: slots fire late, once
+        await s.tick()
+        clock.t += 1200
+    fired = [r.extra["slot"] for r in await queued(backend)]
+    assert [datetime.fromtimestamp(f, berlin).isoformat() for f in fired] == expected

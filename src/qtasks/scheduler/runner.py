@@ -234,10 +234,11 @@ class Scheduler:
             # downtime is 86,400 slots of a schedule every second).
             horizon = now - max(plan.schedule.catch_up_window, MISFIRE_GRACE) - 1.0
             if plan.done_until < horizon:
-                self.log.warning(
-                    "Schedule %r: the slots from %s to %s are dropped (older than its "
-                    "catch-up window)", sid, _iso(plan.done_until), _iso(horizon),
-                )  # fmt: skip
+                if plan.next <= horizon:
+                    self.log.warning(
+                        "Schedule %r: its slots from %s to %s are dropped (older than its "
+                        "catch-up window)", sid, _iso(plan.next), _iso(horizon),
+                    )  # fmt: skip
                 plan.done_until = horizon
             due = slots_between(timing, plan.done_until, now)
             if (
