@@ -335,3 +335,22 @@ async def test_a_daily_job_across_dst_on_a_fake_clock(
         clock.t += 1200
     fired = [r.extra["slot"] for r in await queued(backend)]
     assert [datetime.fromtimestamp(f, berlin).isoformat() for f in fired] == expected
+
+
+def test_router_and_shared_tasks_declare_schedules_too(caplog: pytest.LogCaptureFixture) -> None:
+    from qtasks.routers import SyncRouter
+
+    app = qtasks.QueueTasks("routed", broker_url=f"memory://routed-{uuid.uuid4().hex[:6]}")
+    router = SyncRouter()
+
+    @router.task(schedule=60)
+    def every_minute() -> None: ...
+
+    @router.task(schedule="not cron")
+    def broken() -> None: ...
+
+    app.include_router(router)
+    with caplog.at_level("WARNING"):
+        listed = {s.id: s.timing for s in app.schedules()}
+    assert listed == {"every_minute": "every 60s"}
+    assert any("'broken': its schedule= is ignored" in r.getMessage() for r in caplog.records)

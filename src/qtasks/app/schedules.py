@@ -101,7 +101,10 @@ class ScheduleDeclarations:
             spec = self.find_task(name)
             option = spec.extra.get("schedule") if spec is not None else None
             if option is not None and name not in out:
-                out[name] = _from_option(name, option)
+                try:
+                    out[name] = _from_option(name, option)
+                except ConfigError as exc:  # a router's or shared task's, not checked yet
+                    self.log.warning("Task %r: its schedule= is ignored: %s", name, exc)
         return out
 
     def _check_task_schedule(self, spec: TaskSpec) -> None:
