@@ -16,16 +16,19 @@ class PrivateNats:
     """`nats-server -js` on a free port with its own store dir: its streams survive a
     restart."""
 
-    def __init__(self, store_dir: Path) -> None:
+    def __init__(self, store_dir: Path, tls: tuple[Path, Path] | None = None) -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.store_dir = store_dir
         self.url = f"nats://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.tls = tls  # (certificate, key): the listener requires TLS
 
     def start(self) -> None:
         argv = [BINARY, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store_dir)]
+        if self.tls is not None:
+            argv += ["--tls", "--tlscert", str(self.tls[0]), "--tlskey", str(self.tls[1])]
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

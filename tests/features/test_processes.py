@@ -613,6 +613,8 @@ def test_the_cli_flag_sets_the_workers_isolation(
     app = make_app()
     seen: dict[str, Any] = {}
     monkeypatch.setattr(run_command, "load_app", lambda args: app)
+    # Task threads another test left blocked would make `run` leave the process at once.
+    monkeypatch.setattr(run_command, "_exit_if_threads_linger", lambda code: None)
     monkeypatch.setattr(
         app, "run_forever", lambda *a, **kw: seen.update(isolation=app.config.task_isolation)
     )

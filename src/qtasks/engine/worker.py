@@ -21,11 +21,10 @@ import socket
 import time
 import uuid as uuid_mod
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from qtasks.core.models import DEFAULT_QUEUE, Completion, Delivery, TaskSpec
-from qtasks.core.ports import CancelQueued, WorkerRegistry
-from qtasks.engine import redelivery, worker_hooks
+from qtasks.engine import housekeeping, redelivery, worker_hooks
 from qtasks.engine.injection import WorkerResources
 from qtasks.engine.leases import LeaseKeeper
 from qtasks.engine.task_run import crashed, run_delivery
@@ -37,8 +36,8 @@ if TYPE_CHECKING:
 
 #: Longest a consumer blocks in one fetch; bounds how fast it notices a stop.
 FETCH_WAIT = 1.0
-#: Seconds between checks for `app.cancel()` requests while tasks run.
-CANCEL_CHECK_INTERVAL = 0.25
+#: Longest a freed slot waits for others while the queue is deep (see `_gather_slots`).
+COALESCE_WAIT = 0.002
 
 
 class Worker:
@@ -82,8 +81,9 @@ class Worker:
         #: Fetch one task at a time: at start (a predecessor may have died here) and
         #: while redeliveries come, so none is fetched along with a task that kills us.
         self._one_by_one = True
+        self._deep = False  # the last fetch filled every slot it asked for
         self.executed = 0
-        self._started_at = time.time()
+        self.started_at = time.time()
         #: Why this worker stops to be replaced by a fresh process (see `_recycle`).
         self.recycle_reason: str | None = None
 
@@ -128,7 +128,7 @@ class Worker:
             with first_error():
                 await self._run_groups(ready)
             await self._flush_acks(final=True)
-            await self._unregister()
+            await housekeeping.unregister(self)
             await self.hooks.run("worker_stop", worker=self)
             if self.recycle_reason is not None:
                 raise WorkerRecycledError(self.recycle_reason)
@@ -154,7 +154,7 @@ class Worker:
             self._work = work
             consumers = [work.create_task(self._consume(n)) for n in range(self.consumers)]
             try:
-                await self._register()
+                await housekeeping.register(self)
                 for n in range(self.consumers):
                     await self.app.events.fire("worker_running", worker=self, number=n)
                 if ready is not None:
@@ -183,6 +183,8 @@ class Worker:
                 await self._slot_freed.wait()
                 await asyncio.sleep(0)  # slots freed in this tick join the next fetch
                 continue
+            if self._deep and free < self.concurrency and self._running:
+                free = await self._gather_slots()
             self._busy += free
             try:
                 got = await self._fetch(1 if self._one_by_one else free, lease)
@@ -214,8 +216,23 @@ class Worker:
                     self._apart = delivery
                 else:
                     await redelivery.give_back(self, self._unacked.pop(record.uuid))
+            self._deep = len(got) >= free
             if got:  # an empty fetch tells nothing: keep the mode
                 self._one_by_one = bool(redelivered)
+
+    async def _gather_slots(self) -> int:
+        """Wait up to COALESCE_WAIT for half the slots to be free; the free slots then.
+        A deep queue is drained in whole batches, one fetch per batch instead of one per
+        task that happened to finish first; a shallow one is never waited for."""
+        deadline = asyncio.get_running_loop().time() + COALESCE_WAIT
+        while self._busy and self._running:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0 or self._stopping.is_set():
+                break
+            self._slot_freed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._slot_freed.wait(), left)
+        return self.concurrency - self._busy
 
     def _start(self, delivery: Delivery, settled: Completion | None = None) -> asyncio.Task[None]:
         self._busy += 1
@@ -361,7 +378,7 @@ class Worker:
             # so the snapshot is consistent while the loop adds and removes deliveries.
             deliveries=lambda: list(self._unacked.copy().values()),
             running=self._running,
-            registration=(self.worker_id, self._registration_info()) if registered else None,
+            registration=(self.worker_id, housekeeping.registration(self)) if registered else None,
             log=self.log,
             name=f"qtasks-leases-{self.queue}",
         )
@@ -370,15 +387,6 @@ class Worker:
             await asyncio.Event().wait()  # until the worker cancels its helpers
         finally:
             await keeper.stop()
-
-    def _registration_info(self) -> dict[str, Any]:
-        return {
-            "app": self.app.name,
-            "queue": self.queue,
-            "pid": os.getpid(),
-            "concurrency": self.concurrency,
-            "started": self._started_at,
-        }
 
     def _recycle(self, stuck: int) -> None:
         """More task threads are stuck than `max_stuck_threads`: stop fetching, drain as on
@@ -399,61 +407,11 @@ class Worker:
         )
         self.stop()
 
-    async def _watch_cancels(self) -> None:
-        """Cancel running tasks that `app.cancel()` asked to stop (any process)."""
-        if not self.backend.capabilities.cancel_queued:
-            return
-        while True:
-            await asyncio.sleep(CANCEL_CHECK_INTERVAL)
-            if not self._by_uuid:
-                continue
-            try:
-                requests = await cast(CancelQueued, self.backend).cancel_requests(
-                    list(self._by_uuid)
-                )
-            except Exception as exc:
-                self.log.error("Checking cancel requests failed: %r", exc)
-                continue
-            for uuid, reason in requests.items():
-                task = self._by_uuid.get(uuid)
-                if task is not None and uuid not in self._cancel_reasons:
-                    self._cancel_reasons[uuid] = reason
-                    task.cancel()
-
     async def _upkeep(self) -> None:
-        interval = min(5.0, self.config.lease_timeout / 2)
-        while True:
-            try:
-                await self._fire_upkeep()
-                await self.backend.recover_expired(self.queue)
-            except Exception as exc:
-                self.log.error("Upkeep failed: %r", exc)
-            await asyncio.sleep(interval)
+        await housekeeping.upkeep(self)
 
-    async def _fire_upkeep(self) -> None:
-        # Not a hot path: a hook nobody listens to returns at once.
-        hooks, backend = self.hooks, self.backend
-        await hooks.run("broker_running_older_tasks", broker=backend, worker=self)
-        await hooks.run("storage_running_older_tasks", storage=backend, worker=self)
-        await hooks.run("storage_delete_finished_tasks", storage=backend)
-
-    async def _register(self) -> None:
-        if not self.backend.capabilities.worker_registry:
-            return
-        try:
-            await cast(WorkerRegistry, self.backend).register_worker(
-                self.worker_id, self._registration_info(), self.config.lease_timeout
-            )
-        except Exception as exc:
-            self.log.error("Registering worker failed: %r", exc)
-
-    async def _unregister(self) -> None:
-        if not self.backend.capabilities.worker_registry:
-            return
-        try:
-            await cast(WorkerRegistry, self.backend).unregister_worker(self.worker_id)
-        except Exception as exc:
-            self.log.warning("Unregistering worker failed: %r", exc)
+    async def _watch_cancels(self) -> None:
+        await housekeeping.watch_cancels(self, self._by_uuid, self._cancel_reasons)
 
     async def _drain(self) -> None:
         """Let running tasks finish within the grace period, then release the rest."""

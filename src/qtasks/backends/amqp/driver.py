@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import os
+import ssl
 import time
 import weakref
 from collections.abc import Callable
@@ -24,6 +26,7 @@ from typing import Any
 import aio_pika
 import aio_pika.abc
 import aiormq.exceptions
+from aio_pika.connection import make_url
 from aio_pika.exceptions import AMQPError
 
 from qtasks.core.ports import redact
@@ -46,6 +49,15 @@ _UNAVAILABLE = (
     OSError,
     TimeoutError,
 )
+
+
+def _certificate_refused(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return "CERTIFICATE_VERIFY_FAILED" in repr(exc.__cause__)
 
 
 class map_exceptions:  # lower case like contextlib.suppress: `with map_exceptions(url):`
@@ -276,14 +288,21 @@ class Driver:
     async def _connect(self) -> aio_pika.abc.AbstractConnection:
         delay = 0.05
         for attempt in range(_RETRIES + 1):
+            connection = aio_pika.Connection(make_url(self.url))
             try:
                 with map_exceptions(self.url):
-                    return await aio_pika.connect(self.url, timeout=_CONNECT_TIMEOUT)
-            except BackendUnavailableError:
-                if attempt == _RETRIES:
+                    await connection.connect(timeout=_CONNECT_TIMEOUT)
+                return connection
+            except BaseException as exc:
+                with contextlib.suppress(Exception):  # what a failed attempt opened
+                    await connection.close()
+                # A certificate the client refuses will not change by retrying.
+                if not isinstance(exc, BackendUnavailableError) or attempt == _RETRIES:
                     raise
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 1.0)
+                if _certificate_refused(exc):
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
         raise AssertionError("unreachable")
 
     async def drop(self) -> None:

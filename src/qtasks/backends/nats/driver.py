@@ -35,6 +35,7 @@ from nats.js.api import (
 )
 from nats.js.kv import KeyValue
 
+from qtasks.backends.nats.tls import split_tls
 from qtasks.core.ports import redact
 from qtasks.exc import BackendError, BackendUnavailableError
 
@@ -169,8 +170,8 @@ class NatsDriver:
     the streams, consumers and buckets of one namespace, made on first use."""
 
     def __init__(self, url: str, names: Names) -> None:
-        self.url = url
-        self.where = redact(url)
+        self.url, self.tls = split_tls(url)
+        self.where = redact(self.url)
         self.names = names
         self.errors = map_exceptions(self.where)
         self._links: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Link] = (
@@ -208,6 +209,7 @@ class NatsDriver:
                 return await nats.connect(
                     servers=[self.url],
                     name="qtasks",
+                    **({"tls": self.tls} if self.tls is not None else {}),
                     connect_timeout=2,
                     reconnect_time_wait=0.2,
                     max_reconnect_attempts=-1,

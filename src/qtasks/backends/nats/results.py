@@ -120,9 +120,19 @@ class NatsResults(PortalTwins, KvCoordination, ResultStore, WorkerRegistry, Coor
     async def wait_final(self, uuid: str, timeout: float) -> TaskRecord | None:
         link, _ = await self._kv()
         changed = asyncio.Event()
+        pushed: list[TaskRecord] = []  # a settled record the put carried
 
-        async def on_put(_: Msg) -> None:
-            changed.set()
+        async def on_put(msg: Msg) -> None:
+            # A put's message is the stored value: a settled record ends the wait without
+            # reading it back; a running task's writes (`process`, progress) are skipped.
+            try:
+                record = codec.record(msg.data) if msg.data else None
+            except (ValueError, TypeError):
+                record = None
+            if record is None or record.status in SETTLED_STATUSES:
+                if record is not None:
+                    pushed.append(record)
+                changed.set()  # settled, deleted or unreadable: decide below
 
         deadline = time.monotonic() + timeout
         with self.driver.errors:
@@ -130,7 +140,7 @@ class NatsResults(PortalTwins, KvCoordination, ResultStore, WorkerRegistry, Coor
         try:
             while True:
                 changed.clear()
-                record = await self.get(uuid)
+                record = pushed[-1] if pushed else await self.get(uuid)
                 if record is None or record.status in SETTLED_STATUSES:
                     return record
                 remaining = deadline - time.monotonic()

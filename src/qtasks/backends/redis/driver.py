@@ -264,10 +264,16 @@ class RedisDriver:
         self._close_connections_sync()
 
     def _close_connections_sync(self) -> None:
+        """Close the sync connections, and have each live event loop (the portal's) close
+        its own: a client that only ever closes the sync way leaves no socket open."""
         with self._lock:
             conns, self._conns, self._epoch = list(self._conns), weakref.WeakSet(), object()
+            loops, self._loops = list(self._loops.items()), weakref.WeakKeyDictionary()
         for conn in conns:
             conn.disconnect()
+        for loop, loop_conns in loops:
+            if loop.is_running():
+                asyncio.run_coroutine_threadsafe(loop_conns.guard.aclose(), loop)
 
 
 class _LoopConns:
