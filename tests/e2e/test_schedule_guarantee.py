@@ -1,7 +1,8 @@
-"""The scheduler's guarantee, end to end: three worker processes (each running the
-scheduler), a schedule every second for 20 s, the leader killed with SIGKILL in the
-middle -> exactly one task per slot, none missing: the slots of the take-over (at most
-the lease's time to live plus a third of it) fire late, not never.
+"""The scheduler's guarantee, end to end, on SQLite, Redis and PostgreSQL: three worker
+processes (each running the scheduler), a schedule every second for 20 s, the leader
+killed with SIGKILL in the middle -> exactly one task per slot, none missing: the slots
+of the take-over (at most the lease's time to live plus a third of it) fire late, not
+never.
 
 Each execution is counted by the task body itself, appending its uuid to a file; each
 fire is read from the workers' logs ("Schedule 'tick' fired: slot ..., task ...").
@@ -29,6 +30,7 @@ from qtasks.scheduler.model import slot_uuid
 pytestmark = pytest.mark.e2e
 
 REDIS_URL = os.environ.get("QTASKS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+PG_URL = os.environ.get("QTASKS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 LEASE_TTL = 2.0
 RUN_FOR = 20.0
 
@@ -76,11 +78,11 @@ def _logs(workdir: Path) -> str:
     return "".join(p.read_text(errors="replace") for p in sorted(workdir.glob("worker-*.log")))
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+@pytest.mark.parametrize("kind", ["sqlite", "redis", "postgres"])
 def test_one_task_per_slot_with_the_leader_killed(kind: str, tmp_path: Path) -> None:
     (tmp_path / "sched_app.py").write_text(APP_SOURCE)
     name = f"sched-{uuid.uuid4().hex[:8]}"
-    url = REDIS_URL if kind == "redis" else f"sqlite:///{tmp_path}/sched.db"
+    url = {"redis": REDIS_URL, "postgres": PG_URL}.get(kind, f"sqlite:///{tmp_path}/sched.db")
     procs = [_start(tmp_path, url, name, i) for i in range(3)]
     client = QueueTasks(name, broker_url=url)
     try:
