@@ -134,6 +134,15 @@ class Logger:
         kwargs.setdefault("stacklevel", 3)
         self.logger.log(level, msg, *args, extra=extra, **kwargs)
 
+    def _line(self, level: int, msg: str, args: tuple[Any, ...], extra: dict[str, Any]) -> None:
+        """A line whose call site tells nothing (the worker's line per task): the record
+        is built without looking up the caller's frame, a third of a line's cost."""
+        logger = self.logger
+        if not logger.isEnabledFor(level):
+            return
+        extra.setdefault("subname", self.subname)
+        logger.handle(logger.makeRecord(logger.name, level, "", 0, msg, args, None, extra=extra))
+
     def debug(self, msg: Any, *args: Any, **kwargs: Any) -> None:
         self._log(logging.DEBUG, msg, args, kwargs)
 

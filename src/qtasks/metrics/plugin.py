@@ -18,12 +18,13 @@ import json
 import os
 import tempfile
 import time
+from bisect import bisect_left
 from pathlib import Path
 from typing import Any
 
 from qtasks.core.hooks import Hooks
 from qtasks.core.status import CANCEL, RETRY, SUCCESS
-from qtasks.metrics.state import Tallies
+from qtasks.metrics.state import RUN_BUCKETS, WAIT_BUCKETS, Tallies, new_histogram
 
 #: The counter a final status adds to (anything else counts as `failed`).
 _OUTCOME = {SUCCESS: "succeeded", RETRY: "retried", CANCEL: "cancelled"}
@@ -74,32 +75,49 @@ class TaskMetrics(Hooks):
         self.tallies.busy[queue] = 0
         self.write(force=True)
 
+    # The two batch hooks are the plugin's whole cost per task: plain dict and list
+    # updates inlined (no method call per task), a few hundred nanoseconds each.
     def worker_tasks_fetched(self, **kw: Any) -> None:
         now = time.time()
         tallies, leased, busy = self.tallies, self._leased, self.tallies.busy
+        started, waits = tallies.counters["started"], tallies.wait
         for delivery in kw["deliveries"]:
             record = delivery.record
             key = (record.task_name, record.queue)
-            tallies.count("started", key)
-            due = record.eta if record.eta is not None and record.eta > record.created_at else None
-            tallies.observe_wait(key, now - (due or record.created_at))
+            started[key] = started.get(key, 0) + 1
+            eta = record.eta
+            waited = now - (
+                eta if eta is not None and eta > record.created_at else record.created_at
+            )
+            histogram = waits.get(key) or waits.setdefault(key, new_histogram(WAIT_BUCKETS))
+            waited = waited if waited > 0.0 else 0.0
+            histogram[bisect_left(WAIT_BUCKETS, waited)] += 1
+            histogram[-1] += waited
             leased[record.uuid] = (now, record.queue)
             busy[record.queue] = busy.get(record.queue, 0) + 1
 
     def worker_tasks_acked(self, **kw: Any) -> None:
         tallies, leased, busy = self.tallies, self._leased, self.tallies.busy
+        counters, runs = tallies.counters, tallies.run
         for completion in kw["completions"]:
             record = completion.delivery.record
             key = (record.task_name, record.queue)
             held = leased.pop(record.uuid, None)
             if held is not None:
                 busy[held[1]] = max(0, busy.get(held[1], 0) - 1)
-            if completion.dead_letter is not None:
-                tallies.count("dead", key)
+            table = counters[
+                "dead"
+                if completion.dead_letter is not None
+                else _OUTCOME.get(completion.record.status, "failed")
+            ]
+            table[key] = table.get(key, 0) + 1
+            if held is None or completion.dead_letter is not None:
                 continue
-            tallies.count(_OUTCOME.get(completion.record.status, "failed"), key)
-            if held is not None:
-                tallies.observe_run(key, completion.record.updated_at - held[0])
+            took = completion.record.updated_at - held[0]
+            took = took if took > 0.0 else 0.0
+            histogram = runs.get(key) or runs.setdefault(key, new_histogram(RUN_BUCKETS))
+            histogram[bisect_left(RUN_BUCKETS, took)] += 1
+            histogram[-1] += took
         if self.directory is not None:
             self.write()
 
