@@ -188,7 +188,7 @@ class Worker:
             self._busy += free
             try:
                 got = await self._fetch(1 if self._one_by_one else free, lease)
-                if self._one_by_one and free > 1 and len(got) == 1 and got[0].record.attempts < 2:
+                if self._one_by_one and free > 1 and _first_delivery(got):
                     # The rest of the batch now, without waiting: fetches stay whole
                     # batches instead of a lone task and the rest, round after round.
                     got += await self._fetch(free - 1, lease, wait=0.0)
@@ -436,6 +436,10 @@ class Worker:
                 self.log.error("Release failed (%r); their leases will expire instead", exc)
             for d in to_release:
                 self._unacked.pop(d.record.uuid, None)
+
+
+def _first_delivery(got: list[Delivery]) -> bool:
+    return len(got) == 1 and got[0].record.attempts <= 1
 
 
 @contextlib.contextmanager
