@@ -70,11 +70,17 @@ def start(workdir: Path, *args: str) -> tuple[subprocess.Popen[bytes], str]:
     raise AssertionError(f"no metrics URL logged:\n{log.read_text()}")
 
 
-@pytest.mark.parametrize("processes", [1, 2])
-def test_one_port_serves_every_worker_process(tmp_path: Path, processes: int) -> None:
+@pytest.mark.parametrize(("processes", "isolation"), [(1, "thread"), (2, "thread"), (2, "process")])
+def test_one_port_serves_every_worker_process(
+    tmp_path: Path, processes: int, isolation: str
+) -> None:
+    """Task bodies in child processes (`--isolation process`) are counted by the worker
+    that runs them, like any other."""
     (tmp_path / "metricsapp.py").write_text(APP_SOURCE)
     app = QueueTasks("metricsapp", broker_url=f"sqlite:///{tmp_path}/qtasks.db")
-    proc, url = start(tmp_path, "--processes", str(processes), "--metrics-port", "0")
+    proc, url = start(
+        tmp_path, "--processes", str(processes), "--isolation", isolation, "--metrics-port", "0"
+    )
     try:
         tasks = [app.add_task("double", i) for i in range(40)]
         for task in tasks:
