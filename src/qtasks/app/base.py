@@ -149,6 +149,8 @@ class BaseQueueTasks(ClientOperations, ScheduleDeclarations):
     def _update_configs(self, config: QueueConfig, key: str, value: Any) -> None:
         if key == "logs_default_level_server":
             self.log.update_logger(default_level=value)
+        elif key == "logs_format":  # a format or "json"
+            self.log.update_logger(format=value)
 
     def _update_logs(self, **kwargs: Any) -> None:
         """QTasks 1.7's way to change the app's logger: `name`, `subname`,
