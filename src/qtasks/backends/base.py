@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from qtasks.backends.bridge import portal
+from qtasks.core.inspection import TaskPage, TaskQuery
 from qtasks.core.models import DEFAULT_QUEUE, Completion, DeadLetter, Delivery, TaskRecord
 from qtasks.core.ports import (
     Backend as BackendPort,
@@ -55,6 +56,29 @@ class PortalTwins:
 
     def live_workers_sync(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self._call(self.live_workers)  # type: ignore[attr-defined]
+        return result
+
+    # The inspection port (`core.ports.Inspection`).
+    def list_tasks_sync(self, query: TaskQuery) -> TaskPage:
+        result: TaskPage = self._call(self.list_tasks, query)  # type: ignore[attr-defined]
+        return result
+
+    def count_tasks_sync(self) -> dict[str, dict[str, int]]:
+        result: dict[str, dict[str, int]] = self._call(self.count_tasks)  # type: ignore[attr-defined]
+        return result
+
+    def purge_tasks_sync(self, queue: str | None = None, status: str | None = None) -> int:
+        result: int = self._call(self.purge_tasks, queue, status)  # type: ignore[attr-defined]
+        return result
+
+    def pause_queue_sync(self, queue: str) -> None:
+        self._call(self.pause_queue, queue)  # type: ignore[attr-defined]
+
+    def resume_queue_sync(self, queue: str) -> None:
+        self._call(self.resume_queue, queue)  # type: ignore[attr-defined]
+
+    def paused_queues_sync(self) -> list[str]:
+        result: list[str] = self._call(self.paused_queues)  # type: ignore[attr-defined]
         return result
 
     # The worker's lease thread: the portal loop, not the worker's, runs these.

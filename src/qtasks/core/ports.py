@@ -16,6 +16,8 @@
   DeadLetters    dead_letters · requeue_dead_letters · purge_dead_letters
   SharedSettings settings_set · settings_get · settings_get_all · settings_get_match
   WorkerRegistry register_worker · unregister_worker · live_workers
+  Inspection     list_tasks · count_tasks · purge_tasks · pause_queue · resume_queue ·
+                 paused_queues (operating the app: `qtasks.core.inspection`)
   TransactionalEnqueue  enqueue_in (through a database connection the caller holds)
   SchemaMigrations      schema_version_sync · migrate_sync · schema_script (SQL databases)
 ```
@@ -56,6 +58,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from qtasks.core.inspection import TaskPage, TaskQuery
 from qtasks.core.models import DEFAULT_QUEUE, Completion, DeadLetter, Delivery, TaskRecord
 from qtasks.core.urls import redact
 from qtasks.exc import CapabilityError
@@ -88,6 +91,8 @@ class Capabilities:
     worker_registry: bool = False
     #: Implements `TransactionalEnqueue`.
     transactional_enqueue: bool = False
+    #: Implements `Inspection` (listing, counts, purge by queue or status, pausing).
+    inspection: bool = False
     #: Leases are held by the consumer's connection instead of timed (RabbitMQ): a
     #: delivery stays leased while its holder's channel is open, whatever `lease` said,
     #: and comes back to the queue at once when that channel closes. There is no expired
@@ -359,6 +364,60 @@ class WorkerRegistry(ABC):
         raise NotImplementedError
 
 
+class Inspection(ABC):
+    """Operating an app: list and count its task records, purge part of them, and pause
+    queues for every worker.
+
+    Listing reads an index (or a set kept per status), never every record: newest
+    first by (`created_at`, `uuid`), one page at a time (see `qtasks.core.inspection`).
+    Records whose time to live is over are not listed nor counted."""
+
+    @abstractmethod
+    async def list_tasks(self, query: TaskQuery) -> TaskPage:
+        """One page of the records matching `query`, newest first."""
+
+    @abstractmethod
+    async def count_tasks(self) -> dict[str, dict[str, int]]:
+        """How many records there are, by queue then status (zero counts left out)."""
+
+    @abstractmethod
+    async def purge_tasks(self, queue: str | None = None, status: str | None = None) -> int:
+        """Delete the records of `queue` and/or `status` (None: any) with their queue
+        entries and leases; a worker running a purged task finds its lease gone and its
+        result is not stored. Returns how many records were deleted."""
+
+    @abstractmethod
+    async def pause_queue(self, queue: str) -> None:
+        """Ask every worker of `queue` to stop fetching from it (running tasks go on);
+        it stays paused, across restarts, until `resume_queue`."""
+
+    @abstractmethod
+    async def resume_queue(self, queue: str) -> None:
+        """Let the workers of `queue` fetch again."""
+
+    @abstractmethod
+    async def paused_queues(self) -> list[str]:
+        """The paused queues, sorted."""
+
+    def list_tasks_sync(self, query: TaskQuery) -> TaskPage:
+        raise NotImplementedError
+
+    def count_tasks_sync(self) -> dict[str, dict[str, int]]:
+        raise NotImplementedError
+
+    def purge_tasks_sync(self, queue: str | None = None, status: str | None = None) -> int:
+        raise NotImplementedError
+
+    def pause_queue_sync(self, queue: str) -> None:
+        raise NotImplementedError
+
+    def resume_queue_sync(self, queue: str) -> None:
+        raise NotImplementedError
+
+    def paused_queues_sync(self) -> list[str]:
+        raise NotImplementedError
+
+
 class TransactionalEnqueue(ABC):
     """Enqueue through a database connection the caller holds, inside the caller's open
     transaction: the tasks exist exactly when that transaction commits, and not at all
@@ -396,6 +455,7 @@ __all__ = [
     "CancelQueued",
     "Capabilities",
     "DeadLetters",
+    "Inspection",
     "SchemaMigrations",
     "ResultStore",
     "SharedSettings",
