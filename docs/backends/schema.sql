@@ -1,4 +1,4 @@
--- qtasks PostgreSQL schema, version 1
+-- qtasks PostgreSQL schema, version 2
 CREATE SCHEMA IF NOT EXISTS qtasks;
 CREATE TABLE IF NOT EXISTS qtasks.schema_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());
 
@@ -54,3 +54,14 @@ CREATE TABLE IF NOT EXISTS qtasks.workers (
     PRIMARY KEY (ns, worker_id)
 );
 INSERT INTO qtasks.schema_version (version) VALUES (1) ON CONFLICT DO NOTHING;
+
+-- migration 2
+CREATE INDEX IF NOT EXISTS tasks_by_status ON qtasks.tasks (ns, status, created_at, uuid);
+CREATE INDEX IF NOT EXISTS tasks_by_name ON qtasks.tasks (ns, task_name, created_at, uuid);
+CREATE INDEX IF NOT EXISTS tasks_by_time ON qtasks.tasks (ns, created_at, uuid);
+CREATE TABLE IF NOT EXISTS qtasks.paused (
+    ns text NOT NULL,
+    queue text NOT NULL,
+    PRIMARY KEY (ns, queue)
+);
+INSERT INTO qtasks.schema_version (version) VALUES (2) ON CONFLICT DO NOTHING;

@@ -79,6 +79,8 @@ class InspectionOperations(ClientOperations):
     def _workers_flow(self) -> Flow[list[dict[str, Any]]]:
         self.backend.capabilities.require("worker_registry", self.backend)
         workers: list[dict[str, Any]] = yield Call("live_workers", ())
+        for worker in workers:
+            worker.setdefault("running", [])  # registered, no heartbeat since
         return sorted(workers, key=lambda w: str(w.get("worker_id")))
 
     def _retry_flow(self, uuid: UUID | str) -> Flow[Task | None]:

@@ -27,6 +27,7 @@ from qtasks.core.models import DEFAULT_QUEUE, Completion, Delivery, TaskSpec
 from qtasks.engine import housekeeping, redelivery, worker_hooks
 from qtasks.engine.injection import WorkerResources
 from qtasks.engine.leases import LeaseKeeper
+from qtasks.engine.pausing import PauseWatch
 from qtasks.engine.task_run import crashed, run_delivery
 from qtasks.engine.threads import TaskThreads
 from qtasks.exc import SerializationError, WorkerRecycledError
@@ -86,6 +87,7 @@ class Worker:
         self.started_at = time.time()
         #: Why this worker stops to be replaced by a fresh process (see `_recycle`).
         self.recycle_reason: str | None = None
+        self._pause = PauseWatch(self.backend, queue, self.log)  # `app.pause_queue()`
 
     @property
     def name(self) -> str:
@@ -142,6 +144,7 @@ class Worker:
                 helpers.create_task(job())
                 for job in (self._heartbeat, self._acker, self._upkeep, self._watch_cancels)
             ]
+            jobs.append(helpers.create_task(self._pause.watch()))
             try:
                 await self._serve(ready)
             finally:
@@ -174,8 +177,8 @@ class Worker:
         lease = self.config.lease_timeout
         await self.hooks.run("broker_listen_start", broker=self.backend, worker=self)
         while not self._stopping.is_set():
-            if self._apart is not None:
-                await self._run_apart()
+            if self._apart is not None or self._pause.paused:
+                await self._pause.wait_resumed(self._stopping, otherwise=self._run_apart)
                 continue
             free = self.concurrency - self._busy
             if free <= 0:
