@@ -47,6 +47,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from qtasks.backends.base import Backend, requeued
+from qtasks.core.inspection import TaskPage, TaskQuery
 from qtasks.core.models import DEFAULT_QUEUE, Completion, DeadLetter, Delivery, TaskRecord
 from qtasks.core.ports import Backend as BackendPort
 from qtasks.core.ports import (
@@ -54,6 +55,7 @@ from qtasks.core.ports import (
     CancelQueued,
     Capabilities,
     DeadLetters,
+    Inspection,
     ResultStore,
     WorkerRegistry,
 )
@@ -67,7 +69,7 @@ if TYPE_CHECKING:
 _PAGE = 500
 
 
-class PairedBackend(Backend, DeadLetters):
+class PairedBackend(Backend, DeadLetters, Inspection):
     """A `Backend` made of `broker` (queues, leases) and `store` (task records)."""
 
     def __init__(self, broker: Broker, store: ResultStore) -> None:
@@ -80,6 +82,8 @@ class PairedBackend(Backend, DeadLetters):
         self._registry = registry
         self._canceller = broker if b.cancel_queued and isinstance(broker, CancelQueued) else None
         self._dead = broker if b.dead_letters and isinstance(broker, DeadLetters) else None
+        # Listing reads the store, which holds every record; so do the paused queues.
+        self._inspector = store if s.inspection and isinstance(store, Inspection) else None
         # Per instance: what a pair can do depends on its parts.
         self.capabilities = Capabilities(  # type: ignore[misc]
             priorities=b.priorities,
@@ -91,6 +95,7 @@ class PairedBackend(Backend, DeadLetters):
             shared_settings=False,
             worker_registry=registry is not None,
             connection_leases=b.connection_leases,
+            inspection=self._inspector is not None,
         )
 
     @property
@@ -333,6 +338,38 @@ class PairedBackend(Backend, DeadLetters):
 
     async def purge_dead_letters(self, uuids: Sequence[str] | None = None) -> int:
         return await self._letters().purge_dead_letters(uuids)
+
+    # --- inspection: the store's, and the broker's queue entries where it can purge them ---
+    def _inspection(self) -> Inspection:
+        if self._inspector is None:
+            self.capabilities.require("inspection", self)
+        assert self._inspector is not None
+        return self._inspector
+
+    async def list_tasks(self, query: TaskQuery) -> TaskPage:
+        return await self._inspection().list_tasks(query)
+
+    async def count_tasks(self) -> dict[str, dict[str, int]]:
+        return await self._inspection().count_tasks()
+
+    async def purge_tasks(self, queue: str | None = None, status: str | None = None) -> int:
+        """The store's records, and the broker's copies where the broker is a backend
+        that purges by queue and status too. A broker that is only a broker keeps its
+        messages: one whose record was purged runs when fetched (purge its queue with
+        the broker's own tools to drop them)."""
+        count = await self._inspection().purge_tasks(queue, status)
+        if self.broker.capabilities.inspection and isinstance(self.broker, Inspection):
+            await self.broker.purge_tasks(queue, status)
+        return count
+
+    async def pause_queue(self, queue: str) -> None:
+        await self._inspection().pause_queue(queue)
+
+    async def resume_queue(self, queue: str) -> None:
+        await self._inspection().resume_queue(queue)
+
+    async def paused_queues(self) -> list[str]:
+        return await self._inspection().paused_queues()
 
     # --- administration -----------------------------------------------------------------
     async def purge(self) -> None:

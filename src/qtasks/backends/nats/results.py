@@ -31,10 +31,11 @@ from nats.aio.msg import Msg
 from nats.js.kv import KeyValue
 
 from qtasks.backends.base import PortalTwins
-from qtasks.backends.nats import codec
+from qtasks.backends.nats import codec, inspect
 from qtasks.backends.nats.driver import Link, Names, NatsDriver, keeps_cancellation
+from qtasks.core.inspection import TaskPage, TaskQuery
 from qtasks.core.models import TaskRecord
-from qtasks.core.ports import Capabilities, ResultStore, WorkerRegistry
+from qtasks.core.ports import Capabilities, Inspection, ResultStore, WorkerRegistry
 from qtasks.core.status import SETTLED_STATUSES
 
 if TYPE_CHECKING:
@@ -53,11 +54,11 @@ def key(uuid: str) -> str:
     return "b32." + base64.b32encode(uuid.encode()).decode().rstrip("=")
 
 
-class NatsResults(PortalTwins, ResultStore, WorkerRegistry):
+class NatsResults(PortalTwins, ResultStore, WorkerRegistry, Inspection):
     """Task records in a JetStream key-value bucket (`nats://`, `tls://`)."""
 
     schemes = ("nats", "tls")
-    capabilities = Capabilities(push=True, worker_registry=True)
+    capabilities = Capabilities(push=True, worker_registry=True, inspection=True)
 
     def __init__(
         self,
@@ -187,6 +188,8 @@ class NatsResults(PortalTwins, ResultStore, WorkerRegistry):
             except nats.js.errors.NoKeysError:
                 return []
             for k in keys:
+                if k.startswith(inspect.PAUSED):
+                    continue
                 try:
                     entry = await kv.get(k)
                 except nats.js.errors.KeyNotFoundError:
@@ -197,6 +200,45 @@ class NatsResults(PortalTwins, ResultStore, WorkerRegistry):
                 else:  # expired: forgotten here, as the other backends drop them
                     await kv.purge(k)
         return out
+
+    # --- inspection (`inspect.py`: one pass over the bucket) -----------------------------
+    @keeps_cancellation
+    async def list_tasks(self, query: TaskQuery) -> TaskPage:
+        _, kv = await self._kv()
+        with self.driver.errors:
+            return await inspect.list_tasks(kv, query)
+
+    @keeps_cancellation
+    async def count_tasks(self) -> dict[str, dict[str, int]]:
+        _, kv = await self._kv()
+        with self.driver.errors:
+            return await inspect.count_tasks(kv)
+
+    @keeps_cancellation
+    async def purge_tasks(self, queue: str | None = None, status: str | None = None) -> int:
+        _, kv = await self._kv()
+        with self.driver.errors:
+            chosen = await inspect.chosen(kv, queue, status)
+            await asyncio.gather(*(kv.purge(key(r.uuid)) for r in chosen))
+        return len(chosen)
+
+    @keeps_cancellation
+    async def pause_queue(self, queue: str) -> None:
+        kv = await self._workers()
+        with self.driver.errors:
+            await kv.put(inspect.paused_key(queue), b"1")
+
+    @keeps_cancellation
+    async def resume_queue(self, queue: str) -> None:
+        kv = await self._workers()
+        with self.driver.errors:
+            await kv.purge(inspect.paused_key(queue))
+
+    @keeps_cancellation
+    async def paused_queues(self) -> list[str]:
+        kv = await self._workers()
+        with self.driver.errors:
+            return await inspect.paused_queues(kv)
 
 
 __all__ = ["NatsResults", "key"]

@@ -104,6 +104,7 @@ def put(records: Sequence[TaskRecord], ttl: float) -> Flow:
     args: list[Any] = [int(ttl * 1000), len(records)]
     for r in records:  # all encoded first: bad input stores nothing
         args += (r.uuid, codec.final_value(r), "1" if r.status in SETTLED_STATUSES else "")
+        args += (r.task_name, repr(r.created_at))
     yield (lua.PUT, *args)
 
 

@@ -6,7 +6,7 @@
 -- (an MGET first costs more on this hot path), and a task that turns out not to be ours
 -- is put back as it was; only a final one's expiry restarts.
 
-local ttl, n, leases, now = tonumber(ARGV[1]), tonumber(ARGV[2]), {}, nil
+local ttl, n, leases, now, moves = tonumber(ARGV[1]), tonumber(ARGV[2]), {}, nil, {}
 local follow = n * 6 + 4  -- where the follow-ups of the next delivery start
 for j = 1, n do
   local b = (j - 1) * 6 + 3
@@ -17,6 +17,7 @@ for j = 1, n do
   local h
   if raw then h = head(raw) end
   if h and ours(h, ARGV[b + 1]) then
+    ix_defer(moves, queue, id, h[1], status_of(value) or h[1])
     if h[1] == 'process' then
       push(leases, queue, id)
     else  -- requeued when its lease expired, but it did finish: do not run it again
@@ -35,6 +36,7 @@ for j = 1, n do
   else  -- another worker's, or unreadable (then dead-lettered when its lease expires)
     redis.call('SET', k, raw)
   end
-  follow = follow + nf * 5
+  follow = follow + nf * 7
 end
 for queue, ids in pairs(leases) do redis.call('ZREM', P .. 'l:' .. queue, unpack(ids)) end
+ix_flush(moves)
