@@ -59,7 +59,8 @@ from qtasks.core.ports import (
     ResultStore,
     WorkerRegistry,
 )
-from qtasks.core.status import ERROR, NEW, PROCESS, SETTLED_STATUSES
+from qtasks.core.status import CANCEL, ERROR, NEW, PROCESS, SETTLED_STATUSES, TaskStatus
+from qtasks.core.steps import Flow, run_async, run_sync
 
 if TYPE_CHECKING:
     from qtasks.core.config import QueueConfig
@@ -354,13 +355,66 @@ class PairedBackend(Backend, DeadLetters, Inspection):
 
     async def purge_tasks(self, queue: str | None = None, status: str | None = None) -> int:
         """The store's records, and the broker's copies where the broker is a backend
-        that purges by queue and status too. A broker that is only a broker keeps its
-        messages: one whose record was purged runs when fetched (purge its queue with
-        the broker's own tools to drop them)."""
-        count = await self._inspection().purge_tasks(queue, status)
+        that purges by queue and status too. A broker that is only a broker (RabbitMQ,
+        NATS) keeps its messages, and a message whose record is gone would run: there a
+        purged queued task's record becomes `cancel` (reason "purged", expiring like any
+        final record) instead, so a worker drops its message unrun."""
+
+        async def perform(step: tuple[Any, str, tuple[Any, ...]]) -> Any:
+            return await getattr(step[0], step[1])(*step[2])
+
+        return await run_async(self._purge_tasks_steps(queue, status), perform)
+
+    def purge_tasks_sync(self, queue: str | None = None, status: str | None = None) -> int:
+        def perform(step: tuple[Any, str, tuple[Any, ...]]) -> Any:
+            return getattr(step[0], step[1] + "_sync")(*step[2])
+
+        return run_sync(self._purge_tasks_steps(queue, status), perform)
+
+    def _purge_tasks_steps(self, queue: str | None, status: str | None) -> Flow[int]:
+        """`purge_tasks` as (part, method, args) steps, for sync and async callers."""
+        inspector = self._inspection()
         if self.broker.capabilities.inspection and isinstance(self.broker, Inspection):
-            await self.broker.purge_tasks(queue, status)
+            count: int = yield (inspector, "purge_tasks", (queue, status))
+            yield (self.broker, "purge_tasks", (queue, status))
+            return count
+        statuses = [status] if status is not None else [s.value for s in TaskStatus]
+        count = 0
+        for each in statuses:
+            if each != NEW:
+                count += yield (inspector, "purge_tasks", (queue, each))
+        query = TaskQuery(status=NEW, queue=queue, limit=_PAGE)
+        while NEW in statuses:
+            page = yield (inspector, "list_tasks", (query,))
+            now = time.time()
+            tombstones = [
+                dataclasses.replace(
+                    r, status=CANCEL, updated_at=now, extra={**r.extra, "cancel_reason": "purged"}
+                )
+                for r in page.records
+            ]
+            if tombstones:
+                yield (self.store, "put", (tombstones,))
+            count += len(tombstones)
+            if page.cursor is None:
+                break
+            query = dataclasses.replace(query, cursor=page.cursor)
         return count
+
+    def list_tasks_sync(self, query: TaskQuery) -> TaskPage:
+        return self._inspection().list_tasks_sync(query)
+
+    def count_tasks_sync(self) -> dict[str, dict[str, int]]:
+        return self._inspection().count_tasks_sync()
+
+    def pause_queue_sync(self, queue: str) -> None:
+        self._inspection().pause_queue_sync(queue)
+
+    def resume_queue_sync(self, queue: str) -> None:
+        self._inspection().resume_queue_sync(queue)
+
+    def paused_queues_sync(self) -> list[str]:
+        return self._inspection().paused_queues_sync()
 
     async def pause_queue(self, queue: str) -> None:
         await self._inspection().pause_queue(queue)

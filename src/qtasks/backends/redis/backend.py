@@ -180,6 +180,10 @@ class RedisBackend(RedisDriver, Backend, SharedSettings, DeadLetters, Inspection
     def enqueue_sync(self, records: Sequence[TaskRecord]) -> None:
         self._drive_sync(flows.enqueue(records))
 
+    def put_sync(self, records: Sequence[TaskRecord]) -> None:
+        if records:
+            self._drive_sync(flows.put(records, self.config.result_ttl))
+
     def get_sync(self, uuid: str) -> TaskRecord | None:
         result: TaskRecord | None = self._drive_sync(flows.get(self.prefix, uuid))
         return result
