@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -76,8 +76,19 @@ class QueueTasks(BaseQueueTasks):
         """The task's current record, or None if unknown or expired."""
         return await self._get_async(uuid)
 
-    async def wait(self, uuid: UUID | str, timeout: float = 100.0) -> Task | None:
-        """Wait for a task (following retries) to finish; None after `timeout`."""
+    async def wait(
+        self,
+        uuid: UUID | str,
+        timeout: float = 100.0,
+        *,
+        on_progress: Callable[[Task], Any] | None = None,
+    ) -> Task | None:
+        """Wait for a task (following retries) to finish; None after `timeout`. With
+        `on_progress`, call it with the Task each time the running task reports new
+        progress (`self.ctx.set_progress`; `task.progress`), read every half second; it
+        is a plain function, called in the waiting thread."""
+        if on_progress is not None:
+            return await self._run_async(self._watch_flow(uuid, timeout, on_progress))
         return await self._wait_async(uuid, timeout)
 
     async def cancel(self, uuid: UUID | str, reason: str = "") -> Task | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from uuid import UUID
 
@@ -16,12 +16,14 @@ from qtasks.app.client import ClientOperations
 from qtasks.app.task import Task
 from qtasks.core.inspection import TaskPage, TaskQuery, moment
 from qtasks.core.models import TaskRecord
-from qtasks.core.status import FINAL_STATUSES, NEW, PROCESS
+from qtasks.core.status import FINAL_STATUSES, NEW, PROCESS, SETTLED_STATUSES
 from qtasks.core.steps import Call, Flow
 from qtasks.exc import ArgumentTypeError, ConfigError
 
 #: Records read per page while cancelling a filtered set.
 _CANCEL_PAGE = 500
+#: Seconds between two reads of a running task's progress by `wait(on_progress=...)`.
+PROGRESS_POLL = 0.5
 
 
 @dataclasses.dataclass
@@ -135,5 +137,43 @@ class InspectionOperations(ClientOperations):
         queues: list[str] = yield Call("paused_queues", ())
         return queues
 
+    # --- progress -----------------------------------------------------------------------
+    def _progress_flow(self, uuid: str, progress: dict[str, Any]) -> Flow[None]:
+        """Store a running task's progress on its record (read fresh, so what others
+        wrote meanwhile, a cancel request say, is kept); nothing once it has settled."""
+        record: TaskRecord | None = yield Call("get", (uuid,))
+        if record is None or record.status != PROCESS:
+            return
+        record.extra["progress"] = progress
+        yield Call("put", ([record],))
 
-__all__ = ["InspectionOperations", "TaskList"]
+    def _watch_flow(
+        self, uuid: UUID | str, timeout: float, on_progress: Callable[[Task], Any]
+    ) -> Flow[Task | None]:
+        """`wait()` that also calls `on_progress(task)` each time the running task's
+        progress changes (read every `PROGRESS_POLL` seconds), following retries."""
+        deadline = time.monotonic() + timeout
+        current: str | None = self._uuid_str(uuid)
+        seen: Any = None
+        while current is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            record = yield Call("wait_final", (current, min(remaining, PROGRESS_POLL)))
+            if record is not None and record.status in SETTLED_STATUSES:
+                nxt = self._next_in_chain(record)
+                if nxt is None:
+                    return (yield from self._read_flow(record))
+                current = nxt
+                continue
+            record = yield Call("get", (current,))
+            if record is None:
+                return None
+            progress = record.extra.get("progress")
+            if progress is not None and progress != seen:
+                seen = progress
+                on_progress(self._to_task(record))
+        return None
+
+
+__all__ = ["PROGRESS_POLL", "InspectionOperations", "TaskList"]

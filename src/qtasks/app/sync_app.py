@@ -4,7 +4,7 @@ backend's sync driver (no event loop per call); the worker runs the async engine
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -73,8 +73,19 @@ class QueueTasks(BaseQueueTasks):
         """The task's current record, or None if unknown or expired."""
         return self._get_sync(uuid)
 
-    def wait(self, uuid: UUID | str, timeout: float = 100.0) -> Task | None:
-        """Wait for a task (following retries) to finish; None after `timeout`."""
+    def wait(
+        self,
+        uuid: UUID | str,
+        timeout: float = 100.0,
+        *,
+        on_progress: Callable[[Task], Any] | None = None,
+    ) -> Task | None:
+        """Wait for a task (following retries) to finish; None after `timeout`. With
+        `on_progress`, call it with the Task each time the running task reports new
+        progress (`self.ctx.set_progress`; `task.progress`), read every half second; it
+        is a plain function, called in the waiting thread."""
+        if on_progress is not None:
+            return self._run_sync(self._watch_flow(uuid, timeout, on_progress))
         return self._wait_sync(uuid, timeout)
 
     def cancel(self, uuid: UUID | str, reason: str = "") -> Task | None:

@@ -23,7 +23,9 @@ for j = 1, n do
     if h and h[8] then done(ARGV[b], value) end
   else
     if h then
+      -- a cancel request (slot 7) made meanwhile stays: the worker acts on it
       nh[5], nh[6], nh[8] = h[5], h[6], h[8]
+      if nh[7] == cjson.null then nh[7] = h[7] end
       value = cjson.encode(nh) .. rest
     end
     redis.call('SET', ks[j], value)
