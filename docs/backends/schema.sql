@@ -56,9 +56,8 @@ CREATE TABLE IF NOT EXISTS qtasks.workers (
 INSERT INTO qtasks.schema_version (version) VALUES (1) ON CONFLICT DO NOTHING;
 
 -- migration 2
-CREATE INDEX IF NOT EXISTS tasks_by_status ON qtasks.tasks (ns, status, created_at, uuid);
-CREATE INDEX IF NOT EXISTS tasks_by_name ON qtasks.tasks (ns, task_name, created_at, uuid);
-CREATE INDEX IF NOT EXISTS tasks_by_time ON qtasks.tasks (ns, created_at, uuid);
+CREATE INDEX IF NOT EXISTS tasks_by_status ON qtasks.tasks (status, ns, created_at, uuid);
+CREATE INDEX IF NOT EXISTS tasks_by_name ON qtasks.tasks (task_name, ns, created_at, uuid);
 CREATE TABLE IF NOT EXISTS qtasks.paused (
     ns text NOT NULL,
     queue text NOT NULL,

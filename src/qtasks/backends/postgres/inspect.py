@@ -4,6 +4,7 @@ name, creation time), counts, purge by queue or status, and the paused queues.""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from qtasks.backends import rows
@@ -11,13 +12,29 @@ from qtasks.backends.postgres.ops import Op, Q
 from qtasks.backends.postgres.sql import Statements
 from qtasks.core.inspection import TaskPage, TaskQuery, add_count, page_from
 from qtasks.core.models import TaskRecord
+from qtasks.core.status import TaskStatus
+
+_STATUSES = [status.value for status in TaskStatus]
 
 
 def list_tasks(s: Statements, ns: str, query: TaskQuery) -> Op[TaskPage]:
     """One page, newest first; rows that cannot be decoded are left out (a fetch
-    dead-letters them)."""
-    where, params = rows.listing(query, time.time(), "%s")
-    found = yield Q(f"SELECT {rows.COLUMNS} FROM {s.schema}.tasks WHERE {where}", (ns, *params))
+    dead-letters them). The indexes lead with status or task name, never with the
+    namespace alone (a hot statement could take such an index for its namespace and
+    walk it): without either filter, one page per status is read and merged."""
+    now = time.time()
+    if query.status is not None or query.task_name is not None:
+        where, params = rows.listing(query, now, "%s")
+        sql = f"SELECT {rows.COLUMNS} FROM {s.schema}.tasks WHERE {where}"
+        found = yield Q(sql, (ns, *params))
+    else:
+        parts, params = [], []
+        for status in _STATUSES:
+            where, more = rows.listing(dataclasses.replace(query, status=status), now, "%s")
+            parts.append(f"(SELECT {rows.COLUMNS} FROM {s.schema}.tasks WHERE {where})")
+            params += [ns, *more]
+        sql = " UNION ALL ".join(parts) + " ORDER BY created_at DESC, uuid DESC LIMIT %s"
+        found = yield Q(sql, (*params, query.limit + 1))
     records = [r for r in map(rows.decoded, found) if isinstance(r, TaskRecord)]
     return page_from(records, query.limit)
 

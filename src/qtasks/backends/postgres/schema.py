@@ -84,9 +84,8 @@ CREATE TABLE IF NOT EXISTS {s}.workers (
     (
         2,
         """
-CREATE INDEX IF NOT EXISTS tasks_by_status ON {s}.tasks (ns, status, created_at, uuid);
-CREATE INDEX IF NOT EXISTS tasks_by_name ON {s}.tasks (ns, task_name, created_at, uuid);
-CREATE INDEX IF NOT EXISTS tasks_by_time ON {s}.tasks (ns, created_at, uuid);
+CREATE INDEX IF NOT EXISTS tasks_by_status ON {s}.tasks (status, ns, created_at, uuid);
+CREATE INDEX IF NOT EXISTS tasks_by_name ON {s}.tasks (task_name, ns, created_at, uuid);
 CREATE TABLE IF NOT EXISTS {s}.paused (
     ns text NOT NULL,
     queue text NOT NULL,
