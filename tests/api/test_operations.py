@@ -97,9 +97,7 @@ async def test_workers_say_what_they_run_and_a_paused_queue_waits(h: Harness) ->
 
         async def running() -> bool:
             workers = await h.call(app.live_workers)
-            return bool(workers) and [r["uuid"] for r in workers[0]["running"]] == [
-                str(held.uuid)
-            ]
+            return bool(workers) and [r["uuid"] for r in workers[0]["running"]] == [str(held.uuid)]
 
         await eventually(running, what="the worker to report the task it runs")
         (worker,) = await h.call(app.live_workers)

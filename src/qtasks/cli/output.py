@@ -46,9 +46,12 @@ class GroupCommand:
         summary: str,
         add_arguments: Callable[[argparse.ArgumentParser], None],
         run: Callable[[argparse.Namespace], int],
+        entry_point: str,
     ) -> None:
         self.name, self.summary = name, summary
         self._add_arguments, self._run = add_arguments, run
+        #: Where it is declared under the entry-point group, `module:ATTRIBUTE`.
+        self.entry_point = entry_point
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         self._add_arguments(parser)

@@ -62,10 +62,22 @@ def _resume(args: argparse.Namespace) -> int:
 
 
 QUEUES = GroupCommand(
-    "queues", "count tasks by queue and status; paused queues", _queues_arguments, _queues
+    "queues",
+    "count tasks by queue and status; paused queues",
+    _queues_arguments,
+    _queues,
+    f"{__name__}:QUEUES",
 )
-PAUSE = GroupCommand("pause", "stop every worker of a queue fetching", _queue_argument, _pause)
-RESUME = GroupCommand("resume", "let the workers of a paused queue fetch", _queue_argument, _resume)
+PAUSE = GroupCommand(
+    "pause", "stop every worker of a queue fetching", _queue_argument, _pause, f"{__name__}:PAUSE"
+)
+RESUME = GroupCommand(
+    "resume",
+    "let the workers of a paused queue fetch",
+    _queue_argument,
+    _resume,
+    f"{__name__}:RESUME",
+)
 COMMANDS = (QUEUES, PAUSE, RESUME)
 
 __all__ = ["COMMANDS", "PAUSE", "QUEUES", "RESUME", "print_queues", "queue_rows"]

@@ -207,10 +207,26 @@ def _cancel(args: argparse.Namespace) -> int:
     return OK if count else NOT_DONE
 
 
-TASKS = GroupCommand("tasks", "list tasks, newest first, with filters", _tasks_arguments, _tasks)
-TASK = GroupCommand("task", "show one task: record, traceback, retry chain", _task_arguments, _task)
-RETRY = GroupCommand("retry", "run finished tasks again (a linked copy)", _retry_arguments, _retry)
-CANCEL = GroupCommand("cancel", "cancel tasks by uuid or by filters", _cancel_arguments, _cancel)
+TASKS = GroupCommand(
+    "tasks", "list tasks, newest first, with filters", _tasks_arguments, _tasks, f"{__name__}:TASKS"
+)
+TASK = GroupCommand(
+    "task",
+    "show one task: record, traceback, retry chain",
+    _task_arguments,
+    _task,
+    f"{__name__}:TASK",
+)
+RETRY = GroupCommand(
+    "retry",
+    "run finished tasks again (a linked copy)",
+    _retry_arguments,
+    _retry,
+    f"{__name__}:RETRY",
+)
+CANCEL = GroupCommand(
+    "cancel", "cancel tasks by uuid or by filters", _cancel_arguments, _cancel, f"{__name__}:CANCEL"
+)
 COMMANDS = (TASKS, TASK, RETRY, CANCEL)
 
 __all__ = ["CANCEL", "COMMANDS", "RETRY", "TASK", "TASKS"]
