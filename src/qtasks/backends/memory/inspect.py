@@ -4,7 +4,9 @@ index: the memory backend holds one process's tasks, for tests and embedding).""
 
 from __future__ import annotations
 
+import heapq
 import time
+from typing import Any
 
 from qtasks.backends.memory.store import MemoryStore, copy_record
 from qtasks.core.inspection import TaskPage, TaskQuery, add_count, page_of
@@ -42,12 +44,19 @@ def purge_tasks(store: MemoryStore, ns: str, queue: str | None, status: str | No
             and (queue is None or r.queue == queue)
             and (status is None or r.status == status)
         ]
+        gone: dict[str, set[str]] = {}  # queue -> uuids, to rebuild each heap once
         for key in chosen:
             record = store.records.pop(key)
             store.expires.pop(key, None)
             store.leases.pop(key, None)
             store.lapsed.pop(key, None)
-            store._unqueue(ns, record.queue, record.uuid)
+            gone.setdefault(record.queue, set()).add(record.uuid)
+        for queue, uuids in gone.items():
+            for heaps in (store.ready, store.delayed):
+                heap: list[Any] | None = heaps.get((ns, queue))
+                if heap:
+                    heap[:] = [entry for entry in heap if entry[-1] not in uuids]
+                    heapq.heapify(heap)
         return len(chosen)
 
 
