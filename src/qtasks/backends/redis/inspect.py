@@ -1,12 +1,14 @@
 """The Redis backend's inspection (`core.ports.Inspection`), as flows like `flows.py`.
 
-The scripts keep listing indexes (`scripts/_ix.lua`): a sorted set per status and
-queue, and one per task name, each holding uuids scored by creation time. A listing
-merges the sets the query names (one, or one per queue for a status alone) newest
-first, a batch at a time, reads the candidates' records with one MGET per batch and
-keeps those that match every filter: it reads about as many records as it returns when
-the filters are those of one index, never the whole keyspace. Members whose record has
-expired are dropped on the way (and by the workers' upkeep).
+The scripts keep listing indexes (`scripts/_ix.lua`): per queue a sorted set of the
+tasks not settled yet and one per settled status, and one per task name, each holding
+uuids scored by creation time; only enqueueing and settling touch them. A listing
+merges the sets the query names (one, or one per queue) newest first, a batch at a
+time, reads the candidates' records with one MGET per batch and keeps those that match
+every filter: it reads about as many records as it returns when the filters are those
+of one index (for `new`, plus the running tasks it skips), never the whole keyspace.
+Running tasks are listed from the leases (as many as the workers' slots). Members whose
+record has expired are dropped on the way (and by the workers' upkeep).
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from typing import Any
 from qtasks.backends.redis import codec
 from qtasks.backends.redis import scripts as lua
 from qtasks.backends.redis.commands import Flow
-from qtasks.core.inspection import TaskQuery, add_count, page_from
+from qtasks.core.inspection import TaskQuery, add_count, page_from, page_of
 from qtasks.core.models import TaskRecord
-from qtasks.core.status import TaskStatus
+from qtasks.core.status import NEW, PROCESS
 
-_STATUSES = [s.value for s in TaskStatus]
+#: The index sets of each queue: one for tasks not settled, one per settled status.
+_INDEXES = ["pending", "success", "error", "cancel", "retry"]
 _PURGE_BATCH = 1000
 
 
@@ -28,16 +31,47 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _queues(prefix: str, query: TaskQuery) -> Flow:
+    if query.queue is not None:
+        return [query.queue]
+    return sorted(_text(q) for q in (yield ("SMEMBERS", prefix + "xq")))
+
+
 def _sources(prefix: str, query: TaskQuery) -> Flow:
     """The index keys (without the prefix) a listing merges."""
     if query.task_name is not None and query.status is None:
         return [f"xn:{query.task_name}"]
-    if query.queue is not None:
-        queues = [query.queue]
+    queues = yield from _queues(prefix, query)
+    if query.status == NEW:
+        statuses = ["pending"]
+    elif query.status == PROCESS:  # for a purge (a listing reads the leases)
+        statuses = ["pending", "process"]
+    elif query.status is not None:
+        statuses = [query.status]
     else:
-        queues = sorted(_text(q) for q in (yield ("SMEMBERS", prefix + "xq")))
-    statuses = [query.status] if query.status is not None else _STATUSES
+        statuses = _INDEXES
     return [f"x:{s}:{q}" for s in statuses for q in queues]
+
+
+def _running(prefix: str, query: TaskQuery) -> Flow:
+    """Running tasks: the leases of the queues (as many as the workers' slots), read
+    whole and filtered here."""
+    uuids: list[str] = []
+    for queue in (yield from _queues(prefix, query)):
+        for key in ("l:" + queue, f"x:process:{queue}"):  # leased; stored by `put` alone
+            uuids += [_text(u) for u in (yield ("ZRANGE", prefix + key, 0, -1))]
+    found: list[TaskRecord] = []
+    for i in range(0, len(uuids), 500):
+        chunk = uuids[i : i + 500]
+        raws = yield ("MGET", *(prefix + "t:" + u for u in chunk))
+        for uuid, raw in zip(chunk, raws, strict=True):
+            try:
+                record = codec.record(uuid, raw) if raw is not None else None
+            except codec.Undecodable:
+                record = None
+            if record is not None:
+                found.append(record)
+    return page_of(found, query)
 
 
 class _Source:
@@ -64,6 +98,8 @@ class _Source:
 
 
 def list_tasks(prefix: str, query: TaskQuery) -> Flow:
+    if query.status == PROCESS:
+        return (yield from _running(prefix, query))
     after = query.after
     top = "+inf" if after is None else repr(after[0])
     batch = min(query.limit + 1, 500)
@@ -117,11 +153,22 @@ def count_tasks() -> Flow:
 def purge_tasks(prefix: str, queue: str | None, status: str | None) -> Flow:
     keys = yield from _sources(prefix, TaskQuery(status=status, queue=queue))
     deleted = 0
-    while True:
-        got, left = yield (lua.PURGE_TASKS, _PURGE_BATCH, status or "", queue or "", *keys)
-        deleted += int(got)
-        if int(left) == 0:
-            return deleted
+    for key in keys:
+        offset = 0
+        while True:
+            got, kept, read = yield (
+                lua.PURGE_TASKS,
+                key,
+                offset,
+                _PURGE_BATCH,
+                status or "",
+                queue or "",
+            )
+            deleted += int(got)
+            offset += int(kept)
+            if int(read) < _PURGE_BATCH:
+                break
+    return deleted
 
 
 def pause(prefix: str, queue: str, paused: bool) -> Flow:

@@ -38,6 +38,5 @@ local function spoil(id, queue, raw, reason, now, ttl, updated)
     .. ',null,' .. cjson.encode(tb) .. ',{"dead_letter":' .. cjson.encode(reason) .. '},null]'
   redis.call('SET', P .. 't:' .. id, v, 'PX', ttl)
   ix_move(queue, {id}, 'new', 'error')
-  ix_move(queue, {id}, 'process', 'error')
   bury(id, queue, reason, now, ttl, raw)
 end

@@ -8,7 +8,7 @@ local function enqueue(i, n)
   local ks = {}
   for j = 1, n do ks[j] = P .. 't:' .. ARGV[i + (j - 1) * 7] end
   local old = redis.call('MGET', unpack(ks))
-  local mset, ready, delayed, now = {}, {}, {}, nil
+  local mset, ready, delayed, now, ix = {}, {}, {}, nil, {queues = {}, names = {}}
   for j = 1, n do
     if not old[j] then
       local b = i + (j - 1) * 7
@@ -17,11 +17,12 @@ local function enqueue(i, n)
       if eta then now = now or now_s() end
       if eta and eta > now then push(delayed, queue, eta, ARGV[b + 2])
       else push(ready, queue, 0, ARGV[b + 2]) end
-      ix_new(ARGV[b], queue, ARGV[b + 5], ARGV[b + 6], 'new')
+      ix_add(ix, ARGV[b], queue, ARGV[b + 5], ARGV[b + 6])
     end
   end
   if #mset == 0 then return end
   redis.call('MSET', unpack(mset))
+  ix_write(ix)
   for queue, args in pairs(ready) do
     redis.call('ZADD', P .. 'q:' .. queue, unpack(args)); wake(queue)
   end

@@ -12,7 +12,7 @@ local function recover(queue, now, limit, updated, ttl)
   local ks = {}
   for j, id in ipairs(ids) do ks[j] = P .. 't:' .. id end
   local raws = redis.call('MGET', unpack(ks))
-  local mset, ready, back = {}, {}, {}
+  local mset, ready = {}, {}
   for j, raw in ipairs(raws) do
     if raw then
       local h, rest = head(raw)
@@ -27,13 +27,11 @@ local function recover(queue, now, limit, updated, ttl)
       elseif v then
         mset[#mset + 1] = ks[j]; mset[#mset + 1] = v .. rest
         ready[#ready + 1] = 0; ready[#ready + 1] = h[5]
-        back[#back + 1] = ids[j]
       end
     end
   end
   if #mset == 0 then return 0 end
   redis.call('MSET', unpack(mset))
   redis.call('ZADD', P .. 'q:' .. queue, unpack(ready))
-  ix_move(queue, back, 'process', 'new')
   return #ready / 2
 end

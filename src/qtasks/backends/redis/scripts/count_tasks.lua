@@ -1,12 +1,18 @@
--- Returns {queue, status, count, ...} from the listing indexes (see _ix), for every
--- queue seen and every status; zero counts left out.
+-- Returns {queue, status, count, ...} for every queue seen and every status, zero counts
+-- left out: settled statuses from their indexes (see _ix), `process` from the leases
+-- (and the running records stored by `put` alone), `new` from the pending index less
+-- the leases.
 
 local out = {}
-local statuses = {'new', 'process', 'success', 'error', 'cancel', 'retry'}
+local function put(queue, s, n)
+  if n > 0 then out[#out + 1] = queue; out[#out + 1] = s; out[#out + 1] = n end
+end
 for _, queue in ipairs(redis.call('SMEMBERS', P .. 'xq')) do
-  for _, s in ipairs(statuses) do
-    local n = redis.call('ZCARD', P .. 'x:' .. s .. ':' .. queue)
-    if n > 0 then out[#out + 1] = queue; out[#out + 1] = s; out[#out + 1] = n end
+  local leased = redis.call('ZCARD', P .. 'l:' .. queue)
+  put(queue, 'new', math.max(redis.call('ZCARD', P .. 'x:pending:' .. queue) - leased, 0))
+  put(queue, 'process', leased + redis.call('ZCARD', P .. 'x:process:' .. queue))
+  for _, s in ipairs({'success', 'error', 'cancel', 'retry'}) do
+    put(queue, s, redis.call('ZCARD', P .. 'x:' .. s .. ':' .. queue))
   end
 end
 return out

@@ -29,7 +29,7 @@ local function take(want)
     ids[j] = id; ks[j] = P .. 't:' .. id
   end
   local raws = redis.call('MGET', unpack(ks))
-  local mset, leases, taken = {}, {}, {}
+  local mset, leases = {}, {}
   for j = 1, n do
     local raw = raws[j]
     if raw then
@@ -47,7 +47,6 @@ local function take(want)
         mset[#mset + 1] = ks[j]; mset[#mset + 1] = v
         leases[#leases + 1] = deadline; leases[#leases + 1] = ids[j]
         out[#out + 1] = ids[j]; out[#out + 1] = v
-        taken[#taken + 1] = ids[j]
         got = got + 1
       end
     end
@@ -55,7 +54,6 @@ local function take(want)
   if #mset > 0 then
     redis.call('MSET', unpack(mset))
     redis.call('ZADD', lk, unpack(leases))
-    ix_move(queue, taken, 'new', 'process')
   end
   return n
 end

@@ -12,12 +12,11 @@ for j = 1, n do
   local value = ARGV[b + 1]
   local h = raw and head(raw)
   local nh, rest = head(value)
-  if h and (h[1] ~= nh[1] or h[4] ~= nh[4]) then
-    redis.call('ZREM', P .. 'x:' .. h[1] .. ':' .. h[4], ARGV[b])
-  end
-  if not h or h[1] ~= nh[1] or h[4] ~= nh[4] then
-    ix_new(ARGV[b], nh[4], ARGV[b + 3], ARGV[b + 4], nh[1])
-  end
+  local member = (h and ARGV[b + 2] ~= '1') and h[5] or ''  -- what the record will keep
+  local key = ix_key(nh[1], nh[4], member)
+  local moved = not h or ix_key(h[1], h[4], h[5]) ~= key
+  if h and moved then redis.call('ZREM', ix_key(h[1], h[4], h[5]), ARGV[b]) end
+  if moved then ix_new(ARGV[b], nh[4], ARGV[b + 3], ARGV[b + 4], nh[1], member) end
   if ARGV[b + 2] == '1' then
     redis.call('SET', ks[j], value, 'PX', ttl)
     if h and h[8] then done(ARGV[b], value) end
