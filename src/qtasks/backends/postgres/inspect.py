@@ -1,5 +1,5 @@
 """The PostgreSQL backend's inspection (`core.ports.Inspection`), written like `ops.py`
-as generators of statements: listing through the indexes of migration 2 (status, task
+as generators of statements: listing through the indexes of migration 3 (status, task
 name, creation time), counts, purge by queue or status, and the paused queues."""
 
 from __future__ import annotations

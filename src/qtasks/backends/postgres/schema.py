@@ -81,8 +81,10 @@ CREATE TABLE IF NOT EXISTS {s}.workers (
 );
 """,
     ),
+    # Number 2 is taken by another branch's migration (documents, leases), not merged
+    # yet: this one follows it, so a database that has it applied gets this one too.
     (
-        2,
+        3,
         """
 CREATE INDEX IF NOT EXISTS tasks_by_status ON {s}.tasks (status, ns, created_at, uuid);
 CREATE INDEX IF NOT EXISTS tasks_by_name ON {s}.tasks (task_name, ns, created_at, uuid);
