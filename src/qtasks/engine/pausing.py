@@ -6,7 +6,6 @@ ends within `FETCH_WAIT` and may still bring a task."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -44,14 +43,8 @@ class PauseWatch:
                     (self._resumed.clear if paused else self._resumed.set)()
             await asyncio.sleep(PAUSE_CHECK_INTERVAL)
 
-    async def wait_resumed(
-        self, stopping: asyncio.Event, otherwise: Callable[[], Awaitable[None]]
-    ) -> None:
-        """While paused, return when the queue is resumed or the worker stops; when not
-        paused, run `otherwise()` (the worker's redelivery kept apart) instead."""
-        if not self.paused:
-            await otherwise()
-            return
+    async def wait_resumed(self, stopping: asyncio.Event) -> None:
+        """Return when the queue is resumed or the worker stops."""
         waits = [
             asyncio.ensure_future(self._resumed.wait()),
             asyncio.ensure_future(stopping.wait()),

@@ -7,7 +7,8 @@ fetches one task at a time until a first delivery comes (as it does when it star
 a task that kills its worker takes down nobody else, nor adds to their delivery count.
 
 Every background job has an owner: the helpers (heartbeat, acker, upkeep, cancel
-watch) belong to one task group, the consumers and the running tasks to another, both
+watch, pause watch) belong to one task group, the consumers and the running tasks to
+another, both
 awaited or cancelled in `run()`; none outlives it, and a cancellation at any point of
 `run()` leaves nothing running.
 """
@@ -142,9 +143,11 @@ class Worker:
         async with asyncio.TaskGroup() as helpers:
             jobs = [
                 helpers.create_task(job())
-                for job in (self._heartbeat, self._acker, self._upkeep, self._watch_cancels)
-            ]
-            jobs.append(helpers.create_task(self._pause.watch()))
+                for job in (
+                    self._heartbeat, self._acker, self._upkeep, self._watch_cancels,
+                    self._pause.watch,
+                )
+            ]  # fmt: skip
             try:
                 await self._serve(ready)
             finally:
@@ -177,8 +180,11 @@ class Worker:
         lease = self.config.lease_timeout
         await self.hooks.run("broker_listen_start", broker=self.backend, worker=self)
         while not self._stopping.is_set():
-            if self._apart is not None or self._pause.paused:
-                await self._pause.wait_resumed(self._stopping, otherwise=self._run_apart)
+            if self._apart is not None:
+                await self._run_apart()
+                continue
+            if self._pause.paused:  # `app.pause_queue()`: no fetch until it is resumed
+                await self._pause.wait_resumed(self._stopping)
                 continue
             free = self.concurrency - self._busy
             if free <= 0:
