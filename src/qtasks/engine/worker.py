@@ -8,9 +8,8 @@ a task that kills its worker takes down nobody else, nor adds to their delivery 
 
 Every background job has an owner: the helpers (heartbeat, acker, upkeep, cancel
 watch, pause watch) belong to one task group, the consumers and the running tasks to
-another, both
-awaited or cancelled in `run()`; none outlives it, and a cancellation at any point of
-`run()` leaves nothing running.
+another, both awaited or cancelled in `run()`; none outlives it, and a cancellation at
+any point of `run()` leaves nothing running.
 """
 
 from __future__ import annotations
