@@ -202,6 +202,7 @@ def complete(completions: Sequence[Completion], ttl: float) -> Flow:
                 codec.final_value(c.record),
                 c.dead_letter or "",
                 len(c.followups),
+                repr(c.record.created_at),  # its score in the listing index
             )
         calls.append(args + codec.enqueue_args([f for c in chunk for f in c.followups]))
     for args in calls:  # all encoded first: bad input stores nothing

@@ -34,7 +34,8 @@ def _text(value: Any) -> str:
 def _queues(prefix: str, query: TaskQuery) -> Flow:
     if query.queue is not None:
         return [query.queue]
-    return sorted(_text(q) for q in (yield ("SMEMBERS", prefix + "xq")))
+    seen = [_text(s) for s in (yield ("SMEMBERS", prefix + "xs"))]
+    return sorted(s[2:] for s in seen if s.startswith("q:"))
 
 
 def _sources(prefix: str, query: TaskQuery) -> Flow:

@@ -1,7 +1,8 @@
 -- Listing indexes (see inspect.py): ZSET x:pending:{queue} holds the uuids of the tasks
 -- of `queue` not settled yet (new or running: the running ones are also in l:{queue}),
 -- x:{status}:{queue} those of each settled status, xn:{name} those of each task name,
--- all scored by creation time; SETs xq and xn name the queues and task names seen.
+-- all scored by creation time; SET xs names the queues ("q:<queue>") and task names
+-- ("n:<name>") seen.
 -- Records stored by `put` alone (Redis as the result store of another broker: no queue
 -- member, no lease) are in x:process:{queue} while running.
 -- Only enqueueing and settling (complete, cancel, put, a requeue) touch them: a fetch,
@@ -24,22 +25,20 @@ local function ix_add(t, id, queue, name, created)
 end
 
 local function ix_write(t)
-  local qs, ns = {}, {}
+  local seen = {}
   for queue, args in pairs(t.queues) do
-    redis.call('ZADD', ix_key('new', queue), unpack(args)); qs[#qs + 1] = queue
+    redis.call('ZADD', ix_key('new', queue), unpack(args)); seen[#seen + 1] = 'q:' .. queue
   end
   for name, args in pairs(t.names) do
-    redis.call('ZADD', P .. 'xn:' .. name, unpack(args)); ns[#ns + 1] = name
+    redis.call('ZADD', P .. 'xn:' .. name, unpack(args)); seen[#seen + 1] = 'n:' .. name
   end
-  if #qs > 0 then redis.call('SADD', P .. 'xq', unpack(qs)) end
-  if #ns > 0 then redis.call('SADD', P .. 'xn', unpack(ns)) end
+  if #seen > 0 then redis.call('SADD', P .. 'xs', unpack(seen)) end
 end
 
 local function ix_new(id, queue, name, created, status, member)
   redis.call('ZADD', ix_key(status, queue, member), created, id)
   redis.call('ZADD', P .. 'xn:' .. name, created, id)
-  redis.call('SADD', P .. 'xq', queue)
-  redis.call('SADD', P .. 'xn', name)
+  redis.call('SADD', P .. 'xs', 'q:' .. queue, 'n:' .. name)
 end
 
 -- Move the uuids of list `ids` (of `queue`) from status `from` to status `to`.
@@ -55,19 +54,22 @@ local function ix_move(queue, ids, from, to)
   if #args > 0 then redis.call('ZADD', tk, unpack(args)) end
 end
 
--- Collect moves to do at once: t[from .. ' ' .. to .. ' ' .. queue] = {uuid, ...}.
-local function ix_defer(t, queue, id, from, to)
-  if ix_key(from, queue) == ix_key(to, queue) then return end
-  local k = from .. ' ' .. to .. ' ' .. queue
+-- Collect moves of uuids whose score (creation time) the caller knows, to do at once:
+-- one ZREM and one ZADD per pair of sets.
+local function ix_defer(t, queue, id, from, to, score)
+  local fk, tk = ix_key(from, queue), ix_key(to, queue)
+  if fk == tk then return end
+  local k = fk .. ' ' .. tk
   local l = t[k]
-  if not l then l = {}; t[k] = l end
-  l[#l + 1] = id
+  if not l then l = {ids = {}, args = {}, from = fk, to = tk}; t[k] = l end
+  l.ids[#l.ids + 1] = id
+  l.args[#l.args + 1] = score; l.args[#l.args + 1] = id
 end
 
 local function ix_flush(t)
-  for k, ids in pairs(t) do
-    local from, to, queue = string.match(k, '^(%S+) (%S+) (.*)$')
-    ix_move(queue, ids, from, to)
+  for _, l in pairs(t) do
+    redis.call('ZREM', l.from, unpack(l.ids))
+    redis.call('ZADD', l.to, unpack(l.args))
   end
 end
 

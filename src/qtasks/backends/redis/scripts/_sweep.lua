@@ -13,7 +13,12 @@ local function gone(ik, ids)
 end
 
 local function sweep(budget)
-  for _, queue in ipairs(redis.call('SMEMBERS', P .. 'xq')) do
+  local queues, names = {}, {}
+  for _, seen in ipairs(redis.call('SMEMBERS', P .. 'xs')) do
+    local kind, what = string.sub(seen, 1, 1), string.sub(seen, 3)
+    if kind == 'q' then queues[#queues + 1] = what else names[#names + 1] = what end
+  end
+  for _, queue in ipairs(queues) do
     for _, s in ipairs({'success', 'error', 'cancel', 'retry'}) do
       local ik = P .. 'x:' .. s .. ':' .. queue
       while budget > 0 do
@@ -23,7 +28,7 @@ local function sweep(budget)
       end
     end
   end
-  for _, name in ipairs(redis.call('SMEMBERS', P .. 'xn')) do
+  for _, name in ipairs(names) do
     if budget <= 0 then return end
     local ik = P .. 'xn:' .. name
     local ids = redis.call('ZRANGE', ik, 0, 99)
