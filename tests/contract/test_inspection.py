@@ -178,3 +178,12 @@ def test_query_rejects_bad_values() -> None:
         TaskQuery(limit=0)
     with pytest.raises(ConfigError, match="cursor"):
         TaskQuery(cursor="nonsense")
+
+
+async def test_a_worker_asks_whether_its_queue_is_paused(backend: Backend) -> None:
+    assert await backend.queue_paused("mail") is False  # type: ignore[attr-defined]
+    await backend.pause_queue("mail")  # type: ignore[attr-defined]
+    assert await backend.queue_paused("mail") is True  # type: ignore[attr-defined]
+    assert await backend.queue_paused("default") is False  # type: ignore[attr-defined]
+    await backend.resume_queue("mail")  # type: ignore[attr-defined]
+    assert await backend.queue_paused("mail") is False  # type: ignore[attr-defined]

@@ -425,6 +425,9 @@ class PairedBackend(Backend, DeadLetters, Inspection):
     async def paused_queues(self) -> list[str]:
         return await self._inspection().paused_queues()
 
+    async def queue_paused(self, queue: str) -> bool:
+        return await self._inspection().queue_paused(queue)
+
     # --- administration -----------------------------------------------------------------
     async def purge(self) -> None:
         await self.broker.purge()

@@ -399,6 +399,11 @@ class Inspection(ABC):
     async def paused_queues(self) -> list[str]:
         """The paused queues, sorted."""
 
+    async def queue_paused(self, queue: str) -> bool:
+        """Whether `queue` is paused: what each worker asks every second (a backend
+        overrides it where one key answers more cheaply than the whole list)."""
+        return queue in await self.paused_queues()
+
     def list_tasks_sync(self, query: TaskQuery) -> TaskPage:
         raise NotImplementedError
 

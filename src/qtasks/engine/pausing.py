@@ -1,5 +1,5 @@
 """Pausing a queue for every worker: each worker reads the backend's paused queues
-(`Inspection.paused_queues`) every `PAUSE_CHECK_INTERVAL` seconds, and its consumers
+(`Inspection.queue_paused`) every `PAUSE_CHECK_INTERVAL` seconds, and its consumers
 stop fetching while their queue is paused. Running tasks go on; a fetch already waiting
 ends within `FETCH_WAIT` and may still bring a task."""
 
@@ -33,7 +33,7 @@ class PauseWatch:
             return
         while True:
             try:
-                paused = self.queue in await self.backend.paused_queues()
+                paused = await self.backend.queue_paused(self.queue)
             except Exception as exc:  # keep the last known state; the next read may work
                 self.log.error("Reading the paused queues failed: %r", exc)
             else:

@@ -235,6 +235,17 @@ class NatsResults(PortalTwins, ResultStore, WorkerRegistry, Inspection):
             await kv.purge(inspect.paused_key(queue))
 
     @keeps_cancellation
+    async def queue_paused(self, queue: str) -> bool:
+        """One read of the queue's key (listing the keys would start a consumer)."""
+        kv = await self._workers()
+        with self.driver.errors:
+            try:
+                await kv.get(inspect.paused_key(queue))
+            except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
+                return False  # never paused, or resumed (its key purged)
+        return True
+
+    @keeps_cancellation
     async def paused_queues(self) -> list[str]:
         kv = await self._workers()
         with self.driver.errors:
