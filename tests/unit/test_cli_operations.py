@@ -198,3 +198,26 @@ def test_the_new_commands_are_listed(capsys: pytest.CaptureFixture[str]) -> None
         "dead",
     ):
         assert f"    {word} " in out or f"    {word}\n" in out, word
+
+
+def test_an_async_app_works_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = APP.replace("from qtasks import QueueTasks", "from qtasks.asyncio import QueueTasks")
+    (tmp_path / "opscli_async.py").write_text(source.format(url=f"sqlite:///{tmp_path}/a.db"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sys.modules.pop("opscli_async", None)
+    import opscli_async
+
+    app = opscli_async.app
+    queued = asyncio.run(app.enqueue("send_email", ["a@x"], queue="mail"))
+    code = main(["-A", "opscli_async:app", "tasks", "--json"])
+    tasks = json.loads(capsys.readouterr().out)["tasks"]
+    assert code == 0 and [t["uuid"] for t in tasks] == [str(queued.uuid)]
+    assert main(["-A", "opscli_async:app", "pause", "mail"]) == 0
+    assert main(["-A", "opscli_async:app", "queues", "--json"]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out[out.index("{") :])["mail"]["paused"] is True
+    assert main(["-A", "opscli_async:app", "purge", "--queue", "mail", "--yes"]) == 0
+    assert "Purged 1 task(s)" in capsys.readouterr().out
+    sys.modules.pop("opscli_async", None)

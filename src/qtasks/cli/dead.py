@@ -7,8 +7,18 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from qtasks.cli.common import UsageError, load_app
-from qtasks.cli.output import NOT_DONE, OK, add_json, confirm, guarded, plain, print_json, table
+from qtasks.cli.common import UsageError
+from qtasks.cli.output import (
+    NOT_DONE,
+    OK,
+    add_json,
+    confirm,
+    guarded,
+    load,
+    plain,
+    print_json,
+    table,
+)
 
 name = "dead"
 summary = "list, requeue or purge dead letters"
@@ -32,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     action = getattr(args, "dead_command", None)
     if action is None:
         raise UsageError("usage: qtasks -A module:app dead {list,requeue,purge} ...")
-    app = load_app(args)
+    app = load(args)
     if action == "list":
         letters = app.dead_letters(args.limit, args.offset)
         if args.json:

@@ -15,13 +15,16 @@ Exit codes of every `qtasks` command:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
+import inspect
 import json
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from qtasks.cli.common import load_app
 from qtasks.exc import BackendError, ConfigError
 
 OK, NOT_DONE, USAGE, BACKEND = 0, 1, 2, 3
@@ -61,6 +64,54 @@ class GroupCommand:
 
     def __repr__(self) -> str:
         return f"<qtasks command {self.name!r}>"
+
+
+class Blocking:
+    """An app whose method calls return their result: as they are for the sync app; for
+    the async app (`qtasks.asyncio.QueueTasks`) each call is run to its end on one event
+    loop this object keeps for the command (so connections are made once). Attributes
+    that are not methods are the app's own."""
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._app, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            result = attr(*args, **kwargs)
+            if inspect.isawaitable(result):
+                if self._loop is None:
+                    self._loop = asyncio.new_event_loop()
+                result = self._loop.run_until_complete(_awaited(result))
+            return result
+
+        return call
+
+    def close(self) -> None:
+        """Close the app's connections made on this object's loop, then the loop."""
+        if self._loop is not None:
+            self._loop.run_until_complete(self._app.backend.close())
+            self._loop.close()
+            self._loop = None
+
+
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable
+
+
+#: The apps `load()` gave the command running now; `guarded` closes them when it ends.
+_LOADED: list[Blocking] = []
+
+
+def load(args: argparse.Namespace) -> Any:
+    """The app of `-A` (see `qtasks.cli.common.load_app`), its calls blocking."""
+    app = Blocking(load_app(args))
+    _LOADED.append(app)
+    return app
 
 
 def add_json(parser: argparse.ArgumentParser) -> None:
@@ -157,7 +208,8 @@ def confirm(question: str, yes: bool) -> bool:
 
 def guarded(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     """`run`, with the backend's refusals and failures as exit code 3 and a bad value
-    as a usage error (2), each with one line on stderr."""
+    as a usage error (2), each with one line on stderr; the apps it loaded are closed
+    when it ends."""
 
     def wrapper(args: argparse.Namespace) -> int:
         try:
@@ -168,6 +220,9 @@ def guarded(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Name
         except BackendError as exc:
             print(f"qtasks: error: {exc}", file=sys.stderr)
             return BACKEND
+        finally:
+            while _LOADED:
+                _LOADED.pop().close()
 
     return wrapper
 
@@ -178,10 +233,12 @@ __all__ = [
     "OK",
     "STATUS_STYLE",
     "USAGE",
+    "Blocking",
     "GroupCommand",
     "add_json",
     "confirm",
     "guarded",
+    "load",
     "plain",
     "print_json",
     "table",

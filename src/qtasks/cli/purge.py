@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from qtasks.cli.common import load_app
-from qtasks.cli.output import NOT_DONE, OK, add_json, confirm, guarded, print_json
+from qtasks.cli.output import NOT_DONE, OK, add_json, confirm, guarded, load, print_json
 
 name = "purge"
 summary = "delete the app's tasks: all, or one queue's or status's"
@@ -26,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 @guarded
 def run(args: argparse.Namespace) -> int:
     """Ask first (unless `--yes`), then purge; exit 1 when the answer is not yes."""
-    app = load_app(args)
+    app = load(args)
     queue, status = getattr(args, "queue", None), getattr(args, "status", None)
     parts = [f"queue {queue!r}" if queue else "", f"status {status!r}" if status else ""]
     chosen = " and ".join(p for p in parts if p)

@@ -6,8 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from qtasks.cli.common import load_app
-from qtasks.cli.output import OK, GroupCommand, add_json, guarded, print_json, table
+from qtasks.cli.output import OK, GroupCommand, add_json, guarded, load, print_json, table
 
 _COLUMNS = ("new", "process", "success", "error", "cancel", "retry")
 
@@ -35,7 +34,7 @@ def _queues_arguments(parser: argparse.ArgumentParser) -> None:
 
 @guarded
 def _queues(args: argparse.Namespace) -> int:
-    counts, paused = queue_rows(load_app(args))
+    counts, paused = queue_rows(load(args))
     if args.json:
         print_json({q: {"paused": q in paused, "counts": by} for q, by in counts.items()})
     else:
@@ -49,14 +48,14 @@ def _queue_argument(parser: argparse.ArgumentParser) -> None:
 
 @guarded
 def _pause(args: argparse.Namespace) -> int:
-    load_app(args).pause_queue(args.queue)
+    load(args).pause_queue(args.queue)
     print(f"Paused queue {args.queue!r}: its workers stop fetching within about a second")
     return OK
 
 
 @guarded
 def _resume(args: argparse.Namespace) -> int:
-    load_app(args).resume_queue(args.queue)
+    load(args).resume_queue(args.queue)
     print(f"Resumed queue {args.queue!r}")
     return OK
 

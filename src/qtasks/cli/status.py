@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from qtasks.cli.common import load_app
-from qtasks.cli.output import NOT_DONE, OK, add_json, guarded, print_json
+from qtasks.cli.output import NOT_DONE, OK, add_json, guarded, load, print_json
 from qtasks.cli.queues import print_queues, queue_rows
 
 name = "status"
@@ -21,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """One line per live worker, then the queues (where the backend can count them);
     exit 1 when no worker is alive."""
-    app = load_app(args)
+    app = load(args)
     workers = app.backend.live_workers_sync()
     counts, paused = queue_rows(app) if app.backend.capabilities.inspection else ({}, [])
     if args.json:

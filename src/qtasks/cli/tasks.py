@@ -6,13 +6,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from qtasks.cli.common import load_app
 from qtasks.cli.output import (
     NOT_DONE,
     OK,
     GroupCommand,
     add_json,
     guarded,
+    load,
     print_json,
     table,
     task_dict,
@@ -58,7 +58,7 @@ def _tasks_arguments(parser: argparse.ArgumentParser) -> None:
 
 @guarded
 def _tasks(args: argparse.Namespace) -> int:
-    app = load_app(args)
+    app = load(args)
     page = app.list_tasks(
         status=args.status,
         task_name=args.task_name,
@@ -112,7 +112,7 @@ def _chain(app: Any, task: Any) -> list[Any]:
 
 @guarded
 def _task(args: argparse.Namespace) -> int:
-    app = load_app(args)
+    app = load(args)
     task = app.get(args.uuid)
     if task is None:
         print(f"No task {args.uuid} (unknown, or its record expired)")
@@ -155,7 +155,7 @@ def _retry_arguments(parser: argparse.ArgumentParser) -> None:
 
 @guarded
 def _retry(args: argparse.Namespace) -> int:
-    app = load_app(args)
+    app = load(args)
     done: list[tuple[str, str | None]] = []
     for uuid in args.uuids:
         copy = app.retry(uuid)
@@ -178,7 +178,7 @@ def _cancel_arguments(parser: argparse.ArgumentParser) -> None:
 
 @guarded
 def _cancel(args: argparse.Namespace) -> int:
-    app = load_app(args)
+    app = load(args)
     filters = (args.status, args.task_name, args.queue, args.since, args.until)
     if args.uuids and any(f is not None for f in filters):
         print("qtasks: error: give task uuids or filters, not both")

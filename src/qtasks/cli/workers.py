@@ -6,8 +6,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from qtasks.cli.common import load_app
-from qtasks.cli.output import NOT_DONE, OK, add_json, guarded, print_json, table
+from qtasks.cli.output import NOT_DONE, OK, add_json, guarded, load, print_json, table
 
 name = "workers"
 summary = "list the live workers and what each runs"
@@ -19,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 @guarded
 def run(args: argparse.Namespace) -> int:
-    app = load_app(args)
+    app = load(args)
     workers = app.live_workers()
     if args.json:
         print_json(workers)
