@@ -55,6 +55,23 @@ CREATE TABLE IF NOT EXISTS qtasks.workers (
 );
 INSERT INTO qtasks.schema_version (version) VALUES (1) ON CONFLICT DO NOTHING;
 
+-- migration 2
+CREATE TABLE IF NOT EXISTS qtasks.leases (
+    ns text NOT NULL,
+    name text NOT NULL,
+    holder text NOT NULL,
+    expires_at double precision NOT NULL,
+    PRIMARY KEY (ns, name)
+);
+CREATE TABLE IF NOT EXISTS qtasks.documents (
+    ns text NOT NULL,
+    collection text NOT NULL,
+    key text NOT NULL,
+    document bytea NOT NULL,
+    PRIMARY KEY (ns, collection, key)
+);
+INSERT INTO qtasks.schema_version (version) VALUES (2) ON CONFLICT DO NOTHING;
+
 -- migration 3
 CREATE INDEX IF NOT EXISTS tasks_by_status ON qtasks.tasks (status, ns, created_at, uuid);
 CREATE INDEX IF NOT EXISTS tasks_by_name ON qtasks.tasks (task_name, ns, created_at, uuid);

@@ -55,7 +55,7 @@ def test_db_commands_and_migrate_false(
         with pytest.raises(ConfigError, match="db upgrade"):
             app.add_task("t")
         assert main(["-A", target, "db", "upgrade"]) == 0
-        assert "Applied migrations 1, 3" in capsys.readouterr().out
+        assert "Applied migrations 1, 2, 3" in capsys.readouterr().out
         assert main(["-A", target, "db", "upgrade"]) == 0
         assert "nothing to apply" in capsys.readouterr().out
         assert main(["-A", target, "db", "status"]) == 0

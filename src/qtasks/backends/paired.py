@@ -46,21 +46,29 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from qtasks.backends.base import Backend, requeued
-from qtasks.core.inspection import TaskPage, TaskQuery
+from qtasks.backends.base import (
+    Backend,
+    InspectionByPart,
+    parts_async,
+    parts_sync,
+    purge_behind_broker_steps,
+    purge_both_steps,
+    requeued,
+)
 from qtasks.core.models import DEFAULT_QUEUE, Completion, DeadLetter, Delivery, TaskRecord
 from qtasks.core.ports import Backend as BackendPort
 from qtasks.core.ports import (
     Broker,
     CancelQueued,
     Capabilities,
+    Coordination,
     DeadLetters,
     Inspection,
     ResultStore,
     WorkerRegistry,
 )
-from qtasks.core.status import CANCEL, ERROR, NEW, PROCESS, SETTLED_STATUSES, TaskStatus
-from qtasks.core.steps import Flow, run_async, run_sync
+from qtasks.core.status import ERROR, NEW, PROCESS, SETTLED_STATUSES
+from qtasks.core.steps import Flow
 
 if TYPE_CHECKING:
     from qtasks.core.config import QueueConfig
@@ -70,7 +78,7 @@ if TYPE_CHECKING:
 _PAGE = 500
 
 
-class PairedBackend(Backend, DeadLetters, Inspection):
+class PairedBackend(InspectionByPart, Backend, DeadLetters, Coordination):
     """A `Backend` made of `broker` (queues, leases) and `store` (task records)."""
 
     def __init__(self, broker: Broker, store: ResultStore) -> None:
@@ -85,6 +93,8 @@ class PairedBackend(Backend, DeadLetters, Inspection):
         self._dead = broker if b.dead_letters and isinstance(broker, DeadLetters) else None
         # Listing reads the store, which holds every record; so do the paused queues.
         self._inspector = store if s.inspection and isinstance(store, Inspection) else None
+        # Leases and documents live with the records where the store keeps them.
+        self._coordinator = _coordinator(store) or _coordinator(broker)
         # Per instance: what a pair can do depends on its parts.
         self.capabilities = Capabilities(  # type: ignore[misc]
             priorities=b.priorities,
@@ -97,6 +107,7 @@ class PairedBackend(Backend, DeadLetters, Inspection):
             worker_registry=registry is not None,
             connection_leases=b.connection_leases,
             inspection=self._inspector is not None,
+            coordination=self._coordinator is not None,
         )
 
     @property
@@ -347,86 +358,20 @@ class PairedBackend(Backend, DeadLetters, Inspection):
         assert self._inspector is not None
         return self._inspector
 
-    async def list_tasks(self, query: TaskQuery) -> TaskPage:
-        return await self._inspection().list_tasks(query)
-
-    async def count_tasks(self) -> dict[str, dict[str, int]]:
-        return await self._inspection().count_tasks()
-
     async def purge_tasks(self, queue: str | None = None, status: str | None = None) -> int:
-        """The store's records, and the broker's copies where the broker is a backend
-        that purges by queue and status too. A broker that is only a broker (RabbitMQ,
-        NATS) keeps its messages, and a message whose record is gone would run: there a
-        purged queued task's record becomes `cancel` (reason "purged", expiring like any
-        final record) instead, so a worker drops its message unrun."""
-
-        async def perform(step: tuple[Any, str, tuple[Any, ...]]) -> Any:
-            return await getattr(step[0], step[1])(*step[2])
-
-        return await run_async(self._purge_tasks_steps(queue, status), perform)
+        """The store's records and the broker's entries (see `_purge_steps`)."""
+        return await parts_async(self._purge_steps(queue, status))
 
     def purge_tasks_sync(self, queue: str | None = None, status: str | None = None) -> int:
-        def perform(step: tuple[Any, str, tuple[Any, ...]]) -> Any:
-            return getattr(step[0], step[1] + "_sync")(*step[2])
+        return parts_sync(self._purge_steps(queue, status))
 
-        return run_sync(self._purge_tasks_steps(queue, status), perform)
-
-    def _purge_tasks_steps(self, queue: str | None, status: str | None) -> Flow[int]:
-        """`purge_tasks` as (part, method, args) steps, for sync and async callers."""
-        inspector = self._inspection()
-        if self.broker.capabilities.inspection and isinstance(self.broker, Inspection):
-            count: int = yield (inspector, "purge_tasks", (queue, status))
-            yield (self.broker, "purge_tasks", (queue, status))
-            return count
-        statuses = [status] if status is not None else [s.value for s in TaskStatus]
-        count = 0
-        for each in statuses:
-            if each != NEW:
-                count += yield (inspector, "purge_tasks", (queue, each))
-        query = TaskQuery(status=NEW, queue=queue, limit=_PAGE)
-        while NEW in statuses:
-            page = yield (inspector, "list_tasks", (query,))
-            now = time.time()
-            tombstones = [
-                dataclasses.replace(
-                    r, status=CANCEL, updated_at=now, extra={**r.extra, "cancel_reason": "purged"}
-                )
-                for r in page.records
-            ]
-            if tombstones:
-                yield (self.store, "put", (tombstones,))
-            count += len(tombstones)
-            if page.cursor is None:
-                break
-            query = dataclasses.replace(query, cursor=page.cursor)
-        return count
-
-    def list_tasks_sync(self, query: TaskQuery) -> TaskPage:
-        return self._inspection().list_tasks_sync(query)
-
-    def count_tasks_sync(self) -> dict[str, dict[str, int]]:
-        return self._inspection().count_tasks_sync()
-
-    def pause_queue_sync(self, queue: str) -> None:
-        self._inspection().pause_queue_sync(queue)
-
-    def resume_queue_sync(self, queue: str) -> None:
-        self._inspection().resume_queue_sync(queue)
-
-    def paused_queues_sync(self) -> list[str]:
-        return self._inspection().paused_queues_sync()
-
-    async def pause_queue(self, queue: str) -> None:
-        await self._inspection().pause_queue(queue)
-
-    async def resume_queue(self, queue: str) -> None:
-        await self._inspection().resume_queue(queue)
-
-    async def paused_queues(self) -> list[str]:
-        return await self._inspection().paused_queues()
-
-    async def queue_paused(self, queue: str) -> bool:
-        return await self._inspection().queue_paused(queue)
+    def _purge_steps(self, queue: str | None, status: str | None) -> Flow[int]:
+        """Both parts where the broker purges by filter too; else the store's records,
+        its queued ones kept as `cancel` (`base.purge_behind_broker_steps`)."""
+        inspector, broker = self._inspection(), self.broker
+        if broker.capabilities.inspection and isinstance(broker, Inspection):
+            return purge_both_steps(inspector, broker, queue, status)
+        return purge_behind_broker_steps(inspector, self.store, queue, status)
 
     # --- administration -----------------------------------------------------------------
     async def purge(self) -> None:
@@ -490,6 +435,39 @@ class PairedBackend(Backend, DeadLetters, Inspection):
 
     def purge_dead_letters_sync(self, uuids: Sequence[str] | None = None) -> int:
         return self._letters().purge_dead_letters_sync(uuids)
+
+    # --- coordination: the store's (or the broker's) -----------------------------------
+    def _coordination(self) -> Coordination:
+        if self._coordinator is None:
+            self.capabilities.require("coordination", self)
+        assert self._coordinator is not None
+        return self._coordinator
+
+    async def acquire_lease(self, name: str, holder: str, ttl: float) -> float | None:
+        return await self._coordination().acquire_lease(name, holder, ttl)
+
+    async def release_lease(self, name: str, holder: str) -> None:
+        await self._coordination().release_lease(name, holder)
+
+    async def lease_holder(self, name: str) -> str | None:
+        return await self._coordination().lease_holder(name)
+
+    async def put_document(self, collection: str, key: str, document: dict[str, Any]) -> None:
+        await self._coordination().put_document(collection, key, document)
+
+    async def get_document(self, collection: str, key: str) -> dict[str, Any] | None:
+        return await self._coordination().get_document(collection, key)
+
+    async def list_documents(self, collection: str) -> dict[str, dict[str, Any]]:
+        return await self._coordination().list_documents(collection)
+
+    async def delete_document(self, collection: str, key: str) -> bool:
+        return await self._coordination().delete_document(collection, key)
+
+
+def _coordinator(part: Broker | ResultStore) -> Coordination | None:
+    ok = part.capabilities.coordination and isinstance(part, Coordination)
+    return part if ok else None  # type: ignore[return-value]
 
 
 def _registry(part: Broker | ResultStore) -> WorkerRegistry | None:

@@ -7,7 +7,7 @@ import argparse
 from collections.abc import Sequence
 from typing import Protocol, cast
 
-from qtasks.cli import db, dead, purge, queues, run, status, tasks, workers
+from qtasks.cli import beat, db, dead, purge, queues, run, schedule, status, tasks, workers
 from qtasks.cli.common import warn
 
 GROUP = "qtasks.commands"
@@ -30,6 +30,8 @@ class Command(Protocol):
 # installed metadata, and skips their entry points.
 BUILTIN_COMMANDS: tuple[Command, ...] = (
     run,
+    beat,
+    schedule,
     status,
     *tasks.COMMANDS,
     *queues.COMMANDS,

@@ -42,6 +42,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--num-workers", type=int, default=None, help="consumer loops per process")
     parser.add_argument(
+        "--no-scheduler",
+        action="store_true",
+        help="do not run the scheduler in this worker (default: env QTASKS_SCHEDULER, else on)",
+    )
+    parser.add_argument(
         "--isolation",
         choices=("thread", "process"),
         default=None,
@@ -55,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
     app = load_app(args)
     if args.isolation is not None:
         app.config.task_isolation = args.isolation
+    if args.no_scheduler:
+        app.config.scheduler = False
     if args.concurrency is not None and args.concurrency < 1:
         raise SystemExit("--concurrency must be >= 1")
     queues = [q.strip() for q in args.queues.split(",") if q.strip()] if args.queues else None

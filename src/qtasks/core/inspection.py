@@ -1,6 +1,6 @@
-"""What the inspection port (`qtasks.core.ports.Inspection`) takes and gives: a query
-for task records (`TaskQuery`), a page of them (`TaskPage`) and its cursor, and the pure
-parts every backend shares (matching, ordering, paging).
+"""The inspection port (`Inspection`, also `qtasks.core.ports.Inspection`) and what it
+takes and gives: a query for task records (`TaskQuery`), a page of them (`TaskPage`) and
+its cursor, and the pure parts every backend shares (matching, ordering, paging).
 
 Listing order is newest first: `created_at` descending, then `uuid` descending, so a
 page boundary is a stable point (`created_at`, `uuid`) that new tasks never move. The
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -153,8 +154,68 @@ def moment(value: Any, now: float, what: str = "since") -> float | None:
     )
 
 
+class Inspection(ABC):
+    """Operating an app: list and count its task records, purge part of them, and pause
+    queues for every worker.
+
+    Listing reads an index (or a set kept per status), never every record: newest
+    first by (`created_at`, `uuid`), one page at a time (see `qtasks.core.inspection`).
+    Records whose time to live is over are not listed nor counted."""
+
+    @abstractmethod
+    async def list_tasks(self, query: TaskQuery) -> TaskPage:
+        """One page of the records matching `query`, newest first."""
+
+    @abstractmethod
+    async def count_tasks(self) -> dict[str, dict[str, int]]:
+        """How many records there are, by queue then status (zero counts left out)."""
+
+    @abstractmethod
+    async def purge_tasks(self, queue: str | None = None, status: str | None = None) -> int:
+        """Delete the records of `queue` and/or `status` (None: any) with their queue
+        entries and leases; a worker running a purged task finds its lease gone and its
+        result is not stored. Returns how many records were deleted."""
+
+    @abstractmethod
+    async def pause_queue(self, queue: str) -> None:
+        """Ask every worker of `queue` to stop fetching from it (running tasks go on);
+        it stays paused, across restarts, until `resume_queue`."""
+
+    @abstractmethod
+    async def resume_queue(self, queue: str) -> None:
+        """Let the workers of `queue` fetch again."""
+
+    @abstractmethod
+    async def paused_queues(self) -> list[str]:
+        """The paused queues, sorted."""
+
+    async def queue_paused(self, queue: str) -> bool:
+        """Whether `queue` is paused: what each worker asks every second (a backend
+        overrides it where one key answers more cheaply than the whole list)."""
+        return queue in await self.paused_queues()
+
+    def list_tasks_sync(self, query: TaskQuery) -> TaskPage:
+        raise NotImplementedError
+
+    def count_tasks_sync(self) -> dict[str, dict[str, int]]:
+        raise NotImplementedError
+
+    def purge_tasks_sync(self, queue: str | None = None, status: str | None = None) -> int:
+        raise NotImplementedError
+
+    def pause_queue_sync(self, queue: str) -> None:
+        raise NotImplementedError
+
+    def resume_queue_sync(self, queue: str) -> None:
+        raise NotImplementedError
+
+    def paused_queues_sync(self) -> list[str]:
+        raise NotImplementedError
+
+
 __all__ = [
     "MAX_PAGE",
+    "Inspection",
     "TaskPage",
     "TaskQuery",
     "add_count",

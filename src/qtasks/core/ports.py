@@ -20,6 +20,9 @@
                  paused_queues (operating the app: `qtasks.core.inspection`)
   TransactionalEnqueue  enqueue_in (through a database connection the caller holds)
   SchemaMigrations      schema_version_sync · migrate_sync · schema_script (SQL databases)
+  Coordination   acquire_lease · release_lease · lease_holder · put_document ·
+                 get_document · list_documents · delete_document (the scheduler's leader
+                 lease and its stored schedules)
 ```
 
 Delivery is at-least-once: `fetch` leases tasks to a worker for `lease` seconds and marks
@@ -58,7 +61,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from qtasks.core.inspection import TaskPage, TaskQuery
+from qtasks.core.inspection import Inspection
 from qtasks.core.models import DEFAULT_QUEUE, Completion, DeadLetter, Delivery, TaskRecord
 from qtasks.core.urls import redact
 from qtasks.exc import CapabilityError
@@ -98,6 +101,8 @@ class Capabilities:
     #: and comes back to the queue at once when that channel closes. There is no expired
     #: lease to fence, and `extend` has nothing to renew.
     connection_leases: bool = False
+    #: Implements `Coordination` (named leases, small shared documents).
+    coordination: bool = False
 
     def require(self, name: str, backend: object) -> None:
         """Raise `CapabilityError` unless the capability `name` is present."""
@@ -364,65 +369,6 @@ class WorkerRegistry(ABC):
         raise NotImplementedError
 
 
-class Inspection(ABC):
-    """Operating an app: list and count its task records, purge part of them, and pause
-    queues for every worker.
-
-    Listing reads an index (or a set kept per status), never every record: newest
-    first by (`created_at`, `uuid`), one page at a time (see `qtasks.core.inspection`).
-    Records whose time to live is over are not listed nor counted."""
-
-    @abstractmethod
-    async def list_tasks(self, query: TaskQuery) -> TaskPage:
-        """One page of the records matching `query`, newest first."""
-
-    @abstractmethod
-    async def count_tasks(self) -> dict[str, dict[str, int]]:
-        """How many records there are, by queue then status (zero counts left out)."""
-
-    @abstractmethod
-    async def purge_tasks(self, queue: str | None = None, status: str | None = None) -> int:
-        """Delete the records of `queue` and/or `status` (None: any) with their queue
-        entries and leases; a worker running a purged task finds its lease gone and its
-        result is not stored. Returns how many records were deleted."""
-
-    @abstractmethod
-    async def pause_queue(self, queue: str) -> None:
-        """Ask every worker of `queue` to stop fetching from it (running tasks go on);
-        it stays paused, across restarts, until `resume_queue`."""
-
-    @abstractmethod
-    async def resume_queue(self, queue: str) -> None:
-        """Let the workers of `queue` fetch again."""
-
-    @abstractmethod
-    async def paused_queues(self) -> list[str]:
-        """The paused queues, sorted."""
-
-    async def queue_paused(self, queue: str) -> bool:
-        """Whether `queue` is paused: what each worker asks every second (a backend
-        overrides it where one key answers more cheaply than the whole list)."""
-        return queue in await self.paused_queues()
-
-    def list_tasks_sync(self, query: TaskQuery) -> TaskPage:
-        raise NotImplementedError
-
-    def count_tasks_sync(self) -> dict[str, dict[str, int]]:
-        raise NotImplementedError
-
-    def purge_tasks_sync(self, queue: str | None = None, status: str | None = None) -> int:
-        raise NotImplementedError
-
-    def pause_queue_sync(self, queue: str) -> None:
-        raise NotImplementedError
-
-    def resume_queue_sync(self, queue: str) -> None:
-        raise NotImplementedError
-
-    def paused_queues_sync(self) -> list[str]:
-        raise NotImplementedError
-
-
 class TransactionalEnqueue(ABC):
     """Enqueue through a database connection the caller holds, inside the caller's open
     transaction: the tasks exist exactly when that transaction commits, and not at all
@@ -454,11 +400,52 @@ class SchemaMigrations(ABC):
         """The whole latest schema as one SQL script."""
 
 
+class Coordination(ABC):
+    """What processes of one app agree on through the backend: named leases (one holder
+    at a time, expiring unless renewed) and small JSON documents grouped in collections.
+    The scheduler keeps its leader lease and its schedules here.
+
+    Lease times are decided by the backend's clock where it has one (Redis, PostgreSQL);
+    elsewhere by the clock of the machine holding the data (memory, SQLite) or of the
+    caller (NATS). Documents are JSON objects (`dict[str, Any]` of JSON values)."""
+
+    @abstractmethod
+    async def acquire_lease(self, name: str, holder: str, ttl: float) -> float | None:
+        """Take lease `name` for `holder` for `ttl` seconds when it is free, expired or
+        already `holder`'s (a renewal). Returns the deciding clock's time (epoch seconds)
+        when `holder` holds it now, None when another holder does."""
+
+    @abstractmethod
+    async def release_lease(self, name: str, holder: str) -> None:
+        """Give lease `name` up if `holder` holds it (another holder's is left alone)."""
+
+    @abstractmethod
+    async def lease_holder(self, name: str) -> str | None:
+        """Who holds lease `name` now (not expired), or None."""
+
+    @abstractmethod
+    async def put_document(self, collection: str, key: str, document: dict[str, Any]) -> None:
+        """Store (insert or replace) `document` under `key` in `collection`."""
+
+    @abstractmethod
+    async def get_document(self, collection: str, key: str) -> dict[str, Any] | None:
+        """The document under `key`, or None."""
+
+    @abstractmethod
+    async def list_documents(self, collection: str) -> dict[str, dict[str, Any]]:
+        """Every document of `collection`: key -> document."""
+
+    @abstractmethod
+    async def delete_document(self, collection: str, key: str) -> bool:
+        """Forget the document under `key`; True when there was one."""
+
+
 __all__ = [
     "Backend",
     "Broker",
     "CancelQueued",
     "Capabilities",
+    "Coordination",
     "DeadLetters",
     "Inspection",
     "SchemaMigrations",

@@ -53,6 +53,7 @@ class NatsBackend(PairedBackend):
             dead_letters=True,
             worker_registry=True,
             inspection=True,
+            coordination=True,
         )
 
     async def enqueue(self, records: Sequence[TaskRecord]) -> None:

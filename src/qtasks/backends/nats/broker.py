@@ -55,6 +55,12 @@ if TYPE_CHECKING:
 
 #: Seconds between re-checks of a waiting fetch (expired leases wake no one).
 _RECHECK = 0.5
+
+
+def _band_priority(subject: str) -> int:
+    return token_priority(subject.rsplit(".", 1)[1])
+
+
 #: Seconds to wait for the rest of a pull cut short by a cancellation.
 _DRAIN = 1.0
 #: Seconds a flush of naks and in-progress acks may wait (nats-py takes whole seconds).
@@ -123,30 +129,43 @@ class NatsBroker(PortalTwins, Broker, DeadLetters):
         await self.driver.work_stream(link)
         deadline = time.monotonic() + wait
         woken = asyncio.Event()
+        published: set[str] = set()  # subjects published to since the last look
+        look_everywhere = True
         sub = None
         try:
             while True:
                 woken.clear()
-                got = await self._take(link, queue, limit, lease)
+                # Woken by publishes, only their subjects can hold new messages (the
+                # others were empty at the last look): no STREAM.INFO round trip.
+                bands = None if look_everywhere else sorted(published, key=_band_priority)
+                published.clear()
+                got = await self._take(link, queue, limit, lease, bands)
                 if cancelled_meanwhile(task, before):  # see keeps_cancellation
                     await asyncio.shield(self._give_back(link, [d.token for d in got]))
                     raise asyncio.CancelledError
                 remaining = deadline - time.monotonic()
                 if got or remaining <= 0:
                     return got
+                if bands is not None:
+                    # The wake can outrun the stream's store of that message: look
+                    # everywhere once more before waiting.
+                    look_everywhere = True
+                    continue
                 if sub is None:  # subscribe, then look again: no publish slips between
 
-                    async def wake(_: Msg) -> None:
+                    async def wake(msg: Msg) -> None:
+                        published.add(msg.subject)
                         woken.set()
 
                     with self.driver.errors:
                         sub = await link.nc.subscribe(self.names.queue_filter(queue), cb=wake)
                     continue
+                look_everywhere = False
                 try:
                     async with asyncio.timeout(min(remaining, _RECHECK)):
                         await woken.wait()
                 except TimeoutError:
-                    pass
+                    look_everywhere = True  # a redelivery after a lease publishes nothing
         finally:
             if sub is not None:
                 try:
@@ -161,13 +180,17 @@ class NatsBroker(PortalTwins, Broker, DeadLetters):
                 self.names.stream, subjects_filter=self.names.queue_filter(queue)
             )
         subjects = [s for s, n in (info.state.subjects or {}).items() if n]
-        return sorted(subjects, key=lambda s: token_priority(s.rsplit(".", 1)[1]))
+        return sorted(subjects, key=_band_priority)
 
-    async def _take(self, link: Link, queue: str, limit: int, lease: float) -> list[Delivery]:
+    async def _take(
+        self, link: Link, queue: str, limit: int, lease: float, bands: list[str] | None = None
+    ) -> list[Delivery]:
+        """Up to `limit` deliveries from the queue's `bands` (subjects, lowest priority
+        value first; None: those that hold messages, asked of the server)."""
         out: list[Delivery] = []
         unread: list[Msg] = []  # pulled, not yet made deliveries
         try:
-            for subject in await self._bands(link, queue):
+            for subject in bands if bands is not None else await self._bands(link, queue):
                 while len(out) < limit:
                     want = limit - len(out)
                     durable, ack_wait = await self.driver.consumer(

@@ -32,10 +32,11 @@ from nats.js.kv import KeyValue
 
 from qtasks.backends.base import PortalTwins
 from qtasks.backends.nats import codec, inspect
+from qtasks.backends.nats.coordination import KvCoordination
 from qtasks.backends.nats.driver import Link, Names, NatsDriver, keeps_cancellation
 from qtasks.core.inspection import TaskPage, TaskQuery
 from qtasks.core.models import TaskRecord
-from qtasks.core.ports import Capabilities, Inspection, ResultStore, WorkerRegistry
+from qtasks.core.ports import Capabilities, Coordination, Inspection, ResultStore, WorkerRegistry
 from qtasks.core.status import SETTLED_STATUSES
 
 if TYPE_CHECKING:
@@ -54,11 +55,13 @@ def key(uuid: str) -> str:
     return "b32." + base64.b32encode(uuid.encode()).decode().rstrip("=")
 
 
-class NatsResults(PortalTwins, ResultStore, WorkerRegistry, Inspection):
+class NatsResults(
+    PortalTwins, KvCoordination, ResultStore, WorkerRegistry, Coordination, Inspection
+):
     """Task records in a JetStream key-value bucket (`nats://`, `tls://`)."""
 
     schemes = ("nats", "tls")
-    capabilities = Capabilities(push=True, worker_registry=True, inspection=True)
+    capabilities = Capabilities(push=True, worker_registry=True, coordination=True, inspection=True)
 
     def __init__(
         self,
@@ -120,9 +123,19 @@ class NatsResults(PortalTwins, ResultStore, WorkerRegistry, Inspection):
     async def wait_final(self, uuid: str, timeout: float) -> TaskRecord | None:
         link, _ = await self._kv()
         changed = asyncio.Event()
+        pushed: list[TaskRecord] = []  # a settled record the put carried
 
-        async def on_put(_: Msg) -> None:
-            changed.set()
+        async def on_put(msg: Msg) -> None:
+            # A put's message is the stored value: a settled record ends the wait without
+            # reading it back; a running task's writes (`process`, progress) are skipped.
+            try:
+                record = codec.record(msg.data) if msg.data else None
+            except (ValueError, TypeError):
+                record = None
+            if record is None or record.status in SETTLED_STATUSES:
+                if record is not None:
+                    pushed.append(record)
+                changed.set()  # settled, deleted or unreadable: decide below
 
         deadline = time.monotonic() + timeout
         with self.driver.errors:
@@ -130,7 +143,7 @@ class NatsResults(PortalTwins, ResultStore, WorkerRegistry, Inspection):
         try:
             while True:
                 changed.clear()
-                record = await self.get(uuid)
+                record = pushed[-1] if pushed else await self.get(uuid)
                 if record is None or record.status in SETTLED_STATUSES:
                     return record
                 remaining = deadline - time.monotonic()

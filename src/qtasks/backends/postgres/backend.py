@@ -20,7 +20,7 @@ from typing import Any, ClassVar, TypeVar
 import psycopg
 
 from qtasks.backends.base import Backend
-from qtasks.backends.postgres import inspect, ops
+from qtasks.backends.postgres import coordination, inspect, ops
 from qtasks.backends.postgres.driver import Db, Target, drive_async, drive_sync
 from qtasks.backends.postgres.listener import Waiters, give_waiters, take_waiters
 from qtasks.backends.postgres.schema import LATEST, channel, schema_sql
@@ -30,6 +30,7 @@ from qtasks.core.inspection import TaskPage, TaskQuery
 from qtasks.core.models import DEFAULT_QUEUE, Completion, DeadLetter, Delivery, TaskRecord
 from qtasks.core.ports import (
     Capabilities,
+    Coordination,
     DeadLetters,
     Inspection,
     SchemaMigrations,
@@ -42,7 +43,9 @@ from qtasks.exc import ConfigError
 T = TypeVar("T")
 
 
-class PostgresBackend(Backend, DeadLetters, Inspection, TransactionalEnqueue, SchemaMigrations):
+class PostgresBackend(
+    Backend, DeadLetters, Inspection, TransactionalEnqueue, SchemaMigrations, Coordination
+):
     schemes: ClassVar[tuple[str, ...]] = ("postgresql", "postgres")
     capabilities: ClassVar[Capabilities] = Capabilities(
         priorities=True,
@@ -52,6 +55,7 @@ class PostgresBackend(Backend, DeadLetters, Inspection, TransactionalEnqueue, Sc
         cancel_queued=True,
         dead_letters=True,
         worker_registry=True,
+        coordination=True,
         transactional_enqueue=True,
         inspection=True,
     )
@@ -332,6 +336,28 @@ class PostgresBackend(Backend, DeadLetters, Inspection, TransactionalEnqueue, Sc
 
     def live_workers_sync(self) -> list[dict[str, Any]]:
         return self._db.run_sync(self._op(ops.live_workers))
+
+    # --- coordination (named leases, shared documents) ------------------------------------
+    async def acquire_lease(self, name: str, holder: str, ttl: float) -> float | None:
+        return await self._db.run(self._op(coordination.acquire_lease, name, holder, ttl))
+
+    async def release_lease(self, name: str, holder: str) -> None:
+        await self._db.run(self._op(coordination.release_lease, name, holder))
+
+    async def lease_holder(self, name: str) -> str | None:
+        return await self._db.run(self._op(coordination.lease_holder, name))
+
+    async def put_document(self, collection: str, key: str, document: dict[str, Any]) -> None:
+        await self._db.run(self._op(coordination.put_document, collection, key, document))
+
+    async def get_document(self, collection: str, key: str) -> dict[str, Any] | None:
+        return await self._db.run(self._op(coordination.get_document, collection, key))
+
+    async def list_documents(self, collection: str) -> dict[str, dict[str, Any]]:
+        return await self._db.run(self._op(coordination.list_documents, collection))
+
+    async def delete_document(self, collection: str, key: str) -> bool:
+        return await self._db.run(self._op(coordination.delete_document, collection, key))
 
     # --- the schema -----------------------------------------------------------------------
     def schema_version_sync(self) -> tuple[int, int]:

@@ -81,8 +81,25 @@ CREATE TABLE IF NOT EXISTS {s}.workers (
 );
 """,
     ),
-    # Number 2 is taken by another branch's migration (documents, leases), not merged
-    # yet: this one follows it, so a database that has it applied gets this one too.
+    (
+        2,
+        """
+CREATE TABLE IF NOT EXISTS {s}.leases (
+    ns text NOT NULL,
+    name text NOT NULL,
+    holder text NOT NULL,
+    expires_at double precision NOT NULL,
+    PRIMARY KEY (ns, name)
+);
+CREATE TABLE IF NOT EXISTS {s}.documents (
+    ns text NOT NULL,
+    collection text NOT NULL,
+    key text NOT NULL,
+    document bytea NOT NULL,
+    PRIMARY KEY (ns, collection, key)
+);
+""",
+    ),
     (
         3,
         """

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from qtasks.backends import rows
-from qtasks.backends.sqlite import dead_letters, inspect
+from qtasks.backends.sqlite import coordination, dead_letters, inspect
 from qtasks.backends.sqlite.driver import reclaim_space, write
 from qtasks.core import codec as serialization
 from qtasks.core.models import Completion, Delivery, TaskRecord
@@ -72,6 +72,7 @@ CREATE TABLE IF NOT EXISTS qtasks_workers (
 """
     + dead_letters.SCHEMA
     + inspect.SCHEMA
+    + coordination.SCHEMA
 )
 
 _COLUMNS = rows.COLUMNS
