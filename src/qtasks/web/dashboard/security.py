@@ -143,12 +143,12 @@ class AccessMiddleware:
             header = request.headers.get("authorization", "")
             scheme, _, encoded = header.partition(" ")
             if scheme.lower() == "basic":
-                given: str | None
+                credentials: str | None
                 try:
-                    given = base64.b64decode(encoded.strip(), validate=True).decode()
+                    credentials = base64.b64decode(encoded.strip(), validate=True).decode()
                 except (binascii.Error, UnicodeDecodeError):
-                    given = None
-                if _same(given, access.basic_auth):
+                    credentials = None
+                if _same(credentials, access.basic_auth):
                     return None
             return PlainTextResponse(
                 "Authentication required",
