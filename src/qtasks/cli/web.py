@@ -2,6 +2,7 @@
 
     qtasks -A shop.tasks:app web [--host 127.0.0.1] [--port 8000] [--read-only]
                                  [--token T | --basic-auth user:pass]
+                                 [--refresh 5] [--sample-interval 5]
 
 It binds 127.0.0.1 by default and refuses any other address without `--token` or
 `--basic-auth` (exit code 2). Needs `pip install "qtasks[web]"` (exit code 3 without).
@@ -43,6 +44,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--refresh", type=float, default=5.0, help="seconds between live updates (default 5)"
     )
+    parser.add_argument(
+        "--sample-interval",
+        type=float,
+        default=5.0,
+        help="seconds between two samples of the counts for the chart (default 5)",
+    )
 
 
 def check_bind(host: str, token: str | None, basic_auth: str | None) -> None:
@@ -72,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
             token=args.token,
             basic_auth=args.basic_auth,
             refresh=args.refresh,
+            sample_interval=args.sample_interval,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from exc

@@ -29,9 +29,17 @@ def when(value: Any) -> str:
     return str(value)
 
 
+#: Longest JSON text shown on one line; longer values are indented.
+ONE_LINE = 80
+
+
 def pretty(value: Any) -> str:
-    """A value as indented JSON (anything JSON cannot hold shown by its repr)."""
+    """A value as JSON, on one line when short, indented otherwise (anything JSON cannot
+    hold shown by its repr)."""
     try:
+        text = json.dumps(value, ensure_ascii=False, default=repr, sort_keys=True)
+        if len(text) <= ONE_LINE:
+            return text
         return json.dumps(value, indent=2, ensure_ascii=False, default=repr, sort_keys=True)
     except (TypeError, ValueError):
         return repr(value)
