@@ -146,3 +146,13 @@ def test_schedules_page_shows_what_the_app_schedules(tmp_path: Path) -> None:
         page = client.get("/schedules").text
     assert 'id="schedules"' in page and "nightly" in page and "0 3 * * *" in page
     assert "no scheduler" not in page
+
+
+def test_templates_and_static_files_ship_in_the_package() -> None:
+    from importlib import resources
+
+    root = resources.files("qtasks.web.dashboard")
+    for name in ("base", "overview", "tasks", "task", "dead", "schedules", "confirm"):
+        assert root.joinpath("templates", f"{name}.html").is_file(), name
+    for name in ("dashboard.js", "dashboard.css"):
+        assert root.joinpath("static", name).is_file(), name
