@@ -142,3 +142,14 @@ def test_web_command_binds_beyond_localhost_only_with_a_credential(
     with pytest.raises(SystemExit):
         main(["-A", "x:app", "web", "--token", "t", "--basic-auth", "u:p"])
     assert "not allowed with" in capsys.readouterr().err
+
+
+def test_no_framing_and_no_forged_messages(app: Any, client: TestClient) -> None:
+    page = client.get("/")
+    assert page.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert page.headers["x-content-type-options"] == "nosniff"
+    forged = client.get("/tasks", params={"msg": "Session expired: log in at evil.example"})
+    assert "evil.example" not in forged.text
+    signed = client.get("/tasks", params={"msg": "x", "sig": "0" * 64})
+    assert 'id="flash"' not in signed.text

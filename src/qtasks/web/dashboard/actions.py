@@ -197,7 +197,8 @@ class Actions:
             message, path = await action.perform(self.client, fields)
         except (QTasksError, ValueError) as exc:
             message, path = f"{name} failed: {exc}", "/"
-        return RedirectResponse(f"{base}{quote(path)}?{urlencode({'msg': message})}", 303)
+        query = urlencode(self.render.flash.sign(message))
+        return RedirectResponse(f"{base}{quote(path)}?{query}", 303)
 
 
 __all__ = ["ACTIONS", "Action", "Actions"]

@@ -39,7 +39,10 @@ class Pages:
         (paused, paused_error), (workers, workers_error) = await asyncio.gather(
             self._optional("paused_queues", []), self._optional("live_workers", [])
         )
-        counts = await self.sampler.latest()
+        try:
+            counts = await self.sampler.latest()
+        except QTasksError:  # the backend is down, say: the page says so
+            counts = {}
         queues = views.queue_rows(counts, paused)
         totals = {s: sum(q.counts.get(s, 0) for q in queues) for s in views.STATUSES}
         return self.render.page(

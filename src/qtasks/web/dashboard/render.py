@@ -11,7 +11,7 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from qtasks.web.dashboard.security import CSRF_FIELD
+from qtasks.web.dashboard.security import CSRF_FIELD, Flash
 
 HERE = pathlib.Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -40,6 +40,7 @@ class Renderer:
         self.read_only = read_only
         self.refresh = refresh
         self.trusted_origins = trusted_origins
+        self.flash = Flash()
 
     def page(
         self, request: Request, name: str, context: dict[str, Any], status_code: int = 200
@@ -54,7 +55,7 @@ class Renderer:
             "read_only": self.read_only,
             "refresh": self.refresh,
             "app_name": self.app_name,
-            "message": request.query_params.get("msg"),
+            "message": self.flash.read(request),
             "page": name.removesuffix(".html"),
             **context,
         }

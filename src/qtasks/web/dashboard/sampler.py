@@ -73,8 +73,9 @@ class Sampler:
         return counts
 
     async def latest(self) -> dict[str, dict[str, int]]:
-        """The last sampled counts, or fresh ones when none is younger than `interval`."""
-        if self.samples and time.time() - self.samples[-1][0] < self.interval:
+        """The last sampled counts, or fresh ones when the sampling loop has taken none
+        for three intervals (it is not running, or the backend is slow)."""
+        if self.samples and time.time() - self.samples[-1][0] < self.interval * 3:
             return self.samples[-1][1]
         return await self.sample()
 

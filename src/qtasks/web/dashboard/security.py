@@ -30,6 +30,18 @@ TOKEN_COOKIE = "qtasks_token"
 CSRF_COOKIE = "qtasks_csrf"
 CSRF_FIELD = "csrf"
 SAFE_METHODS = frozenset({"GET", "HEAD"})
+#: On every response: no framing by other sites (a hidden frame could be clicked
+#: through a confirmation), only the dashboard's own script and forms, and a Referer
+#: sent to the dashboard alone.
+SECURITY_HEADERS = {
+    "content-security-policy": (
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    ),
+    "x-frame-options": "DENY",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,13 +119,16 @@ class AccessMiddleware:
         scope.setdefault("state", {})["csrf"] = csrf
         scope["state"]["access"] = self.access
 
-        async def send_with_cookie(message: Message) -> None:
-            if message["type"] == "http.response.start" and fresh is not None:
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                headers.append("set-cookie", _cookie(CSRF_COOKIE, fresh, scope))
+                for key, value in SECURITY_HEADERS.items():
+                    headers.setdefault(key, value)
+                if fresh is not None:
+                    headers.append("set-cookie", _cookie(CSRF_COOKIE, fresh, scope))
             await send(message)
 
-        await self.app(scope, receive, send_with_cookie)
+        await self.app(scope, receive, send_with_headers)
 
     def _authenticate(self, request: Request) -> Response | None:
         access = self.access
@@ -173,6 +188,30 @@ def allowed_origins(request: Request, trusted: Iterable[str]) -> set[str]:
     return own | {o.rstrip("/").lower() for o in trusted}
 
 
+class Flash:
+    """The one-line message an action leaves for the page it redirects to, carried in
+    the address (`msg`) with an HMAC (`sig`) under a key of this process, so that a
+    link made elsewhere cannot put its own words on the dashboard."""
+
+    def __init__(self) -> None:
+        self._key = secrets.token_bytes(32)
+
+    def sign(self, message: str) -> dict[str, str]:
+        """The query parameters that carry `message`."""
+        return {"msg": message, "sig": self._mac(message)}
+
+    def read(self, request: Request) -> str | None:
+        """The message of this request's address, None when absent or not signed here."""
+        message = request.query_params.get("msg")
+        sig = request.query_params.get("sig")
+        if message is None or sig is None or not _same(sig, self._mac(message)):
+            return None
+        return message
+
+    def _mac(self, message: str) -> str:
+        return hmac.new(self._key, message.encode(), "sha256").hexdigest()
+
+
 def check_csrf(request: Request, form: dict[str, Any]) -> str | None:
     """Why this action must be refused, None when it may go on: the form's `csrf` field
     must equal the cookie's token, and the request must come from an allowed origin."""
@@ -195,9 +234,11 @@ def check_csrf(request: Request, form: dict[str, Any]) -> str | None:
 __all__ = [
     "CSRF_COOKIE",
     "CSRF_FIELD",
+    "SECURITY_HEADERS",
     "TOKEN_COOKIE",
     "Access",
     "AccessMiddleware",
+    "Flash",
     "allowed_origins",
     "origin_of",
     "check_csrf",
