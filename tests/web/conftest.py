@@ -29,9 +29,9 @@ LIMIT = 10.0
 ORIGIN = "http://testserver"
 
 
-def make_app(url: str, facade: str = "sync", **config: Any) -> Any:
+def make_app(url: str, facade: str = "sync", name: str = "dash", **config: Any) -> Any:
     cls = qtasks.QueueTasks if facade == "sync" else qtasks.asyncio.QueueTasks
-    app = cls(name="dash", broker_url=url, config=QueueConfig(**config))
+    app = cls(name=name, broker_url=url, config=QueueConfig(**config))
 
     @app.task(name="add")
     def add(a: int, b: int) -> int:
@@ -47,7 +47,7 @@ def make_app(url: str, facade: str = "sync", **config: Any) -> Any:
 def fill(app: Any) -> dict[str, str]:
     """Run `add(1, 2)` (success) and `charge(5)` (error); queue `add(3, 4)` on `mail`."""
     if isinstance(app, qtasks.asyncio.QueueTasks):
-        return asyncio.run(_fill_async(app))
+        return asyncio.run(fill_async(app))
     with app.serve():
         ok = app.add_task("add", 1, 2, timeout=LIMIT)
         bad = app.add_task("charge", 5, timeout=LIMIT)
@@ -55,7 +55,7 @@ def fill(app: Any) -> dict[str, str]:
     return {"ok": str(ok.uuid), "bad": str(bad.uuid), "queued": str(queued.uuid)}
 
 
-async def _fill_async(app: Any) -> dict[str, str]:
+async def fill_async(app: Any) -> dict[str, str]:
     async with app.serve():
         ok = await app.add_task("add", 1, 2, timeout=LIMIT)
         bad = await app.add_task("charge", 5, timeout=LIMIT)
