@@ -156,3 +156,25 @@ def test_templates_and_static_files_ship_in_the_package() -> None:
         assert root.joinpath("templates", f"{name}.html").is_file(), name
     for name in ("dashboard.js", "dashboard.css"):
         assert root.joinpath("static", name).is_file(), name
+
+
+def test_schedules_of_an_async_method_returning_objects(tmp_path: Path) -> None:
+    import dataclasses
+    from datetime import datetime
+
+    @dataclasses.dataclass
+    class Schedule:
+        name: str
+        task: str
+        every: float
+        next_run: datetime
+
+    app = make_app(f"sqlite:///{tmp_path}/sched.db")
+
+    async def schedules() -> list[Schedule]:
+        return [Schedule("report", "add", 3600.0, datetime(2030, 1, 2, 3, 4, 5))]
+
+    app.schedules = schedules  # type: ignore[attr-defined]
+    with TestClient(dashboard(app)) as client:
+        page = client.get("/schedules").text
+    assert "report" in page and "3600.0" in page and "2030-01-02 03:04:05" in page
