@@ -4,10 +4,13 @@
 (function () {
   const body = document.body;
   const refresh = Math.max(0.5, parseFloat(body.dataset.refresh || "5")) * 1000;
+  // A page with nothing live (a confirmation) is not fetched again.
+  const initial = document.getElementById("live");
+  const hasLive = Boolean(initial && initial.textContent.trim());
 
   async function updateLive() {
     const live = document.getElementById("live");
-    if (!live || document.hidden) return;
+    if (!hasLive || !live || document.hidden) return;
     try {
       const response = await fetch(window.location.href, {
         headers: { "X-Qtasks-Fragment": "1" }, credentials: "same-origin", cache: "no-store",
