@@ -35,6 +35,7 @@ def test_retry_runs_a_linked_copy(app: Any, client: TestClient) -> None:
     ids = fill(app)
     page = client.get("/confirm/retry", params={"uuid": ids["bad"]}).text
     assert f"Run task {ids['bad']} again" in page and 'id="confirm"' in page
+    assert "<strong>charge</strong>" in page and "s-error" in page  # which task, as it is
     done = confirm_and_post(client, "retry", {"uuid": ids["bad"]})
     assert done.status_code == 303
     copy = urlsplit(done.headers["location"]).path.rsplit("/", 1)[1]
@@ -95,6 +96,8 @@ def test_dead_letters_requeue_and_purge(app: Any, client: TestClient) -> None:
 def test_unknown_action_and_missing_fields(client: TestClient) -> None:
     assert client.get("/confirm/explode").status_code == 404
     assert client.get("/confirm/retry").status_code == 400
+    unknown = "00000000-0000-4000-8000-000000000000"
+    assert client.get("/confirm/retry", params={"uuid": unknown}).status_code == 404
     token = client.cookies["qtasks_csrf"]
     missing = client.post("/do/pause", data={"csrf": token}, headers={"origin": ORIGIN})
     assert missing.status_code == 400

@@ -17,6 +17,7 @@ from qtasks.exc import QTasksError
 from qtasks.web.dashboard.client import AppClient
 from qtasks.web.dashboard.render import Renderer
 from qtasks.web.dashboard.security import allowed_origins, check_csrf, origin_of
+from qtasks.web.dashboard.views import task_row
 
 #: The most a form body may hold (bytes): actions carry a few short fields.
 MAX_FORM = 16 * 1024
@@ -164,6 +165,16 @@ class Actions:
         back = request.headers.get("referer") or ""
         if origin_of(back) not in allowed_origins(request, self.render.trusted_origins):
             back = ""
+        task = None
+        if name in ("retry", "cancel"):  # say which task, as it stands now
+            try:
+                found_task = await self.client.call("get", fields["uuid"])
+            except (QTasksError, ValueError):
+                found_task = None
+            if found_task is None:
+                what = {"what": f"task {fields['uuid']}"}
+                return self.render.page(request, "missing.html", what, status_code=404)
+            task = task_row(found_task)
         return self.render.page(
             request,
             "confirm.html",
@@ -173,6 +184,7 @@ class Actions:
                 "fields": fields,
                 "danger": action.danger,
                 "back": back,
+                "task": task,
             },
         )
 
