@@ -139,6 +139,9 @@ def browser(tmp_path: Path) -> Iterator[Any]:
         options.add_argument(flag)
     driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
     driver.set_page_load_timeout(30)
+    # A click that navigates returns before the next page is there: finding an element
+    # waits for it (each element looked for after a click is only on the next page).
+    driver.implicitly_wait(LIMIT)
     try:
         yield driver
     finally:
