@@ -127,3 +127,29 @@ def test_mounted_in_a_host_with_an_extra_sub_app(app: Any) -> None:
             follow_redirects=False,
         )
         assert done.status_code == 303 and done.headers["location"].startswith("/ops/tasks/")
+
+
+def test_schedules_are_listed_paused_resumed_run_and_removed(app: Any, client: TestClient) -> None:
+    app.schedule("nightly-add", "add", cron="0 3 * * *", args=[1, 2])
+    page = client.get("/schedules").text
+    assert 'data-schedule="nightly-add"' in page and "cron" in page and "0 3 * * *" in page
+    assert 'data-action="schedule-pause"' in page
+
+    assert message(confirm_and_post(client, "schedule-pause", {"id": "nightly-add"})) == (
+        "Paused schedule nightly-add"
+    )
+    (info,) = app.schedules()
+    assert info.paused and info.next_run is None
+    assert 'data-action="schedule-resume"' in client.get("/schedules").text
+    confirm_and_post(client, "schedule-resume", {"id": "nightly-add"})
+    assert not app.schedules()[0].paused
+
+    done = confirm_and_post(client, "schedule-run", {"id": "nightly-add"})
+    uuid = urlsplit(done.headers["location"]).path.rsplit("/", 1)[1]
+    task = app.get(uuid)
+    assert task is not None and task.task_name == "add" and list(task.args) == [1, 2]
+
+    done = confirm_and_post(client, "schedule-remove", {"id": "nightly-add"})
+    assert message(done) == "Removed schedule nightly-add"
+    unknown = confirm_and_post(client, "schedule-pause", {"id": "nope"})
+    assert "failed" in message(unknown)

@@ -65,6 +65,10 @@ SHOP = textwrap.dedent(
         return amount
 
 
+    app.schedule("nightly-report", "send_email", cron="0 3 * * *", args=["ops@example.com"])
+    app.schedule("heartbeat", "send_email", every=3600, args=["ping@example.com"])
+
+
     @app.task(echo=True)
     def import_pages(self, pages: int) -> int:
         for page in range(1, pages + 1):
@@ -236,7 +240,7 @@ def test_pages_and_retry_in_a_real_browser(shop: Any, browser: Any, tmp_path: Pa
         assert browser.find_element(By.CSS_SELECTOR, f'tr[data-uuid="{dead}"]')
         browser.save_screenshot(str(IMAGES / "dashboard-dead.png"))
         browser.get(base + "/schedules")
-        assert browser.find_element(By.ID, "no-scheduler")
+        assert browser.find_element(By.CSS_SELECTOR, 'tr[data-schedule="nightly-report"]')
         browser.save_screenshot(str(IMAGES / "dashboard-schedules.png"))
         assert app.wait(importing.uuid, timeout=30).status == "success"
     finally:

@@ -45,7 +45,7 @@ def test_every_page_shows_the_app_for_both_facades(facade: str, tmp_path: Path) 
         assert 'id="result"' in ok and ">3</pre>" in ok
 
         assert "No dead letters." in client.get("/dead").text
-        assert "no scheduler" in client.get("/schedules").text
+        assert "No schedules." in client.get("/schedules").text  # none declared
 
 
 def test_a_bad_filter_is_shown_not_raised(client: TestClient) -> None:
@@ -178,3 +178,18 @@ def test_schedules_of_an_async_method_returning_objects(tmp_path: Path) -> None:
     with TestClient(dashboard(app)) as client:
         page = client.get("/schedules").text
     assert "report" in page and "3600.0" in page and "2030-01-02 03:04:05" in page
+
+
+def test_an_app_without_a_scheduler(tmp_path: Path) -> None:
+    class Plain:
+        """Only what the dashboard needs of an app, without `schedules()`."""
+
+        name = "plain"
+        backend = None
+
+        def list_tasks(self, **_: Any) -> None:
+            raise AssertionError("not called")
+
+    with TestClient(dashboard(Plain())) as client:
+        page = client.get("/schedules").text
+    assert 'id="no-scheduler"' in page and 'id="schedules"' not in page

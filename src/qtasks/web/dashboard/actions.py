@@ -93,6 +93,27 @@ async def _dead_purge(client: AppClient, f: Fields) -> Done:
     return f"Purged {count} dead letter(s)", "/dead"
 
 
+async def _schedule_pause(client: AppClient, f: Fields) -> Done:
+    await client.call("pause_schedule", f["id"])
+    return f"Paused schedule {f['id']}", "/schedules"
+
+
+async def _schedule_resume(client: AppClient, f: Fields) -> Done:
+    await client.call("resume_schedule", f["id"])
+    return f"Resumed schedule {f['id']}", "/schedules"
+
+
+async def _schedule_run(client: AppClient, f: Fields) -> Done:
+    uuid = await client.call("run_schedule_now", f["id"])
+    return f"Ran schedule {f['id']} now as {uuid}", f"/tasks/{uuid}"
+
+
+async def _schedule_remove(client: AppClient, f: Fields) -> Done:
+    removed = await client.call("remove_schedule", f["id"])
+    said = "Removed" if removed else "No stored"
+    return f"{said} schedule {f['id']}", "/schedules"
+
+
 def _purge_text(f: Fields) -> str:
     what = " and ".join(
         x for x in (f"queue {f['queue']}" if f.get("queue") else "", f.get("status", "")) if x
@@ -127,9 +148,28 @@ ACTIONS: dict[str, Action] = {
         _dead_purge,
         danger=True,
     ),
+    "schedule-pause": Action(
+        ("id",), lambda f: f"Pause schedule {f['id']} in every process", _schedule_pause
+    ),
+    "schedule-resume": Action(
+        ("id",), lambda f: f"Resume schedule {f['id']} from now on", _schedule_resume
+    ),
+    "schedule-run": Action(
+        ("id",), lambda f: f"Enqueue the task of schedule {f['id']} now", _schedule_run
+    ),
+    "schedule-remove": Action(
+        ("id",),
+        lambda f: (
+            f"Forget schedule {f['id']} (one declared in code comes back when a "
+            "process declaring it starts)"
+        ),
+        _schedule_remove,
+        danger=True,
+    ),
 }
 #: Fields an action cannot go without.
 REQUIRED = {"retry": ("uuid",), "cancel": ("uuid",), "pause": ("queue",), "resume": ("queue",)}
+REQUIRED.update({name: ("id",) for name in ACTIONS if name.startswith("schedule-")})
 
 
 def _fields(action: Action, source: Any) -> Fields:
@@ -207,7 +247,7 @@ class Actions:
         base = str(request.scope.get("root_path") or "")
         try:
             message, path = await action.perform(self.client, fields)
-        except (QTasksError, ValueError) as exc:
+        except (QTasksError, ValueError, KeyError) as exc:
             message, path = f"{name} failed: {exc}", "/"
         query = urlencode(self.render.flash.sign(message))
         return RedirectResponse(f"{base}{quote(path)}?{query}", 303)

@@ -39,6 +39,13 @@ class AppClient:
         return callable(getattr(self.app, "schedules", None))
 
     @property
+    def can_manage_schedules(self) -> bool:
+        """Whether the app can pause, resume and run its schedules (the scheduler's
+        `pause_schedule`, `resume_schedule`, `run_schedule_now`, `remove_schedule`)."""
+        names = ("pause_schedule", "resume_schedule", "run_schedule_now", "remove_schedule")
+        return all(callable(getattr(self.app, n, None)) for n in names)
+
+    @property
     def name(self) -> str:
         return str(getattr(self.app, "name", "qtasks"))
 

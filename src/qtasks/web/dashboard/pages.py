@@ -151,13 +151,25 @@ class Pages:
 
     async def schedules(self, request: Request) -> Response:
         rows: list[dict[str, str]] = []
+        error = None
         if self.client.has_schedules:
-            rows = views.schedule_rows(await self.client.call("schedules"))
-        columns = sorted({k for row in rows for k in row}, key=lambda k: (k != "name", k))
+            try:
+                rows = views.schedule_rows(await self.client.call("schedules"))
+            except (CapabilityError, NotImplementedError) as exc:
+                error = str(exc)
+        found = {k for row in rows for k in row}
+        columns = [c for c in views.SCHEDULE_COLUMNS if c in found]
+        columns += sorted(found - set(columns))
         return self.render.page(
             request,
             "schedules.html",
-            {"has_scheduler": self.client.has_schedules, "rows": rows, "columns": columns},
+            {
+                "has_scheduler": self.client.has_schedules,
+                "rows": rows,
+                "columns": columns,
+                "error": error,
+                "manageable": self.client.can_manage_schedules,
+            },
         )
 
 

@@ -19,12 +19,15 @@ CHAIN_LIMIT = 50
 
 
 def when(value: Any) -> str:
-    """A moment (datetime or epoch seconds) as `YYYY-MM-DD HH:MM:SS`, "" for None."""
+    """A moment (datetime or epoch seconds) as `YYYY-MM-DD HH:MM:SS` in local time, ""
+    for None."""
     if value is None:
         return ""
     if isinstance(value, int | float):
         value = datetime.fromtimestamp(value)
     if isinstance(value, datetime):
+        if value.tzinfo is not None:  # an aware one (UTC, say): in local time as the others
+            value = value.astimezone()
         return value.strftime("%Y-%m-%d %H:%M:%S")
     return str(value)
 
@@ -162,6 +165,24 @@ def worker_rows(workers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+#: The schedules table's first columns, in this order (those of `app.schedules()`'s
+#: `ScheduleInfo`); any other field follows, by name.
+SCHEDULE_COLUMNS = (
+    "id",
+    "name",
+    "task_name",
+    "timing",
+    "paused",
+    "next_run",
+    "args",
+    "kwargs",
+    "overlap",
+    "catch_up",
+    "jitter",
+    "owner",
+)
+
+
 def schedule_rows(schedules: Any) -> list[dict[str, str]]:
     """The app's schedules (whatever shape `schedules()` returns: a list or a dict of
     objects or dicts) as rows of display strings."""
@@ -195,6 +216,7 @@ def display(value: Any) -> str:
 __all__ = [
     "CANCELLABLE",
     "RETRYABLE",
+    "SCHEDULE_COLUMNS",
     "STATUSES",
     "QueueRow",
     "pretty",
