@@ -26,9 +26,10 @@ def when(value: Any) -> str:
     if isinstance(value, int | float):
         value = datetime.fromtimestamp(value)
     if isinstance(value, datetime):
-        if value.tzinfo is not None:  # an aware one (UTC, say): in local time as the others
-            value = value.astimezone()
-        return value.strftime("%Y-%m-%d %H:%M:%S")
+        moment: datetime = value
+        if moment.tzinfo is not None:  # an aware one (UTC, say): in local time as the others
+            moment = moment.astimezone()
+        return moment.strftime("%Y-%m-%d %H:%M:%S")
     return str(value)
 
 
