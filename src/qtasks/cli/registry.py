@@ -7,7 +7,7 @@ import argparse
 from collections.abc import Sequence
 from typing import Protocol, cast
 
-from qtasks.cli import beat, db, dead, purge, queues, run, schedule, status, tasks, workers
+from qtasks.cli import beat, db, dead, purge, queues, run, schedule, status, tasks, web, workers
 from qtasks.cli.common import warn
 
 GROUP = "qtasks.commands"
@@ -39,6 +39,7 @@ BUILTIN_COMMANDS: tuple[Command, ...] = (
     dead,
     purge,
     db,
+    web,
 )
 
 

@@ -1,0 +1,77 @@
+"""`qtasks -A module:app web`: its options reach the dashboard and uvicorn, a missing
+extra is exit code 3 (uvicorn itself is replaced here; the browser test serves for real)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qtasks.cli import main
+from qtasks.web.dashboard import Dashboard
+
+APP = """
+from qtasks import QueueTasks
+app = QueueTasks(name="cmd", broker_url="memory://web-command")
+"""
+
+
+@pytest.fixture
+def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
+    (tmp_path / "webcmd.py").write_text(APP)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv("QTASKS_WEB_TOKEN", raising=False)
+    calls: list[dict[str, Any]] = []
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda asgi, **kw: calls.append({"asgi": asgi, **kw}))
+    yield calls
+    sys.modules.pop("webcmd", None)
+
+
+def test_defaults_bind_localhost(served: list[dict[str, Any]]) -> None:
+    assert main(["-A", "webcmd:app", "web"]) == 0
+    (call,) = served
+    assert call["host"] == "127.0.0.1" and call["port"] == 8000
+    dash = call["asgi"]
+    assert isinstance(dash, Dashboard)
+    assert not dash.access.read_only and not dash.access.authenticated
+    assert dash.sampler.interval == 5.0
+
+
+def test_options_reach_the_dashboard(served: list[dict[str, Any]]) -> None:
+    words = ["web", "--host", "0.0.0.0", "--port", "9000", "--read-only", "--token", "t"]
+    assert main(["-A", "webcmd:app", *words, "--refresh", "2", "--sample-interval", "3"]) == 0
+    (call,) = served
+    dash = call["asgi"]
+    assert (call["host"], call["port"]) == ("0.0.0.0", 9000)
+    assert dash.access.read_only and dash.access.token == "t"
+    assert dash.sampler.interval == 3.0
+
+
+def test_token_from_the_environment(
+    served: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QTASKS_WEB_TOKEN", "from-env")
+    assert main(["-A", "webcmd:app", "web", "--host", "10.1.2.3"]) == 0
+    assert served[0]["asgi"].access.token == "from-env"
+
+
+def test_bad_basic_auth_is_a_usage_error(
+    served: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["-A", "webcmd:app", "web", "--basic-auth", "nopassword"])
+    assert exit_info.value.code == 2 and "user:password" in capsys.readouterr().err
+    assert served == []
+
+
+def test_without_the_web_extra(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # import uvicorn raises ImportError
+    assert main(["-A", "webcmd:app", "web"]) == 3
+    assert 'pip install "qtasks[web]"' in capsys.readouterr().err
