@@ -1,7 +1,9 @@
 """The dashboard in a real browser (Debian's headless Chromium through its ChromeDriver):
 a real worker and `qtasks web` (uvicorn) run as processes; the test opens every page,
 retries a failed task through the confirmation step and sees the copy succeed. It saves
-a screenshot of each page into docs/images/ for docs/dashboard.md."""
+a screenshot of each page: into docs/images/ (for docs/dashboard.md) when run with
+QTASKS_DOCS_SCREENSHOTS=1, else into the test's temporary folder, so a test run leaves
+the checkout as it was."""
 
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from .conftest import LIMIT, dead_letter
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 
 pytestmark = [
     pytest.mark.e2e,
@@ -153,6 +155,7 @@ def browser(tmp_path: Path) -> Iterator[Any]:
 
 
 def test_pages_and_retry_in_a_real_browser(shop: Any, browser: Any, tmp_path: Path) -> None:
+    IMAGES = DOCS_IMAGES if os.environ.get("QTASKS_DOCS_SCREENSHOTS") == "1" else tmp_path
     from selenium.webdriver.common.by import By
 
     app = shop.app
