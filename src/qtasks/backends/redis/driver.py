@@ -13,6 +13,7 @@ fork the child opens its own. Every redis-py error leaves as `BackendUnavailable
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import threading
@@ -271,9 +272,16 @@ class RedisDriver:
             loops, self._loops = list(self._loops.items()), weakref.WeakKeyDictionary()
         for conn in conns:
             conn.disconnect()
+        try:
+            here: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
         for loop, loop_conns in loops:
             if loop.is_running():
-                asyncio.run_coroutine_threadsafe(loop_conns.guard.aclose(), loop)
+                done = asyncio.run_coroutine_threadsafe(loop_conns.guard.aclose(), loop)
+                if loop is not here:  # wait for it (briefly), unless that would block it
+                    with contextlib.suppress(Exception):
+                        done.result(timeout=1.0)
 
 
 class _LoopConns:
