@@ -134,6 +134,8 @@ def allowed(module: str, target: str) -> bool:
         return in_layer(target, "qtasks.cli") or target == COMPAT_HOOK
     if any(in_layer(module, client) for client in OUTER_CLIENTS):
         own = next(c for c in OUTER_CLIENTS if in_layer(module, c))
+        if own == "qtasks.contrib" and in_layer(target, "qtasks.cli"):
+            return True  # a framework's own command line offers the `qtasks` command
         return in_layer(target, own) or any(
             target == api or (api != "qtasks" and in_layer(target, api)) for api in PUBLIC_API
         )
