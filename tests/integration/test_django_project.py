@@ -131,7 +131,16 @@ def test_qtasks_command_sets_django_up_itself(sqlite_env: dict[str, str], tmp_pa
     """`qtasks -A qtasks.contrib.django:get_app run` with only DJANGO_SETTINGS_MODULE set:
     Django is set up before the tasks modules are imported."""
     worker = Worker(
-        [sys.executable, "-m", "qtasks", "-A", "qtasks.contrib.django:get_app", "run", "--log-level", "INFO"],
+        [
+            sys.executable,
+            "-m",
+            "qtasks",
+            "-A",
+            "qtasks.contrib.django:get_app",
+            "run",
+            "--log-level",
+            "INFO",
+        ],
         sqlite_env,
         tmp_path / "worker.log",
     )

@@ -3,9 +3,8 @@ module is imported once Django is ready), run by `python manage.py qtasks worker
 
 from django.db import connection
 
-from qtasks.contrib.django import app
-
 from orders.models import Order
+from qtasks.contrib.django import app
 
 
 @app.task(name="orders.send_receipt")

@@ -1,9 +1,8 @@
 from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 
-from qtasks.contrib.django import add_task_on_commit
-
 from orders.models import Order
+from qtasks.contrib.django import add_task_on_commit
 
 
 def create_order(request: HttpRequest) -> JsonResponse:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.apps import AppConfig
 
 
-class QTasksConfig(AppConfig):
+class QTasksConfig(AppConfig):  # type: ignore[misc]
     """Once the app registry is ready: run deferred discoveries and import every
     installed app's `tasks` module (so a worker started by `manage.py qtasks worker`,
     or in-process, knows every task)."""

@@ -23,7 +23,9 @@ def app_from_settings(settings: Any = None) -> Any:
     environment, else the SQLite default) is the broker URL. Raises `ConfigError` on an
     unknown key or config field."""
     if settings is None:
-        from django.conf import settings
+        from django.conf import settings as django_settings
+
+        settings = django_settings
     spec = dict(getattr(settings, "QTASKS", None) or {})
     unknown = set(spec) - _KEYS
     if unknown:

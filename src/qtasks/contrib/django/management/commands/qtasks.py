@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand
 _APP_OPTIONS = ("-A", "--app", "-app")
 
 
-class Command(BaseCommand):
+class Command(BaseCommand):  # type: ignore[misc]
     help = "Run a qtasks command (worker, status, purge, ...) for this project's app"
 
     def run_from_argv(self, argv: list[str]) -> None:
