@@ -13,8 +13,8 @@
 
 Each task runs inside the Flask app's application context (`current_app`, `g`, the
 extensions bound to it), and `flask qtasks worker` (with every other `qtasks`
-command) runs a worker of the app. Config keys: `QTASKS_NAME` (default: the Flask
-app's import name), `QTASKS_BROKER_URL`, `QTASKS_STORAGE_URL`, `QTASKS_CONFIG` (a dict
+command) runs a worker of the app. Config keys: `QTASKS_NAME` (default:
+"flask"), `QTASKS_BROKER_URL`, `QTASKS_STORAGE_URL`, `QTASKS_CONFIG` (a dict
 of `QueueConfig` fields).
 """
 
