@@ -60,8 +60,10 @@ def start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Pope
         return subprocess.Popen(command, cwd=HOSTS, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
-@pytest.mark.parametrize("url", [REDIS_URL, PG_URL], ids=["redis", "postgres"])
+@pytest.mark.parametrize("url", [REDIS_URL, PG_URL, "sqlite"], ids=["redis", "postgres", "sqlite"])
 def test_gunicorn_preloaded_app_forked_into_several_workers(url: str, tmp_path: Path) -> None:
+    if url == "sqlite":
+        url = f"sqlite:///{tmp_path / 'q.db'}"
     name = f"hosts-gunicorn-{uuid.uuid4().hex[:8]}"
     env = host_env(url, name)
     port = free_port()
@@ -101,7 +103,6 @@ def test_gunicorn_preloaded_app_forked_into_several_workers(url: str, tmp_path: 
 
 
 def test_uvicorn_with_several_workers(tmp_path: Path) -> None:
-    name = f"hosts-uvicorn-{uuid.uuid4().hex[:8]}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("QTASKS_")}
     env["QTASKS_BROKER_URL"] = f"sqlite:///{tmp_path / 'q.db'}"
     port = free_port()
@@ -117,7 +118,7 @@ def test_uvicorn_with_several_workers(tmp_path: Path) -> None:
     try:
         wait_for_log(tmp_path / "uvicorn.log", "Application startup complete", web, count=2)
         results = []
-        for i in range(10):
+        for i in range(10):  # the two processes' workers share the SQLite file
             req = urllib.request.Request(
                 f"http://127.0.0.1:{port}/reports?user=u{i}&pages=1&wait=10", method="POST"
             )
@@ -130,7 +131,6 @@ def test_uvicorn_with_several_workers(tmp_path: Path) -> None:
     log = (tmp_path / "uvicorn.log").read_text()
     assert log.count("Starting app 'reports'") == 2  # one in-process worker per process
     assert log.count("Stopped app 'reports'") == 2, log
-    del name
 
 
 def slow_task_then_sigterm(
