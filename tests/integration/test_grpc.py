@@ -138,8 +138,8 @@ def test_sync_plugin_in_process(stubs: Path) -> None:
     plugin = SyncgRPCPlugin(app=app, host="127.0.0.1", port=0)
     app.add_plugin(plugin, trigger_names=["-"])
     with app.serve():
-        assert plugin.bound_port
-        assert run_client(stubs, "client.py", plugin.bound_port) == (
+        assert plugin.server.bound_port
+        assert run_client(stubs, "client.py", plugin.server.bound_port) == (
             "add: True 5\nget: True success 3\nfail: False task failed: ValueError: no\n"
         )
-        assert run_client(stubs, "probe.py", plugin.bound_port) == EXPECTED_PROBE
+        assert run_client(stubs, "probe.py", plugin.server.bound_port) == EXPECTED_PROBE
