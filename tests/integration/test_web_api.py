@@ -132,12 +132,18 @@ def test_errors_are_answered_with_their_status(served: str) -> None:
     assert request(f"{served}/tasks", {"args": []})[0] == 400
     assert request(f"{served}/tasks", {"name": "x", "colour": "red"})[0] == 400
     assert request(f"{served}/tasks", {"name": "x", "delay": -1})[0] == 400
+    assert request(f"{served}/tasks", {"name": "x", "priority": "high"})[0] == 400
+    assert request(f"{served}/tasks", {"name": "x", "queue": 5})[0] == 400
+    assert request(f"{served}/tasks", {"name": "x", "args": {"a": 1}})[0] == 400
     assert request(f"{served}/nowhere")[0] == 404
 
 
 def test_openapi_document_describes_the_routes(served: str) -> None:
+    from openapi_spec_validator import validate
+
     status, spec = request(f"{served}/openapi.json")
     assert status == 200 and spec["openapi"].startswith("3.1")
+    validate(spec)  # raises on a document that breaks the OpenAPI 3.1 schema
     assert spec["info"]["title"] == "qtasks: billing"
     assert {op["operationId"] for path in spec["paths"].values() for op in path.values()} == {
         "enqueue",
@@ -181,3 +187,20 @@ async def test_starlette_lifespan_with_a_sync_app(anyio_backend: str) -> None:
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             assert (await client.get("/square")).json() == {"result": 49}
     assert app._background is None  # and stopped with the web app
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_an_unreachable_backend_is_answered_with_503(anyio_backend: str) -> None:
+    import httpx
+
+    from qtasks import QueueTasks
+    from qtasks.web.api import create_api
+
+    app = QueueTasks(name="web-down", broker_url="redis://127.0.0.1:1/0")  # nothing listens
+    transport = httpx.ASGITransport(app=create_api(app))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        queued = await client.post("/tasks", json={"name": "x"})
+        read = await client.get("/tasks/00000000-0000-0000-0000-000000000000")
+    assert (queued.status_code, read.status_code) == (503, 503)
+    assert queued.json()["error"].startswith("BackendUnavailableError")

@@ -27,7 +27,7 @@ from uuid import UUID
 import orjson
 
 from qtasks.core.status import FINAL_STATUSES
-from qtasks.exc import QTasksError
+from qtasks.exc import BackendError, QTasksError
 from qtasks.web.openapi import document
 
 Scope = dict[str, Any]
@@ -69,7 +69,9 @@ class TaskAPI:
             status, body = await self._route(scope, receive)
         except BadRequest as exc:
             status, body = 400, {"error": str(exc)}
-        except QTasksError as exc:
+        except BackendError as exc:  # the backend is down or refused: not the caller's fault
+            status, body = 503, {"error": f"{type(exc).__name__}: {exc}"}
+        except QTasksError as exc:  # arguments the app refused (encoding, priority...)
             status, body = 400, {"error": f"{type(exc).__name__}: {exc}"}
         payload = body if isinstance(body, bytes) else orjson.dumps(body, default=str)
         await send(
@@ -108,14 +110,19 @@ class TaskAPI:
         args, kwargs = body.get("args", []), body.get("kwargs", {})
         if not isinstance(args, list) or not isinstance(kwargs, dict):
             raise BadRequest("args must be a list and kwargs an object")
+        priority, queue = body.get("priority"), body.get("queue")
+        if priority is not None and (isinstance(priority, bool) or not isinstance(priority, int)):
+            raise BadRequest("priority must be a whole number")
+        if queue is not None and (not isinstance(queue, str) or not queue):
+            raise BadRequest("queue must be a non-empty string")
         timeout = _seconds(body.get("timeout"), "timeout")
         task = await self._call(
             "enqueue",
             body["name"],
             args,
             kwargs,
-            priority=body.get("priority"),
-            queue=body.get("queue"),
+            priority=priority,
+            queue=queue,
             delay=_seconds(body.get("delay"), "delay"),
         )
         if timeout:

@@ -76,7 +76,8 @@ def document(title: str) -> dict[str, Any]:
                     "responses": {
                         "201": _json(task, "queued (no timeout, or not finished in time)"),
                         "200": _json(task, "finished within timeout"),
-                        "400": _json(error, "malformed request"),
+                        "400": _json(error, "malformed request, or arguments the app refused"),
+                        "503": _json(error, "the backend is unavailable"),
                     },
                 }
             },
@@ -89,6 +90,7 @@ def document(title: str) -> dict[str, Any]:
                         "200": _json(task, "the task"),
                         "400": _json(error, "not a uuid"),
                         "404": _json(error, "unknown or expired"),
+                        "503": _json(error, "the backend is unavailable"),
                     },
                 }
             },
@@ -111,6 +113,7 @@ def document(title: str) -> dict[str, Any]:
                         "202": _json(task, "not finished within timeout"),
                         "400": _json(error, "not a uuid, or a bad timeout"),
                         "404": _json(error, "unknown or expired"),
+                        "503": _json(error, "the backend is unavailable"),
                     },
                 }
             },
