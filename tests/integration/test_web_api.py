@@ -197,7 +197,7 @@ async def test_an_unreachable_backend_is_answered_with_503(anyio_backend: str) -
     from qtasks import QueueTasks
     from qtasks.web.api import create_api
 
-    app = QueueTasks(name="web-down", broker_url="redis://127.0.0.1:1/0")  # nothing listens
+    app = QueueTasks(name="web-down", broker_url="postgresql://postgres@127.0.0.1:1/test")  # closed
     transport = httpx.ASGITransport(app=create_api(app))
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         queued = await client.post("/tasks", json={"name": "x"})
