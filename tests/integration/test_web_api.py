@@ -3,6 +3,7 @@ process does not import the task code, a separate worker process defines it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from qtasks.contrib.fastapi import QTasksApp  # FastAPI reads route annotations from globals
 
 
 def free_port() -> int:
@@ -204,3 +207,33 @@ async def test_an_unreachable_backend_is_answered_with_503(anyio_backend: str) -
         read = await client.get("/tasks/00000000-0000-0000-0000-000000000000")
     assert (queued.status_code, read.status_code) == (503, 503)
     assert queued.json()["error"].startswith("BackendUnavailableError")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_client_only_lifespan_starts_no_worker(anyio_backend: str) -> None:
+    """`lifespan(app, worker=False)`: routes get the app, tasks wait for `qtasks run`."""
+    import httpx
+    from fastapi import FastAPI
+
+    from qtasks.asyncio import QueueTasks
+    from qtasks.contrib.fastapi import lifespan
+
+    app = QueueTasks(name="client-only", broker_url="memory://client-only")
+    api = FastAPI(lifespan=lifespan(app, worker=False))
+
+    @api.post("/jobs")
+    async def create(tasks: QTasksApp) -> dict[str, str]:
+        task = await tasks.add_task("somewhere.else")
+        return {"uuid": str(task.uuid)}
+
+    async with api.router.lifespan_context(api):
+        transport = httpx.ASGITransport(app=api)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            uuid = (await client.post("/jobs")).json()["uuid"]
+        assert app._running is None  # no worker in this process
+        await asyncio.sleep(0.2)
+        assert (await app.get(uuid)).status == "new"  # queued for a worker elsewhere
+    async with app.serve():  # a worker (here the same process) picks it up
+        done = await app.wait(uuid, timeout=5)
+    assert done is not None and done.status == "error"  # nobody defines somewhere.else
