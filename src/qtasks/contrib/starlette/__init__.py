@@ -8,7 +8,7 @@
     web = Starlette(routes=[...], lifespan=lifespan(app, worker=False))  # client only
 
 The same works for any ASGI framework whose lifespan is an async context manager
-factory taking the web app (Starlette, FastAPI, Litestar's `lifespan=[...]`).
+factory taking the web app: Starlette, FastAPI, Litestar (`lifespan=[lifespan(app)]`).
 """
 
 from __future__ import annotations
