@@ -111,3 +111,38 @@ def test_one_app_commands_refuse_several(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert "status takes one app; -A was given 2 times" in proc.stderr
+
+
+def test_several_processes_each_serving_both_apps(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    write(tmp_path, url)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QTASKS_")}
+    env["PYTHONPATH"] = str(tmp_path)
+    log = tmp_path / "worker.log"
+    with log.open("w") as out:
+        worker = subprocess.Popen(
+            [*QTASKS, "run", *TWO_APPS, "--processes", "2", "--log-level", "INFO"],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while log.read_text().count("Starting app") < 4:  # two apps in each of two processes
+            assert worker.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        mail = QueueTasks(name="mail", broker_url=url)
+        billing = QueueTasks(name="billing", broker_url=url)
+        sent = [mail.add_task("send", f"u{i}", timeout=20).returning for i in range(20)]
+        charged = [billing.add_task("charge", i, timeout=20).status for i in range(5)]
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        code = worker.wait(timeout=30)
+    assert code == 0, log.read_text()
+    assert [s["to"] for s in sent] == [f"u{i}" for i in range(20)]
+    pids = {s["pid"] for s in sent}
+    assert worker.pid not in pids and 1 <= len(pids) <= 2  # run by the forked processes
+    assert charged == ["success"] * 5
+    assert log.read_text().count("Stopped app") == 4
