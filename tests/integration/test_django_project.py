@@ -162,6 +162,16 @@ def test_status_command_through_manage_py(sqlite_env: dict[str, str]) -> None:
         timeout=60,
     )
     assert (proc.returncode, proc.stdout) == (1, "No live workers for app 'shop'\n")
+    # and from code, with call_command
+    out = manage(
+        sqlite_env,
+        "shell",
+        "-c",
+        "from django.core.management import call_command\n"
+        "try:\n    call_command('qtasks', 'status')\nexcept SystemExit as exc:\n"
+        "    print('exit', exc.code)",
+    )
+    assert out.endswith("No live workers for app 'shop'\nexit 1\n"), out
 
 
 def test_postgres_enqueue_inside_djangos_transaction(tmp_path: Path) -> None:

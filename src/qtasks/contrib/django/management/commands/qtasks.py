@@ -21,10 +21,13 @@ class Command(BaseCommand):  # type: ignore[misc]
         # The qtasks command parses its own options: Django's parser would refuse them.
         sys.exit(run_qtasks(argv[2:]))
 
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("words", nargs="*", help="a qtasks command and its options")
+
     def handle(self, *args: Any, **options: Any) -> None:  # call_command("qtasks", ...)
-        code = run_qtasks(list(args))
+        code = run_qtasks([*args, *options.get("words", [])])
         if code:
-            sys.exit(code)
+            raise SystemExit(code)
 
 
 def run_qtasks(words: list[str]) -> int:
