@@ -8,7 +8,7 @@
 RabbitMQ vhost of its own). A broker-only backend (amqp) keeps its records in
 `QTASKS_BENCH_STORAGE_URL` (run.py: Redis db 13).
 
-Tasks (async, like the shared peer benchmark's `frameworks/qtasks.py`; all take one
+Tasks (async, like bench/peers/adapters/qtasks.py; all take one
 int and return it): `noop` (W1/W2), `sleep` (W4: asyncio.sleep(BENCH_SLEEP_S=0.05)),
 `ping` (W3). Unlike the peer benchmark, no task touches a counter: completion is read
 from the backend (`stats()`), so the task bodies add no load.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""qtasks benchmark: the shared peer benchmark's workloads, on this checkout alone.
+"""qtasks benchmark: the workloads of the peer comparison (bench/peers/), on qtasks alone.
 
     python bench/run.py --backend sqlite                  # W1-W4 + batch, 3 repeats (~1 min)
     python bench/run.py --backend sqlite --inprocess      # W1 + W3 with an in-process worker

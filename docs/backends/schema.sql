@@ -1,4 +1,4 @@
--- qtasks PostgreSQL schema, version 1
+-- qtasks PostgreSQL schema, version 2
 CREATE SCHEMA IF NOT EXISTS qtasks;
 CREATE TABLE IF NOT EXISTS qtasks.schema_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());
 
@@ -54,3 +54,20 @@ CREATE TABLE IF NOT EXISTS qtasks.workers (
     PRIMARY KEY (ns, worker_id)
 );
 INSERT INTO qtasks.schema_version (version) VALUES (1) ON CONFLICT DO NOTHING;
+
+-- migration 2
+CREATE TABLE IF NOT EXISTS qtasks.leases (
+    ns text NOT NULL,
+    name text NOT NULL,
+    holder text NOT NULL,
+    expires_at double precision NOT NULL,
+    PRIMARY KEY (ns, name)
+);
+CREATE TABLE IF NOT EXISTS qtasks.documents (
+    ns text NOT NULL,
+    collection text NOT NULL,
+    key text NOT NULL,
+    document bytea NOT NULL,
+    PRIMARY KEY (ns, collection, key)
+);
+INSERT INTO qtasks.schema_version (version) VALUES (2) ON CONFLICT DO NOTHING;

@@ -95,6 +95,7 @@ _REDIS = "qtasks.compat.redis_components"
 _AMQP = "qtasks.compat.amqp_components"
 _PLUGINS = "qtasks.compat.plugins"
 _STATS = "qtasks.compat.stats"
+_TIMERS = "qtasks.compat.timers"
 _GRPC = "qtasks.plugins.grpc.server"
 
 #: An original module that now only names objects living elsewhere -> {name: "module" or
@@ -206,6 +207,10 @@ ALIASES: dict[str, dict[str, str]] = {
     "qtasks.stats.inspect": {"InspectStats": _STATS, "UtilsInspectStats": _STATS},
     "qtasks.stats.inspect.base": {"UtilsInspectStats": _STATS},
     "qtasks.stats.inspect.inspect": {"UtilsInspectStats": _STATS, "InspectStats": _STATS},
+    "qtasks.timers": {"AsyncTimer": _TIMERS, "SyncTimer": _TIMERS},
+    "qtasks.timers.base": {"BaseTimer": _TIMERS},
+    "qtasks.timers.async_timer": {"AsyncTimer": _TIMERS, "BaseTimer": _TIMERS},
+    "qtasks.timers.sync_timer": {"SyncTimer": _TIMERS, "BaseTimer": _TIMERS},
     "qtasks.tests.async_testcase": {"AsyncTestCase": "qtasks.tests"},
     "qtasks.tests.sync_testcase": {"SyncTestCase": "qtasks.tests"},
     "qtasks.tests.async_classes": {

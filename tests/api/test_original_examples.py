@@ -8,8 +8,9 @@ folder, then the client script in another process; both meet through the default
 mirror these tests are skipped, and `test_original_call_patterns.py` keeps the same
 call patterns running everywhere.
 
-Not run here: `examples/timers` (qtasks offers no APScheduler timers yet; see
-docs/compatibility.md). The `examples/grpc` programs listen on their fixed port 50051.
+`examples/timers` run as two timer processes at once on one `./qtasks.db`, with a worker
+beside them: each fire time is one task, whichever timer fired it. The `examples/grpc`
+programs listen on their fixed port 50051.
 """
 
 from __future__ import annotations
@@ -298,3 +299,54 @@ def test_env_example_sees_the_priority_in_every_component(folder: Path) -> None:
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["21"] * 5
+
+
+#: A worker for the timer examples' task: the example modules call `run_forever()` when
+#: imported, so the worker cannot import them (in 1.7 as here).
+TIMER_WORKER = """
+from qtasks import QueueTasks
+
+app = QueueTasks()
+
+
+@app.task(name="test")
+async def test(num: int):
+    print(f"Number: {num}")
+"""
+
+
+@requires_mirror
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("folder", [Example("timers", "", "")], ids=["timers"], indirect=True)
+def test_two_timer_programs_fire_each_slot_once(folder: Path, workers: list[Worker]) -> None:
+    (folder / "timer_worker.py").write_text(TIMER_WORKER)
+    worker = Worker([sys.executable, "-m", "qtasks", "-A", "timer_worker:app", "run"], folder)
+    workers.append(worker)
+    worker.wait_for("Starting app")
+    timers = []
+    for program in ("test_async_timer.py", "test_sync_timer.py"):
+        log = open(folder / f"{program}.log", "wb")  # noqa: SIM115 - closed below
+        proc = subprocess.Popen(
+            [sys.executable, program], cwd=folder, env=_env(), stdout=log, stderr=log
+        )
+        timers.append((proc, log))
+    try:
+        worker.wait_for("Number: 5", 2)  # CronTrigger(second="*/5"): two fire times
+    finally:
+        for proc, log in timers:
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(LIMIT) == 0
+            log.close()
+    fired = [
+        line.split("fired: slot ")[1].split(", task ")
+        for program in ("test_async_timer.py", "test_sync_timer.py")
+        for line in (folder / f"{program}.log").read_text().splitlines()
+        if "fired: slot" in line
+    ]
+    by_slot: dict[str, set[str]] = {}
+    for slot, task in fired:
+        by_slot.setdefault(slot, set()).add(task.split()[0])
+    assert len(by_slot) >= 2 and all(len(tasks) == 1 for tasks in by_slot.values()), fired
+    time.sleep(1.0)  # the worker runs what was enqueued last
+    assert worker.log().count("Number: 5") == len(by_slot)
+    assert worker.stop() == 0

@@ -48,16 +48,16 @@ def test_db_commands_and_migrate_false(
     target = _module(tmp_path, url)
     try:
         assert main(["-A", target, "db", "status"]) == 1
-        assert "version 0, this qtasks needs 1" in capsys.readouterr().out
+        assert "version 0, this qtasks needs 2" in capsys.readouterr().out
         app = QueueTasks("dbapp", broker_url=url)
         with pytest.raises(ConfigError, match="db upgrade"):
             app.add_task("t")
         assert main(["-A", target, "db", "upgrade"]) == 0
-        assert "Applied migrations 1" in capsys.readouterr().out
+        assert "Applied migrations 1, 2" in capsys.readouterr().out
         assert main(["-A", target, "db", "upgrade"]) == 0
         assert "nothing to apply" in capsys.readouterr().out
         assert main(["-A", target, "db", "status"]) == 0
-        assert "at version 1: current" in capsys.readouterr().out
+        assert "at version 2: current" in capsys.readouterr().out
         assert QueueTasks("dbapp", broker_url=url).add_task("t") is not None
         assert main(["-A", target, "db", "sql"]) == 0
         assert capsys.readouterr().out == schema_sql(schema)

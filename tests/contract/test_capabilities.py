@@ -10,7 +10,13 @@ from qtasks.core.ports import Capabilities
 
 pytestmark = pytest.mark.anyio
 
-_ALL = {"priorities": True, "delays": True, "atomic_completion": True, "cancel_queued": True}
+_ALL = {
+    "priorities": True,
+    "delays": True,
+    "atomic_completion": True,
+    "cancel_queued": True,
+    "coordination": True,
+}
 EXPECTED = {
     "memory": Capabilities(**_ALL, push=True, dead_letters=True, worker_registry=True),
     "sqlite": Capabilities(**_ALL, dead_letters=True, worker_registry=True),
@@ -33,7 +39,7 @@ EXPECTED = {
     # backend's (it writes the record), the broker alone keeps no dead letters of its
     # own through a pair, and the registry is the store's
     "nats-sqlite": Capabilities(
-        priorities=True, delays=True, dead_letters=False, worker_registry=True
+        priorities=True, delays=True, dead_letters=False, worker_registry=True, coordination=True
     ),
     # RabbitMQ broker + Redis store: no cancel of queued messages, leases held by the
     # consumer's connection, the worker registry is the store's
@@ -44,6 +50,7 @@ EXPECTED = {
         dead_letters=True,
         worker_registry=True,
         connection_leases=True,
+        coordination=True,
     ),
 }
 
@@ -61,6 +68,8 @@ async def test_capabilities_as_declared(backend: Backend, backend_kind: str) -> 
         assert isinstance(backend, ports.DeadLetters)
     assert isinstance(backend, ports.SharedSettings) == caps.shared_settings
     assert isinstance(backend, ports.TransactionalEnqueue) == caps.transactional_enqueue
+    if caps.coordination:
+        assert isinstance(backend, ports.Coordination)
 
 
 async def test_shared_settings_where_declared(backend: Backend) -> None:

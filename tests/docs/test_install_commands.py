@@ -28,6 +28,10 @@ EXTRA_MODULES = {
     "fastapi": "fastapi",
     "starlette": "starlette",
     "grpc": "grpc_health",
+    "cron": "croniter",
+    "timers": "apscheduler",
+    "prometheus": "prometheus_client",
+    "otel": "opentelemetry.sdk",
 }
 CHECKOUT_PLACEHOLDER = "/path/to/qtasks"
 

@@ -28,7 +28,7 @@ SHARED_BACKEND_MODULES = (
 INJECTION_POINT = ("qtasks.engine.injection", "qtasks.engine.executor", "qtasks.engine.threads")
 #: How a real module serves its QTasks 1.7-only names (by name, from the compat table).
 COMPAT_HOOK = "qtasks._compat_hook"
-#: The public API the outer clients (CLI, contrib, later scheduler, web, metrics) use.
+#: The public API the outer clients (CLI, contrib, later web, metrics) use.
 PUBLIC_API = (
     "qtasks",
     "qtasks.asyncio",
@@ -41,10 +41,14 @@ OUTER_CLIENTS = (
     "qtasks.__main__",
     "qtasks.cli",
     "qtasks.contrib",
-    "qtasks.scheduler",
     "qtasks.web",
     "qtasks.metrics",
+    "qtasks.tracing",
 )
+#: Outer clients another outer client may use: `qtasks run --metrics-port` serves the
+#: metrics package's exporter; a framework's own command line offers the `qtasks`
+#: command (`manage.py qtasks`, `flask qtasks`).
+CLIENT_TO_CLIENT = {("qtasks.cli", "qtasks.metrics"), ("qtasks.contrib", "qtasks.cli")}
 #: Third-party modules the pure core may use besides the standard library.
 CORE_THIRD_PARTY = {"orjson"}  # the one required dependency: JSON encoding, no I/O
 
@@ -124,6 +128,8 @@ def allowed(module: str, target: str) -> bool:
         )
     if in_layer(module, "qtasks.backends"):
         return _backend_allowed(module, target)
+    if in_layer(module, "qtasks.scheduler"):  # the app runs it; it sees the core's ports
+        return any(in_layer(target, t) for t in ("qtasks.scheduler", "qtasks.core", "qtasks.exc"))
     if in_layer(module, "qtasks.plugins"):
         return (
             any(in_layer(target, t) for t in ("qtasks.plugins", "qtasks.core", "qtasks.exc"))
@@ -134,8 +140,8 @@ def allowed(module: str, target: str) -> bool:
         return in_layer(target, "qtasks.cli") or target == COMPAT_HOOK
     if any(in_layer(module, client) for client in OUTER_CLIENTS):
         own = next(c for c in OUTER_CLIENTS if in_layer(module, c))
-        if own == "qtasks.contrib" and in_layer(target, "qtasks.cli"):
-            return True  # a framework's own command line offers the `qtasks` command
+        if any(in_layer(target, t) for c, t in CLIENT_TO_CLIENT if c == own):
+            return True
         return in_layer(target, own) or any(
             target == api or (api != "qtasks" and in_layer(target, api)) for api in PUBLIC_API
         )
@@ -204,6 +210,14 @@ def test_the_rules_catch_what_they_forbid() -> None:
     assert not allowed("qtasks.backends.sqlite.ops", "qtasks.engine.worker")
     assert not allowed("qtasks.app.base", "qtasks.compat.brokers")
     assert not allowed("qtasks.cli.run", "qtasks.engine.worker")
+    assert not allowed("qtasks.scheduler.runner", "qtasks.app.base")
+    assert not allowed("qtasks.scheduler.runner", "qtasks.backends.redis")
+    assert not allowed("qtasks.engine.server", "qtasks.scheduler.runner")
+    assert allowed("qtasks.app.schedules", "qtasks.scheduler.runner")
+    assert not allowed("qtasks.metrics.plugin", "qtasks.engine.worker")
+    assert not allowed("qtasks.tracing", "qtasks.app.base")
+    assert not allowed("qtasks.metrics", "qtasks.cli")
+    assert allowed("qtasks.cli.run", "qtasks.metrics")
     assert allowed("qtasks.backends.redis.backend", "qtasks.backends.redis.driver")
     assert allowed("qtasks.compat.brokers", "qtasks.backends.redis")
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c"]]

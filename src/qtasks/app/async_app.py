@@ -12,6 +12,7 @@ from uuid import UUID
 
 from qtasks.app.base import BaseQueueTasks
 from qtasks.app.lifecycle import BackgroundServer, LoopServer, make_server, run_blocking
+from qtasks.app.schedules import AsyncScheduleMethods
 from qtasks.app.task import Task
 from qtasks.core.models import DeadLetter
 from qtasks.events import AsyncEvents
@@ -19,7 +20,7 @@ from qtasks.exc import EngineError
 from qtasks.registries.task import AsyncTask
 
 
-class QueueTasks(BaseQueueTasks):
+class QueueTasks(BaseQueueTasks, AsyncScheduleMethods):
     """A task queue app whose client API is `await`-ed."""
 
     _method = "async"
@@ -125,16 +126,20 @@ class QueueTasks(BaseQueueTasks):
         concurrency: int | None = None,
         starter: Any = None,
         reset_config: bool = True,
+        scheduler: bool | None = None,
         loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         """Run a worker in this process until SIGINT/SIGTERM (blocks; not a coroutine).
 
         QTasks 1.7's keywords are accepted: `starter` (an `AsyncStarter`, which holds
-        settings), `reset_config` (every component always reads the app's one config)
+        settings), `reset_config` (every component always reads the app's one config).
+        `scheduler`: whether this worker runs the scheduler (default: `config.scheduler`)
         and `loop`, an event loop to run on."""
         num_workers = self._run_options(num_workers, starter)
         self._set_state()
-        self._server = make_server(self, num_workers, queues=queues, concurrency=concurrency)
+        self._server = make_server(
+            self, num_workers, scheduler, queues=queues, concurrency=concurrency
+        )
         run_blocking(self._server, loop)
 
     async def start(

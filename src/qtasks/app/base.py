@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, overload
 from qtasks import _state
 from qtasks._compat_hook import compat_attribute
 from qtasks.app.client import ClientOperations
+from qtasks.app.schedules import ScheduleDeclarations
 from qtasks.app.settings import AsyncGlobalConfig, GlobalConfig
 from qtasks.backends import Backend, TaskRecord, create_backend, resolve_url
 from qtasks.backends.bridge import portal
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 COMPONENTS = ("worker", "broker", "storage", "global_config", "starter")
 
 
-class BaseQueueTasks(ClientOperations):
+class BaseQueueTasks(ClientOperations, ScheduleDeclarations):
     _method: ClassVar[str]
     _task_class: ClassVar[type[BaseTask[Any]]]
     _events_class: ClassVar[type[BaseEvents]]
@@ -86,6 +87,7 @@ class BaseQueueTasks(ClientOperations):
         # Own tasks, then the shared ones (`@shared_task`, imported before or after).
         self.tasks = TaskTable()
         self._handles: dict[str, BaseTask[Any]] = {}
+        self._schedules: dict[str, Any] = {}  # id -> Schedule (`app.schedule`)
         self.routers: list[BaseRouter] = []
         self.plugins: PluginTable = PluginTable()
         self.middlewares_before: list[Any] = []
@@ -147,6 +149,8 @@ class BaseQueueTasks(ClientOperations):
     def _update_configs(self, config: QueueConfig, key: str, value: Any) -> None:
         if key == "logs_default_level_server":
             self.log.update_logger(default_level=value)
+        elif key == "logs_format":  # a format or "json"
+            self.log.update_logger(format=value)
 
     def _update_logs(self, **kwargs: Any) -> None:
         """QTasks 1.7's way to change the app's logger: `name`, `subname`,
@@ -212,6 +216,7 @@ class BaseQueueTasks(ClientOperations):
     def _register(self, schema: TaskSpec) -> BaseTask[Any]:
         if schema.name in self.tasks.own:  # a shared task of that name is shadowed
             raise ConfigError(f"Task with name {schema.name} is already registered!")
+        self._check_task_schedule(schema)
         handle = self._task_class(schema, self)
         handle.ctx = self._context_for(schema)
         self.tasks[schema.name] = schema

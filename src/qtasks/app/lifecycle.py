@@ -134,8 +134,13 @@ class LoopServer:
             await self._task
 
 
-def make_server(app: BaseQueueTasks, num_workers: int | None, **options: Any) -> Server:
-    return Server(app, num_workers=num_workers or 1, **options)
+def make_server(
+    app: BaseQueueTasks, num_workers: int | None, scheduler: bool | None = None, **options: Any
+) -> Server:
+    """The app's server; `scheduler` (default: `config.scheduler`) says whether it runs
+    the scheduler beside its workers."""
+    services = [app._scheduler_service(scheduler)]
+    return Server(app, num_workers=num_workers or 1, services=services, **options)
 
 
 __all__ = ["BackgroundServer", "LoopServer", "make_server", "run_blocking"]

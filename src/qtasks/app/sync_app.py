@@ -11,6 +11,7 @@ from uuid import UUID
 
 from qtasks.app.base import BaseQueueTasks
 from qtasks.app.lifecycle import BackgroundServer, make_server, run_blocking
+from qtasks.app.schedules import SyncScheduleMethods
 from qtasks.app.task import Task
 from qtasks.core.models import DeadLetter
 from qtasks.events import SyncEvents
@@ -18,7 +19,7 @@ from qtasks.exc import EngineError
 from qtasks.registries.task import SyncTask
 
 
-class QueueTasks(BaseQueueTasks):
+class QueueTasks(BaseQueueTasks, SyncScheduleMethods):
     """A task queue app whose client API is plain (blocking) calls."""
 
     _method = "sync"
@@ -122,14 +123,18 @@ class QueueTasks(BaseQueueTasks):
         concurrency: int | None = None,
         starter: Any = None,
         reset_config: bool = True,
+        scheduler: bool | None = None,
     ) -> None:
         """Run a worker in this process until SIGINT/SIGTERM (blocks).
 
         QTasks 1.7's keywords are accepted: `starter` (an `SyncStarter`, which holds
-        settings), `reset_config` (every component always reads the app's one config)."""
+        settings), `reset_config` (every component always reads the app's one config).
+        `scheduler`: whether this worker runs the scheduler (default: `config.scheduler`)."""
         num_workers = self._run_options(num_workers, starter)
         self._set_state()
-        self._server = make_server(self, num_workers, queues=queues, concurrency=concurrency)
+        self._server = make_server(
+            self, num_workers, scheduler, queues=queues, concurrency=concurrency
+        )
         run_blocking(self._server)
 
     def start(

@@ -53,6 +53,7 @@ from qtasks.core.ports import (
     Broker,
     CancelQueued,
     Capabilities,
+    Coordination,
     DeadLetters,
     ResultStore,
     WorkerRegistry,
@@ -67,7 +68,7 @@ if TYPE_CHECKING:
 _PAGE = 500
 
 
-class PairedBackend(Backend, DeadLetters):
+class PairedBackend(Backend, DeadLetters, Coordination):
     """A `Backend` made of `broker` (queues, leases) and `store` (task records)."""
 
     def __init__(self, broker: Broker, store: ResultStore) -> None:
@@ -80,6 +81,8 @@ class PairedBackend(Backend, DeadLetters):
         self._registry = registry
         self._canceller = broker if b.cancel_queued and isinstance(broker, CancelQueued) else None
         self._dead = broker if b.dead_letters and isinstance(broker, DeadLetters) else None
+        # Leases and documents live with the records where the store keeps them.
+        self._coordinator = _coordinator(store) or _coordinator(broker)
         # Per instance: what a pair can do depends on its parts.
         self.capabilities = Capabilities(  # type: ignore[misc]
             priorities=b.priorities,
@@ -91,6 +94,7 @@ class PairedBackend(Backend, DeadLetters):
             shared_settings=False,
             worker_registry=registry is not None,
             connection_leases=b.connection_leases,
+            coordination=self._coordinator is not None,
         )
 
     @property
@@ -396,6 +400,39 @@ class PairedBackend(Backend, DeadLetters):
 
     def purge_dead_letters_sync(self, uuids: Sequence[str] | None = None) -> int:
         return self._letters().purge_dead_letters_sync(uuids)
+
+    # --- coordination: the store's (or the broker's) -----------------------------------
+    def _coordination(self) -> Coordination:
+        if self._coordinator is None:
+            self.capabilities.require("coordination", self)
+        assert self._coordinator is not None
+        return self._coordinator
+
+    async def acquire_lease(self, name: str, holder: str, ttl: float) -> float | None:
+        return await self._coordination().acquire_lease(name, holder, ttl)
+
+    async def release_lease(self, name: str, holder: str) -> None:
+        await self._coordination().release_lease(name, holder)
+
+    async def lease_holder(self, name: str) -> str | None:
+        return await self._coordination().lease_holder(name)
+
+    async def put_document(self, collection: str, key: str, document: dict[str, Any]) -> None:
+        await self._coordination().put_document(collection, key, document)
+
+    async def get_document(self, collection: str, key: str) -> dict[str, Any] | None:
+        return await self._coordination().get_document(collection, key)
+
+    async def list_documents(self, collection: str) -> dict[str, dict[str, Any]]:
+        return await self._coordination().list_documents(collection)
+
+    async def delete_document(self, collection: str, key: str) -> bool:
+        return await self._coordination().delete_document(collection, key)
+
+
+def _coordinator(part: Broker | ResultStore) -> Coordination | None:
+    ok = part.capabilities.coordination and isinstance(part, Coordination)
+    return part if ok else None  # type: ignore[return-value]
 
 
 def _registry(part: Broker | ResultStore) -> WorkerRegistry | None:

@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from qtasks.cli.common import env_int, load_apps
-from qtasks.exc import WorkerRecycledError
+from qtasks.exc import ConfigError, WorkerRecycledError
 
 name = "run"
 summary = "run a worker until SIGINT/SIGTERM"
@@ -45,6 +45,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--num-workers", type=int, default=None, help="consumer loops per process")
     parser.add_argument(
+        "--no-scheduler",
+        action="store_true",
+        help="do not run the scheduler in this worker (default: env QTASKS_SCHEDULER, else on)",
+    )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=env_int("QTASKS_METRICS_PORT", 0)
+        if os.environ.get("QTASKS_METRICS_PORT", "").strip()
+        else None,
+        help="serve Prometheus metrics on this port, all processes summed; 0 picks a free "
+        'port (default: env QTASKS_METRICS_PORT, else none; needs the "prometheus" extra)',
+    )
+    parser.add_argument(
+        "--metrics-addr",
+        default=os.environ.get("QTASKS_METRICS_ADDR", "127.0.0.1"),
+        help="address of the metrics server (default: env QTASKS_METRICS_ADDR, else 127.0.0.1)",
+    )
+    parser.add_argument(
         "--isolation",
         choices=("thread", "process"),
         default=None,
@@ -59,15 +78,39 @@ def run(args: argparse.Namespace) -> int:
     for app in apps:
         if args.isolation is not None:
             app.config.task_isolation = args.isolation
+        if args.no_scheduler:
+            app.config.scheduler = False
     if args.concurrency is not None and args.concurrency < 1:
         raise SystemExit("--concurrency must be >= 1")
     queues = [q.strip() for q in args.queues.split(",") if q.strip()] if args.queues else None
     options = {"queues": queues, "concurrency": args.concurrency}
-    if args.processes <= 1:
-        code = _run_worker(apps, args.num_workers, options)
-        _exit_if_threads_linger(code)
-        return code
-    return _run_processes(apps, args.processes, args.num_workers, options)
+    if args.metrics_port is not None and len(apps) > 1:
+        raise SystemExit("--metrics-port serves one app: give one -A with it")
+    metrics = _start_metrics(apps[0], args)
+    try:
+        if args.processes <= 1:
+            code = _run_worker(apps, args.num_workers, options)
+            _exit_if_threads_linger(code)
+            return code
+        return _run_processes(apps, args.processes, args.num_workers, options)
+    finally:
+        if metrics is not None:
+            metrics.close()
+
+
+def _start_metrics(app: Any, args: argparse.Namespace) -> Any:
+    """`--metrics-port`: the metrics plugin on the app and its HTTP server, before any
+    worker process is forked (they inherit the plugin)."""
+    if args.metrics_port is None:
+        return None
+    from qtasks.metrics import WorkerMetrics  # only here: prometheus-client is an extra
+
+    try:
+        metrics = WorkerMetrics(app, args.metrics_port, args.metrics_addr, args.processes)
+    except (ConfigError, OSError) as exc:
+        raise SystemExit(f"--metrics-port: {exc}") from exc
+    app.log.info("Serving Prometheus metrics at %s", metrics.url)
+    return metrics
 
 
 def _run_worker(apps: list[Any], num_workers: int | None, options: dict[str, Any]) -> int:

@@ -11,6 +11,27 @@ from qtasks.exc import ConfigError, TaskCancelError, TaskPluginTriggerError
 from qtasks.logs import Logger
 
 
+class TaskLogger(Logger):
+    """The logger `ctx.get_logger()` returns: the app's, and while a task runs in this
+    context (its thread or child process included) each line names it: the subname
+    becomes `<subname>[<task uuid>]`, and the record carries `task_name`, `task_uuid`
+    and `queue` for a structured formatter."""
+
+    def _log(self, level: int, msg: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        if not self.logger.isEnabledFor(level):
+            return
+        record = current_record.get()
+        if record is not None:
+            extra = dict(kwargs.pop("extra", None) or {})
+            extra.setdefault("subname", f"{self.subname}[{record.uuid}]")
+            extra.setdefault("task_name", record.task_name)
+            extra.setdefault("task_uuid", record.uuid)
+            extra.setdefault("queue", record.queue)
+            kwargs["extra"] = extra
+        kwargs.setdefault("stacklevel", 4)  # the task's line, not this method
+        super()._log(level, msg, args, kwargs)
+
+
 class BaseContext:
     def __init__(self, **kwargs: Any) -> None:
         self.task_name: str | None = kwargs.get("task_name")
@@ -44,8 +65,11 @@ class BaseContext:
         return self._app
 
     def get_logger(self, name: str | None = None) -> Logger:
+        """The app's logger under subname `name` (default: the task's name); its lines
+        logged while a task runs carry that task's uuid (`TaskLogger`)."""
         subname = name or self.task_name or type(self).__name__
-        self._log = self.app.log.with_subname(subname)
+        log = self.app.log
+        self._log = TaskLogger(log.name, subname, log.default_level)
         return self._log
 
     def get_config(self) -> Any:
@@ -98,4 +122,4 @@ class AsyncContext(BaseContext):
         await asyncio.sleep(seconds)
 
 
-__all__ = ["AsyncContext", "BaseContext", "SyncContext", "current_record"]
+__all__ = ["AsyncContext", "BaseContext", "SyncContext", "TaskLogger", "current_record"]

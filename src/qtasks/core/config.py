@@ -80,6 +80,11 @@ class QueueConfig:
     global_config_status_ttl: int = 20
     #: Seconds between refreshes of the global-config status key.
     global_config_status_set_periodic: int = 17
+    #: Whether workers run the scheduler (periodic tasks); one of them leads at a time.
+    scheduler: bool = True
+    #: Seconds the scheduler's leader lease lives without a renewal (renewed every third
+    #: of it): a dead leader is replaced within this time plus one renewal period.
+    scheduler_lease_ttl: float = 10.0
 
     _subscribers: list[Subscriber] = dataclasses.field(
         default_factory=list, init=False, compare=False

@@ -6,13 +6,12 @@ plugin written for it keeps working. A plugin either overrides the hook methods 
 trigger names. A hook returns None or a dict of the keyword arguments it changes; later
 plugins see the changes, and the caller receives them merged.
 
-`HookRunner` calls the listeners of a hook in registration order (those registered for
-the name, then those registered for every name of their component, "Globals"). It
-knows which hooks have listeners without calling anything, so a hook nobody listens to
-costs one set lookup. A listener that raises is logged and skipped, except for
-`HookAbort` in a hook that runs for one task before its outcome (`ABORTABLE_HOOKS`):
-that is a plugin's way to fail the task at hand, and it propagates to the caller.
-"""
+`HookRunner` calls the listeners of a hook in registration order (those registered for the
+name, then those registered for every name of their component, "Globals"). It knows which
+hooks have listeners without calling anything, so a hook nobody listens to costs one set
+lookup. A listener that raises is logged and skipped, except for `HookAbort` in a hook
+that runs for one task before its outcome (`ABORTABLE_HOOKS`): that is a plugin's way to
+fail the task at hand, and it propagates to the caller."""
 
 from __future__ import annotations
 
@@ -91,7 +90,7 @@ class Hooks:
         """A final record about to be stored: broker, storage, model. May change model."""
 
     def broker_running_older_tasks(self, **kw: Any) -> Changes:
-        """Kept for QTasks 1.7 plugins; leases replace it and it is not called."""
+        """A worker's periodic upkeep (every few seconds): broker, worker."""
 
     def broker_flush_all(self, **kw: Any) -> Changes:
         """`app.flush_all()`: broker."""
@@ -185,6 +184,12 @@ class Hooks:
     def worker_remove_finished_task(self, **kw: Any) -> Changes:
         """A final record about to be acknowledged: worker, broker, task_func,
         task_broker, model. May change model."""
+
+    def worker_tasks_fetched(self, **kw: Any) -> Changes:
+        """Once per fetch, not per task: worker, deliveries (the Deliveries leased)."""
+
+    def worker_tasks_acked(self, **kw: Any) -> Changes:
+        """Once per stored batch of final records: worker, completions (Completions)."""
 
     # --- task executor ---------------------------------------------------------
     def task_executor_args_replace(self, **kw: Any) -> Changes:

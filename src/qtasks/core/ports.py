@@ -18,6 +18,9 @@
   WorkerRegistry register_worker · unregister_worker · live_workers
   TransactionalEnqueue  enqueue_in (through a database connection the caller holds)
   SchemaMigrations      schema_version_sync · migrate_sync · schema_script (SQL databases)
+  Coordination   acquire_lease · release_lease · lease_holder · put_document ·
+                 get_document · list_documents · delete_document (the scheduler's leader
+                 lease and its stored schedules)
 ```
 
 Delivery is at-least-once: `fetch` leases tasks to a worker for `lease` seconds and marks
@@ -93,6 +96,8 @@ class Capabilities:
     #: and comes back to the queue at once when that channel closes. There is no expired
     #: lease to fence, and `extend` has nothing to renew.
     connection_leases: bool = False
+    #: Implements `Coordination` (named leases, small shared documents).
+    coordination: bool = False
 
     def require(self, name: str, backend: object) -> None:
         """Raise `CapabilityError` unless the capability `name` is present."""
@@ -390,11 +395,52 @@ class SchemaMigrations(ABC):
         """The whole latest schema as one SQL script."""
 
 
+class Coordination(ABC):
+    """What processes of one app agree on through the backend: named leases (one holder
+    at a time, expiring unless renewed) and small JSON documents grouped in collections.
+    The scheduler keeps its leader lease and its schedules here.
+
+    Lease times are decided by the backend's clock where it has one (Redis, PostgreSQL);
+    elsewhere by the clock of the machine holding the data (memory, SQLite) or of the
+    caller (NATS). Documents are JSON objects (`dict[str, Any]` of JSON values)."""
+
+    @abstractmethod
+    async def acquire_lease(self, name: str, holder: str, ttl: float) -> float | None:
+        """Take lease `name` for `holder` for `ttl` seconds when it is free, expired or
+        already `holder`'s (a renewal). Returns the deciding clock's time (epoch seconds)
+        when `holder` holds it now, None when another holder does."""
+
+    @abstractmethod
+    async def release_lease(self, name: str, holder: str) -> None:
+        """Give lease `name` up if `holder` holds it (another holder's is left alone)."""
+
+    @abstractmethod
+    async def lease_holder(self, name: str) -> str | None:
+        """Who holds lease `name` now (not expired), or None."""
+
+    @abstractmethod
+    async def put_document(self, collection: str, key: str, document: dict[str, Any]) -> None:
+        """Store (insert or replace) `document` under `key` in `collection`."""
+
+    @abstractmethod
+    async def get_document(self, collection: str, key: str) -> dict[str, Any] | None:
+        """The document under `key`, or None."""
+
+    @abstractmethod
+    async def list_documents(self, collection: str) -> dict[str, dict[str, Any]]:
+        """Every document of `collection`: key -> document."""
+
+    @abstractmethod
+    async def delete_document(self, collection: str, key: str) -> bool:
+        """Forget the document under `key`; True when there was one."""
+
+
 __all__ = [
     "Backend",
     "Broker",
     "CancelQueued",
     "Capabilities",
+    "Coordination",
     "DeadLetters",
     "SchemaMigrations",
     "ResultStore",

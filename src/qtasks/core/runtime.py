@@ -52,6 +52,19 @@ class InjectorFactory(Protocol):
     def __call__(self) -> Injector: ...
 
 
+class Service(Protocol):
+    """Something the server runs beside its workers (the scheduler): started after the
+    workers' start-up hooks, cancelled when they stop."""
+
+    def describe(self) -> str:
+        """A word for the start-up line ("scheduler=on")."""
+        ...
+
+    async def run(self) -> None:
+        """Run until cancelled (returning early is allowed)."""
+        ...
+
+
 class Runtime(Protocol):
     """An app as the engine sees it (read-only members)."""
 
@@ -98,4 +111,4 @@ class Runtime(Protocol):
         ...
 
 
-__all__ = ["Events", "Injector", "InjectorFactory", "Log", "Runtime"]
+__all__ = ["Events", "Injector", "InjectorFactory", "Log", "Runtime", "Service"]

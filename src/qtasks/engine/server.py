@@ -18,7 +18,9 @@ from qtasks.core.ports import SharedSettings
 from qtasks.engine.worker import Worker, first_error
 
 if TYPE_CHECKING:
-    from qtasks.core.runtime import Runtime
+    from collections.abc import Sequence
+
+    from qtasks.core.runtime import Runtime, Service
 
 
 class Server:
@@ -29,8 +31,11 @@ class Server:
         num_workers: int = 1,
         queues: list[str] | None = None,
         concurrency: int | None = None,
+        services: Sequence[Service] = (),
     ) -> None:
         self.app = app
+        #: Run beside the workers (the scheduler), each described on the start-up line.
+        self.services = list(services)
         self.queues = queues or [DEFAULT_QUEUE]
         self.concurrency = concurrency or app.config.max_tasks_process
         self.num_workers = max(1, int(num_workers))
@@ -67,13 +72,14 @@ class Server:
             for q in self.queues
         ]
         self.log.info(
-            "Starting app %r (%s) on %s queues=%s concurrency=%s tasks=%s",
+            "Starting app %r (%s) on %s queues=%s concurrency=%s tasks=%s%s",
             app.name,
             app.method,
             app.backend.describe(),
             ",".join(self.queues),
             self.concurrency,
             app.task_count,
+            "".join(" " + service.describe() for service in self.services),
         )
         plugins = all_plugins(app.hooks.tables.values())
         try:
@@ -116,10 +122,12 @@ class Server:
             async with asyncio.TaskGroup() as group:
                 status = group.create_task(self._publish_status())
                 runs = [group.create_task(w.run(one_ready)) for w in self.workers]
+                helpers = [status, *(group.create_task(s.run()) for s in self.services)]
                 try:
                     await asyncio.wait(runs)  # a failure reaches the group, not this body
                 finally:
-                    status.cancel()
+                    for helper in helpers:
+                        helper.cancel()
 
     async def _publish_status(self) -> None:
         """Where the backend keeps shared settings (Redis), keep the app's `main` status

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from qtasks.core import policy as outcome
 from qtasks.core.models import Completion, Delivery, TaskRecord, TaskSpec
 from qtasks.core.status import CANCEL, ERROR, SUCCESS
+from qtasks.engine import task_log
 from qtasks.engine.executor import TaskExecutor
 from qtasks.exc import HookAbort, TaskNotRegisteredError, TaskPluginTriggerError
 
@@ -73,12 +74,15 @@ async def run_delivery(
     """
     record = delivery.record
     schema: TaskSpec | None = None
+    begun = time.monotonic()
     try:
         schema = worker.app.find_task(record.task_name)
         if settled is not None:
             completion = settled
         else:
-            completion, schema = await _run(worker, delivery, schema)
+            task_log.started(worker.log, record)
+            completion, schema = await _run(worker, delivery, schema, begun)
+            task_log.finished(worker.log, record, completion.record, time.monotonic() - begun)
     except asyncio.CancelledError:
         if cancelled_by_worker() and worker.stopping():
             raise
@@ -109,7 +113,7 @@ async def run_delivery(
 
 
 async def _run(
-    worker: Worker, delivery: Delivery, schema: TaskSpec | None
+    worker: Worker, delivery: Delivery, schema: TaskSpec | None, begun: float
 ) -> tuple[Completion, TaskSpec | None]:
     """The task itself: hooks before, the executor, and the outcome of what it raised."""
     app, record = worker.app, delivery.record
@@ -136,11 +140,11 @@ async def _run(
             raise  # shutdown: the worker releases the lease
         else:  # the task raised CancelledError, or cancelled itself: a failure like any other
             _uncancel()
-            completion = await _failed(worker, schema, delivery, record, exc)
+            completion = await _failed(worker, schema, delivery, record, exc, begun)
     except BaseException as exc:
         # a plugin's HookAbort fails the task with the error it names as its cause
         cause = exc.__cause__ if isinstance(exc, HookAbort) and exc.__cause__ else exc
-        completion = await _failed(worker, schema, delivery, record, cause)
+        completion = await _failed(worker, schema, delivery, record, cause, begun)
     finally:
         if executor is not None:
             await executor.close()
@@ -243,6 +247,7 @@ async def _failed(
     delivery: Delivery,
     record: TaskRecord,
     exc: BaseException,
+    begun: float,
 ) -> Completion:
     if schema is not None and outcome.should_retry(schema, record, exc):
         cfg = worker.config
@@ -264,27 +269,14 @@ async def _failed(
                 model=failed,
             )
             failed = _merge_record(failed, changes.get("model"))
+        how = f"retry {attempt + 1}/{schema.retry} as {child.uuid} in {delay:.2f}s"
+        task_log.failed(worker.log, record, failed, exc, time.monotonic() - begun, how)
         outcome.drop_frames(exc)
-        worker.log.warning(
-            "Task %s (%s) failed: %s; retry %s/%s as %s in %.2fs",
-            record.task_name,
-            record.uuid,
-            outcome.describe_exception(exc),
-            attempt + 1,
-            schema.retry,
-            child.uuid,
-            delay,
-        )
         return Completion(delivery, failed, [child])
     final = outcome.failure(record, exc)
-    outcome.drop_frames(exc)
     if final.status == ERROR:
-        worker.log.error(
-            "Task %s (%s) failed: %s",
-            record.task_name,
-            record.uuid,
-            outcome.describe_exception(exc),
-        )
+        task_log.failed(worker.log, record, final, exc, time.monotonic() - begun)
+    outcome.drop_frames(exc)
     return Completion(delivery, final)
 
 

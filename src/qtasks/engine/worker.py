@@ -364,6 +364,8 @@ class Worker:
                 self._acking = []
             for completion in batch:
                 self._unacked.pop(completion.delivery.record.uuid, None)
+            if self.hooks.listens("worker_tasks_acked"):
+                await self.hooks.run("worker_tasks_acked", worker=self, completions=batch)
 
     # --- leases, registration, upkeep --------------------------------------------------------
     async def _heartbeat(self) -> None:

@@ -15,9 +15,10 @@ if TYPE_CHECKING:
     from qtasks.engine.task_run import Worker
 
 #: Hooks around a fetch; when none has a listener the worker skips them all.
-FETCH_HOOKS = frozenset(
+PER_TASK_FETCH_HOOKS = frozenset(
     {"broker_add_worker", "worker_add", "broker_update", "storage_update", "storage_add_process"}
 )
+FETCH_HOOKS = PER_TASK_FETCH_HOOKS | {"worker_tasks_fetched"}
 #: Hooks after a task finished; when none has a listener the worker skips them all.
 FINISH_HOOKS = frozenset({"broker_remove_finished_task", "storage_remove_finished_task"})
 
@@ -27,6 +28,10 @@ async def on_fetched(worker: Worker, got: list[Delivery]) -> dict[str, Completio
     deliveries whose hooks failed, by uuid: those do not run."""
     hooks, backend = worker.hooks, worker.backend
     failed: dict[str, Completion] = {}
+    if hooks.listens("worker_tasks_fetched"):  # once per fetch; a failing plugin is skipped
+        await hooks.run("worker_tasks_fetched", worker=worker, deliveries=got)
+    if hooks.active.isdisjoint(PER_TASK_FETCH_HOOKS):
+        return failed
     for d in got:
         r = d.record
         task_kw: dict[str, Any] = dict(
@@ -82,4 +87,4 @@ async def on_finished(worker: Worker, completion: Completion) -> Completion:
     return failed
 
 
-__all__ = ["FETCH_HOOKS", "FINISH_HOOKS", "on_fetched", "on_finished"]
+__all__ = ["FETCH_HOOKS", "FINISH_HOOKS", "PER_TASK_FETCH_HOOKS", "on_fetched", "on_finished"]

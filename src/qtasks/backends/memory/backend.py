@@ -16,12 +16,12 @@ from qtasks.backends.base import Backend
 from qtasks.backends.memory.store import store_for
 from qtasks.backends.signals import Pause, WaitSteps, waits, waits_sync
 from qtasks.core.models import DEFAULT_QUEUE, Completion, DeadLetter, Delivery, TaskRecord
-from qtasks.core.ports import Capabilities, DeadLetters
+from qtasks.core.ports import Capabilities, Coordination, DeadLetters
 from qtasks.core.status import SETTLED_STATUSES
 from qtasks.core.steps import run_async, run_sync
 
 
-class MemoryBackend(Backend, DeadLetters):
+class MemoryBackend(Backend, DeadLetters, Coordination):
     schemes: ClassVar[tuple[str, ...]] = ("memory",)
     capabilities: ClassVar[Capabilities] = Capabilities(
         priorities=True,
@@ -31,6 +31,7 @@ class MemoryBackend(Backend, DeadLetters):
         cancel_queued=True,
         dead_letters=True,
         worker_registry=True,
+        coordination=True,
     )
 
     def __init__(self, url: str, **kwargs: Any) -> None:
@@ -135,6 +136,28 @@ class MemoryBackend(Backend, DeadLetters):
 
     async def live_workers(self) -> list[dict[str, Any]]:
         return self._store.live_workers(self.namespace)
+
+    # --- coordination (named leases, shared documents) ------------------------------------
+    async def acquire_lease(self, name: str, holder: str, ttl: float) -> float | None:
+        return self._store.coordination.acquire(self.namespace, name, holder, ttl)
+
+    async def release_lease(self, name: str, holder: str) -> None:
+        self._store.coordination.release(self.namespace, name, holder)
+
+    async def lease_holder(self, name: str) -> str | None:
+        return self._store.coordination.holder(self.namespace, name)
+
+    async def put_document(self, collection: str, key: str, document: dict[str, Any]) -> None:
+        self._store.coordination.put(self.namespace, collection, key, document)
+
+    async def get_document(self, collection: str, key: str) -> dict[str, Any] | None:
+        return self._store.coordination.get(self.namespace, collection, key)
+
+    async def list_documents(self, collection: str) -> dict[str, dict[str, Any]]:
+        return self._store.coordination.list(self.namespace, collection)
+
+    async def delete_document(self, collection: str, key: str) -> bool:
+        return self._store.coordination.delete(self.namespace, collection, key)
 
     # --- sync twins: the same operations, no portal needed ---------------------------------
     def enqueue_sync(self, records: Sequence[TaskRecord]) -> None:

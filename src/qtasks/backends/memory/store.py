@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from qtasks.backends.base import requeued
+from qtasks.backends.memory.coordination import CoordinationTables
 from qtasks.backends.signals import Signal
 from qtasks.core import codec
 from qtasks.core.models import Completion, DeadLetter, Delivery, TaskRecord
@@ -74,6 +75,7 @@ class MemoryStore:
         self.expires: dict[_Key, float] = {}
         self.expiry: list[tuple[float, str, str]] = []
         self.workers: dict[_Key, tuple[float, dict[str, Any]]] = {}
+        self.coordination = CoordinationTables()
         self.seq = itertools.count()
         self.queued = Signal()  # a task became fetchable
         self.finished = Signal()  # a record settled

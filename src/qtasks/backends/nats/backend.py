@@ -52,6 +52,7 @@ class NatsBackend(PairedBackend):
             cancel_queued=True,
             dead_letters=True,
             worker_registry=True,
+            coordination=True,
         )
 
     async def enqueue(self, records: Sequence[TaskRecord]) -> None:

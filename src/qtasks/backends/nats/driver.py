@@ -76,6 +76,7 @@ class Names:
         self.results = f"QT_{ns}_results"
         self.leases = f"QT_{ns}_leases"
         self.workers = f"QT_{ns}_workers"
+        self.coordination = f"QT_{ns}_coord"
 
     def subject(self, queue: str, priority: int) -> str:
         return f"{self.prefix}.{token(queue)}.{priority_token(priority)}"
@@ -323,7 +324,7 @@ class NatsDriver:
             for stream in (
                 n.stream,
                 n.dead_stream,
-                *(f"KV_{b}" for b in (n.results, n.leases, n.workers)),
+                *(f"KV_{b}" for b in (n.results, n.leases, n.workers, n.coordination)),
             ):
                 try:
                     await link.js.delete_stream(stream)

@@ -32,9 +32,10 @@ from nats.js.kv import KeyValue
 
 from qtasks.backends.base import PortalTwins
 from qtasks.backends.nats import codec
+from qtasks.backends.nats.coordination import KvCoordination
 from qtasks.backends.nats.driver import Link, Names, NatsDriver, keeps_cancellation
 from qtasks.core.models import TaskRecord
-from qtasks.core.ports import Capabilities, ResultStore, WorkerRegistry
+from qtasks.core.ports import Capabilities, Coordination, ResultStore, WorkerRegistry
 from qtasks.core.status import SETTLED_STATUSES
 
 if TYPE_CHECKING:
@@ -53,11 +54,11 @@ def key(uuid: str) -> str:
     return "b32." + base64.b32encode(uuid.encode()).decode().rstrip("=")
 
 
-class NatsResults(PortalTwins, ResultStore, WorkerRegistry):
+class NatsResults(PortalTwins, KvCoordination, ResultStore, WorkerRegistry, Coordination):
     """Task records in a JetStream key-value bucket (`nats://`, `tls://`)."""
 
     schemes = ("nats", "tls")
-    capabilities = Capabilities(push=True, worker_registry=True)
+    capabilities = Capabilities(push=True, worker_registry=True, coordination=True)
 
     def __init__(
         self,

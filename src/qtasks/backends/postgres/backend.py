@@ -20,7 +20,7 @@ from typing import Any, ClassVar, TypeVar
 import psycopg
 
 from qtasks.backends.base import Backend
-from qtasks.backends.postgres import ops
+from qtasks.backends.postgres import coordination, ops
 from qtasks.backends.postgres.driver import Db, Target, drive_async, drive_sync
 from qtasks.backends.postgres.listener import Waiters, give_waiters, take_waiters
 from qtasks.backends.postgres.schema import LATEST, channel, schema_sql
@@ -29,6 +29,7 @@ from qtasks.backends.signals import LOAD, Pause, Signal, WaitSteps, waits, waits
 from qtasks.core.models import DEFAULT_QUEUE, Completion, DeadLetter, Delivery, TaskRecord
 from qtasks.core.ports import (
     Capabilities,
+    Coordination,
     DeadLetters,
     SchemaMigrations,
     TransactionalEnqueue,
@@ -40,7 +41,7 @@ from qtasks.exc import ConfigError
 T = TypeVar("T")
 
 
-class PostgresBackend(Backend, DeadLetters, TransactionalEnqueue, SchemaMigrations):
+class PostgresBackend(Backend, DeadLetters, TransactionalEnqueue, SchemaMigrations, Coordination):
     schemes: ClassVar[tuple[str, ...]] = ("postgresql", "postgres")
     capabilities: ClassVar[Capabilities] = Capabilities(
         priorities=True,
@@ -50,6 +51,7 @@ class PostgresBackend(Backend, DeadLetters, TransactionalEnqueue, SchemaMigratio
         cancel_queued=True,
         dead_letters=True,
         worker_registry=True,
+        coordination=True,
         transactional_enqueue=True,
     )
 
@@ -292,6 +294,28 @@ class PostgresBackend(Backend, DeadLetters, TransactionalEnqueue, SchemaMigratio
 
     def live_workers_sync(self) -> list[dict[str, Any]]:
         return self._db.run_sync(self._op(ops.live_workers))
+
+    # --- coordination (named leases, shared documents) ------------------------------------
+    async def acquire_lease(self, name: str, holder: str, ttl: float) -> float | None:
+        return await self._db.run(self._op(coordination.acquire_lease, name, holder, ttl))
+
+    async def release_lease(self, name: str, holder: str) -> None:
+        await self._db.run(self._op(coordination.release_lease, name, holder))
+
+    async def lease_holder(self, name: str) -> str | None:
+        return await self._db.run(self._op(coordination.lease_holder, name))
+
+    async def put_document(self, collection: str, key: str, document: dict[str, Any]) -> None:
+        await self._db.run(self._op(coordination.put_document, collection, key, document))
+
+    async def get_document(self, collection: str, key: str) -> dict[str, Any] | None:
+        return await self._db.run(self._op(coordination.get_document, collection, key))
+
+    async def list_documents(self, collection: str) -> dict[str, dict[str, Any]]:
+        return await self._db.run(self._op(coordination.list_documents, collection))
+
+    async def delete_document(self, collection: str, key: str) -> bool:
+        return await self._db.run(self._op(coordination.delete_document, collection, key))
 
     # --- the schema -----------------------------------------------------------------------
     def schema_version_sync(self) -> tuple[int, int]:

@@ -81,6 +81,25 @@ CREATE TABLE IF NOT EXISTS {s}.workers (
 );
 """,
     ),
+    (
+        2,
+        """
+CREATE TABLE IF NOT EXISTS {s}.leases (
+    ns text NOT NULL,
+    name text NOT NULL,
+    holder text NOT NULL,
+    expires_at double precision NOT NULL,
+    PRIMARY KEY (ns, name)
+);
+CREATE TABLE IF NOT EXISTS {s}.documents (
+    ns text NOT NULL,
+    collection text NOT NULL,
+    key text NOT NULL,
+    document bytea NOT NULL,
+    PRIMARY KEY (ns, collection, key)
+);
+""",
+    ),
 )
 
 LATEST = MIGRATIONS[-1][0]

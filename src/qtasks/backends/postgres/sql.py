@@ -242,6 +242,29 @@ class Statements:
         self.live_workers = (
             f"SELECT worker_id, info FROM {s}.workers WHERE ns=%s AND expires_at > {NOW}"
         )
+        # Coordination: a lease is taken when free, expired or already the holder's, in
+        # one statement (a racing insert waits on the row and re-checks the condition).
+        self.acquire_lease = (
+            f"INSERT INTO {s}.leases AS l (ns, name, holder, expires_at)"
+            f" VALUES (%s, %s, %s, {NOW} + %s) ON CONFLICT (ns, name)"
+            " DO UPDATE SET holder=excluded.holder, expires_at=excluded.expires_at"
+            f" WHERE l.holder=excluded.holder OR l.expires_at <= {NOW} RETURNING {NOW}"
+        )
+        self.release_lease = f"DELETE FROM {s}.leases WHERE ns=%s AND name=%s AND holder=%s"
+        self.lease_holder = (
+            f"SELECT holder FROM {s}.leases WHERE ns=%s AND name=%s AND expires_at > {NOW}"
+        )
+        self.put_document = (
+            f"INSERT INTO {s}.documents (ns, collection, key, document) VALUES (%s, %s, %s, %s)"
+            " ON CONFLICT (ns, collection, key) DO UPDATE SET document=excluded.document"
+        )
+        self.get_document = (
+            f"SELECT document FROM {s}.documents WHERE ns=%s AND collection=%s AND key=%s"
+        )
+        self.list_documents = (
+            f"SELECT key, document FROM {s}.documents WHERE ns=%s AND collection=%s"
+        )
+        self.delete_document = f"DELETE FROM {s}.documents WHERE ns=%s AND collection=%s AND key=%s"
 
 
 @lru_cache(maxsize=64)

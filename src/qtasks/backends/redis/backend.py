@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from qtasks.backends.base import Backend
-from qtasks.backends.redis import flows
+from qtasks.backends.redis import coordination, flows
 from qtasks.backends.redis.commands import Cmd
 from qtasks.backends.redis.driver import RedisDriver
 from qtasks.core.models import DEFAULT_QUEUE, Completion, DeadLetter, Delivery, TaskRecord
-from qtasks.core.ports import Capabilities, DeadLetters, SharedSettings
+from qtasks.core.ports import Capabilities, Coordination, DeadLetters, SharedSettings
 from qtasks.core.urls import redact
 from qtasks.exc import ConfigError
 
@@ -41,7 +41,7 @@ def check_url(url: str) -> None:
         )
 
 
-class RedisBackend(RedisDriver, Backend, SharedSettings, DeadLetters):
+class RedisBackend(RedisDriver, Backend, SharedSettings, DeadLetters, Coordination):
     """Every key of a namespace lives under `qtasks:{<namespace>}:`. Dead letters are kept
     as long as their records, `config.result_ttl`."""
 
@@ -55,6 +55,7 @@ class RedisBackend(RedisDriver, Backend, SharedSettings, DeadLetters):
         dead_letters=True,
         shared_settings=True,
         worker_registry=True,
+        coordination=True,
     )
 
     def __init__(self, url: str, **kwargs: Any) -> None:
@@ -239,6 +240,35 @@ class RedisBackend(RedisDriver, Backend, SharedSettings, DeadLetters):
 
     def settings_get_match_sync(self, match: str) -> dict[str, dict[str, str]]:
         result: dict[str, dict[str, str]] = self._drive_sync(flows.settings_get_match(match))
+        return result
+
+    # --- coordination (named leases, shared documents) ------------------------------------
+    async def acquire_lease(self, name: str, holder: str, ttl: float) -> float | None:
+        result: float | None = await self._drive(coordination.acquire_lease(name, holder, ttl))
+        return result
+
+    async def release_lease(self, name: str, holder: str) -> None:
+        await self._drive(coordination.release_lease(name, holder))
+
+    async def lease_holder(self, name: str) -> str | None:
+        result: str | None = await self._drive(coordination.lease_holder(self.prefix, name))
+        return result
+
+    async def put_document(self, collection: str, key: str, document: dict[str, Any]) -> None:
+        await self._drive(coordination.put_document(self.prefix, collection, key, document))
+
+    async def get_document(self, collection: str, key: str) -> dict[str, Any] | None:
+        flow = coordination.get_document(self.prefix, collection, key)
+        result: dict[str, Any] | None = await self._drive(flow)
+        return result
+
+    async def list_documents(self, collection: str) -> dict[str, dict[str, Any]]:
+        flow = coordination.list_documents(self.prefix, collection)
+        result: dict[str, dict[str, Any]] = await self._drive(flow)
+        return result
+
+    async def delete_document(self, collection: str, key: str) -> bool:
+        result: bool = await self._drive(coordination.delete_document(self.prefix, collection, key))
         return result
 
 

@@ -53,9 +53,13 @@ LIVE_WORKERS = _script("live_workers", "now")
 # Shared settings (QTasks 1.7's global config): HASH gc:{name}, SET gcn of names.
 SETTINGS_SET = _script("settings_set")
 SETTINGS_ALL = _script("settings_all")
+# Coordination: STRING lease:{name} (holder, PX ttl), HASH doc:{collection} (key -> JSON).
+LEASE_ACQUIRE = _script("lease_acquire")
+LEASE_RELEASE = _script("lease_release")
 
 __all__ = [
     "ACK", "BURY", "CANCEL", "CANCEL_REQUESTS", "COMPLETE", "DL_PURGE", "DL_READ", "DL_REQUEUE",
-    "ENQUEUE", "ENQUEUE_ONE", "EXTEND", "FETCH", "LIVE_WORKERS", "MAINTAIN", "PUT", "RELEASE",
+    "ENQUEUE", "ENQUEUE_ONE", "EXTEND", "FETCH", "LEASE_ACQUIRE", "LEASE_RELEASE",
+    "LIVE_WORKERS", "MAINTAIN", "PUT", "RELEASE",
     "SETTINGS_ALL", "SETTINGS_SET", "STATS", "WATCH", "WORKER",
 ]  # fmt: skip

@@ -22,10 +22,10 @@ from typing import Any, ClassVar, TypeVar
 
 from qtasks.backends.base import Backend
 from qtasks.backends.signals import LOAD, Pause, Signal, WaitSteps, waits, waits_sync
-from qtasks.backends.sqlite import ops, workers
+from qtasks.backends.sqlite import coordination, ops, workers
 from qtasks.backends.sqlite.driver import Db, data_version, path_from_url
 from qtasks.core.models import DEFAULT_QUEUE, Completion, DeadLetter, Delivery, TaskRecord
-from qtasks.core.ports import Capabilities, DeadLetters
+from qtasks.core.ports import Capabilities, Coordination, DeadLetters
 from qtasks.core.status import SETTLED_STATUSES
 from qtasks.core.steps import run_async, run_sync
 
@@ -48,7 +48,7 @@ _MIN_PROBE, _MAX_PROBE = 0.001, 0.01
 _REQUERY, _MAX_REQUERY = 0.05, 0.25
 
 
-class SqliteBackend(Backend, DeadLetters):
+class SqliteBackend(Backend, DeadLetters, Coordination):
     schemes: ClassVar[tuple[str, ...]] = ("sqlite",)
     capabilities: ClassVar[Capabilities] = Capabilities(
         priorities=True,
@@ -58,6 +58,7 @@ class SqliteBackend(Backend, DeadLetters):
         cancel_queued=True,
         dead_letters=True,
         worker_registry=True,
+        coordination=True,
     )
 
     def describe(self) -> str:
@@ -295,6 +296,28 @@ class SqliteBackend(Backend, DeadLetters):
 
     def live_workers_sync(self) -> list[dict[str, Any]]:
         return self._db.run(workers.op_live_workers, self.namespace)
+
+    # --- coordination (named leases, shared documents) ------------------------------------
+    async def acquire_lease(self, name: str, holder: str, ttl: float) -> float | None:
+        return await self._run(coordination.op_acquire_lease, self.namespace, name, holder, ttl)
+
+    async def release_lease(self, name: str, holder: str) -> None:
+        await self._run(coordination.op_release_lease, self.namespace, name, holder)
+
+    async def lease_holder(self, name: str) -> str | None:
+        return await self._run(coordination.op_lease_holder, self.namespace, name)
+
+    async def put_document(self, collection: str, key: str, document: dict[str, Any]) -> None:
+        await self._run(coordination.op_put_document, self.namespace, collection, key, document)
+
+    async def get_document(self, collection: str, key: str) -> dict[str, Any] | None:
+        return await self._run(coordination.op_get_document, self.namespace, collection, key)
+
+    async def list_documents(self, collection: str) -> dict[str, dict[str, Any]]:
+        return await self._run(coordination.op_list_documents, self.namespace, collection)
+
+    async def delete_document(self, collection: str, key: str) -> bool:
+        return await self._run(coordination.op_delete_document, self.namespace, collection, key)
 
     # The worker's lease thread: the sync driver's connection, which the event loop only
     # borrows through the backend's own thread, so a blocked loop never holds it.

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from qtasks.backends import rows
-from qtasks.backends.sqlite import dead_letters
+from qtasks.backends.sqlite import coordination, dead_letters
 from qtasks.backends.sqlite.driver import reclaim_space, write
 from qtasks.core import codec as serialization
 from qtasks.core.models import Completion, Delivery, TaskRecord
@@ -71,6 +71,7 @@ CREATE TABLE IF NOT EXISTS qtasks_workers (
 ) WITHOUT ROWID;
 """
     + dead_letters.SCHEMA
+    + coordination.SCHEMA
 )
 
 _COLUMNS = rows.COLUMNS

@@ -1,0 +1,1 @@
+"""qtasks against its peers: see run.py."""
