@@ -1,4 +1,4 @@
--- qtasks PostgreSQL schema, version 2
+-- qtasks PostgreSQL schema, version 3
 CREATE SCHEMA IF NOT EXISTS qtasks;
 CREATE TABLE IF NOT EXISTS qtasks.schema_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());
 
@@ -71,3 +71,13 @@ CREATE TABLE IF NOT EXISTS qtasks.documents (
     PRIMARY KEY (ns, collection, key)
 );
 INSERT INTO qtasks.schema_version (version) VALUES (2) ON CONFLICT DO NOTHING;
+
+-- migration 3
+CREATE INDEX IF NOT EXISTS tasks_by_status ON qtasks.tasks (status, ns, created_at, uuid);
+CREATE INDEX IF NOT EXISTS tasks_by_name ON qtasks.tasks (task_name, ns, created_at, uuid);
+CREATE TABLE IF NOT EXISTS qtasks.paused (
+    ns text NOT NULL,
+    queue text NOT NULL,
+    PRIMARY KEY (ns, queue)
+);
+INSERT INTO qtasks.schema_version (version) VALUES (3) ON CONFLICT DO NOTHING;

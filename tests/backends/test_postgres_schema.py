@@ -14,9 +14,11 @@ import psycopg
 import pytest
 
 from qtasks import QueueTasks
+from qtasks.backends.postgres import inspect as pg_inspect
 from qtasks.backends.postgres import ops, schema_sql
 from qtasks.backends.postgres.sql import statements
 from qtasks.cli import main
+from qtasks.core.inspection import TaskQuery
 from qtasks.core.models import Delivery, TaskRecord
 from qtasks.exc import ConfigError
 
@@ -48,16 +50,16 @@ def test_db_commands_and_migrate_false(
     target = _module(tmp_path, url)
     try:
         assert main(["-A", target, "db", "status"]) == 1
-        assert "version 0, this qtasks needs 2" in capsys.readouterr().out
+        assert "version 0, this qtasks needs 3" in capsys.readouterr().out
         app = QueueTasks("dbapp", broker_url=url)
         with pytest.raises(ConfigError, match="db upgrade"):
             app.add_task("t")
         assert main(["-A", target, "db", "upgrade"]) == 0
-        assert "Applied migrations 1, 2" in capsys.readouterr().out
+        assert "Applied migrations 1, 2, 3" in capsys.readouterr().out
         assert main(["-A", target, "db", "upgrade"]) == 0
         assert "nothing to apply" in capsys.readouterr().out
         assert main(["-A", target, "db", "status"]) == 0
-        assert "at version 2: current" in capsys.readouterr().out
+        assert "at version 3: current" in capsys.readouterr().out
         assert QueueTasks("dbapp", broker_url=url).add_task("t") is not None
         assert main(["-A", target, "db", "sql"]) == 0
         assert capsys.readouterr().out == schema_sql(schema)
@@ -201,3 +203,32 @@ def _completion(record: TaskRecord) -> object:
     from qtasks.core.models import Completion
 
     return Completion(Delivery(record, "t"), record)
+
+
+def test_listing_reads_an_index_in_order(schema: str) -> None:
+    app = QueueTasks("listing", broker_url=f"{URL}?schema={schema}")
+    names = ["send_email", "resize", "charge", "report"]
+    app.add_tasks([(names[i % 4], (i,), {}) for i in range(20000)])
+    s = statements(schema)
+    with psycopg.connect(URL, autocommit=True) as conn:
+        conn.execute(f"ANALYZE {schema}.tasks")
+        plans = {}
+        for label, query in (
+            ("status", TaskQuery(status="new")),
+            ("name", TaskQuery(task_name="charge")),
+            ("status and name", TaskQuery(status="new", task_name="charge")),
+            ("page after a cursor", TaskQuery(status="new", cursor=f"{time.time()}/z")),
+            ("no filter", TaskQuery()),
+        ):
+            op = pg_inspect.list_tasks(s, "listing", query)
+            statement = next(op)
+            plans[label] = _plan(conn, statement.sql, statement.params)
+    for label, plan in plans.items():
+        assert "Seq Scan" not in plan, f"{label}:\n{plan}"
+        if label != "no filter":  # that one merges six pages of 51, one per status
+            assert "Sort" not in plan, f"{label}:\n{plan}"
+    assert plans["no filter"].count("Index Scan Backward using tasks_by_status") == 6
+    assert "tasks_by_status" in plans["status"] and "tasks_by_name" in plans["name"]
+    page = app.list_tasks(task_name="charge", limit=50)
+    assert len(page) == 50 and {t.task_name for t in page} == {"charge"}
+    app.flush_all()

@@ -190,16 +190,20 @@ def test_commands_per_single_enqueue(server: PrivateRedis) -> None:
         for i in range(100):
             backend.enqueue_sync([rec(i)])
         per_call = (server.info_commands() - before - 1) / 100
-        # EVALSHA, SET NX, ZADD, LLEN (+ RPUSH only when the wake-up token was taken)
-        assert per_call <= 4, per_call
+        # EVALSHA, SET NX, ZADD, LLEN (+ RPUSH only when the wake-up token was taken),
+        # and the listing index: ZADD to the queue's unsettled set and to the task
+        # name's, SADD of both names to the set of those seen
+        assert per_call <= 7, per_call
     finally:
         backend.close_sync()
 
 
 @pytest.mark.anyio
 async def test_commands_per_task_fetching_ten_at_a_time(server: PrivateRedis) -> None:
-    """A busy worker's fetch (10) + complete: at most 2 commands per task (a worker at
-    concurrency 10 completes fewer per call; that costs 3 per call, plus 1 per task)."""
+    """A busy worker's fetch (10) + complete: at most 2.2 commands per task (a worker at
+    concurrency 10 completes fewer per call; that costs 3 per call, plus 1 per task),
+    the listing index taking 2 per complete call (ZREM from the unsettled set, ZADD to
+    the settled status's); a fetch does not touch it."""
     backend = make(server.url)
     n = 1000
     try:
@@ -211,7 +215,7 @@ async def test_commands_per_task_fetching_ten_at_a_time(server: PrivateRedis) ->
             await backend.complete([done(d) for d in got])
             finished += len(got)
         per_task = (server.info_commands() - before - 1) / n
-        assert per_task <= 2, per_task
+        assert per_task <= 2.2, per_task
     finally:
         await backend.close()
 

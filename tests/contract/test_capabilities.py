@@ -15,6 +15,7 @@ _ALL = {
     "delays": True,
     "atomic_completion": True,
     "cancel_queued": True,
+    "inspection": True,
     "coordination": True,
 }
 EXPECTED = {
@@ -39,7 +40,12 @@ EXPECTED = {
     # backend's (it writes the record), the broker alone keeps no dead letters of its
     # own through a pair, and the registry is the store's
     "nats-sqlite": Capabilities(
-        priorities=True, delays=True, dead_letters=False, worker_registry=True, coordination=True
+        priorities=True,
+        delays=True,
+        dead_letters=False,
+        worker_registry=True,
+        inspection=True,
+        coordination=True,
     ),
     # RabbitMQ broker + Redis store: no cancel of queued messages, leases held by the
     # consumer's connection, the worker registry is the store's
@@ -50,6 +56,7 @@ EXPECTED = {
         dead_letters=True,
         worker_registry=True,
         connection_leases=True,
+        inspection=True,
         coordination=True,
     ),
 }
@@ -68,6 +75,8 @@ async def test_capabilities_as_declared(backend: Backend, backend_kind: str) -> 
         assert isinstance(backend, ports.DeadLetters)
     assert isinstance(backend, ports.SharedSettings) == caps.shared_settings
     assert isinstance(backend, ports.TransactionalEnqueue) == caps.transactional_enqueue
+    if caps.inspection:
+        assert isinstance(backend, ports.Inspection)
     if caps.coordination:
         assert isinstance(backend, ports.Coordination)
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from qtasks.app.base import BaseQueueTasks
+from qtasks.app.inspection import TaskList
 from qtasks.app.lifecycle import BackgroundServer, LoopServer, make_server, run_blocking
 from qtasks.app.schedules import AsyncScheduleMethods
 from qtasks.app.task import Task
@@ -76,8 +77,19 @@ class QueueTasks(BaseQueueTasks, AsyncScheduleMethods):
         """The task's current record, or None if unknown or expired."""
         return await self._get_async(uuid)
 
-    async def wait(self, uuid: UUID | str, timeout: float = 100.0) -> Task | None:
-        """Wait for a task (following retries) to finish; None after `timeout`."""
+    async def wait(
+        self,
+        uuid: UUID | str,
+        timeout: float = 100.0,
+        *,
+        on_progress: Callable[[Task], Any] | None = None,
+    ) -> Task | None:
+        """Wait for a task (following retries) to finish; None after `timeout`. With
+        `on_progress`, call it with the Task each time the running task reports new
+        progress (`self.ctx.set_progress`; `task.progress`), read every half second; it
+        is a plain function, called in the waiting thread."""
+        if on_progress is not None:
+            return await self._run_async(self._watch_flow(uuid, timeout, on_progress))
         return await self._wait_async(uuid, timeout)
 
     async def cancel(self, uuid: UUID | str, reason: str = "") -> Task | None:
@@ -116,6 +128,84 @@ class QueueTasks(BaseQueueTasks, AsyncScheduleMethods):
         stay until they expire. Returns how many were removed; unknown uuids are ignored.
         Raises `CapabilityError` when the backend keeps no dead letters."""
         return await self._run_async(self._purge_dead_letters_flow(uuids))
+
+    # --- operating: listing, counts, workers, retry, cancel, purge, pausing ---------------
+    async def list_tasks(
+        self,
+        *,
+        status: str | None = None,
+        task_name: str | None = None,
+        queue: str | None = None,
+        since: Any = None,
+        until: Any = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> TaskList:
+        """One page of this app's task records, newest first (by creation time), those
+        matching every filter given: `status` ("new", "process", "success", "error",
+        "cancel", "retry"), `task_name`, `queue`, and created within `since` (included)
+        .. `until` (excluded), each epoch seconds, a datetime, a timedelta or a span like
+        "1h" (that long ago). `limit` is 1..1000; pass the returned `TaskList.cursor` as
+        `cursor` for the next page. Reads an index, never every record. Raises
+        `ConfigError` for a bad filter, `CapabilityError` when the backend cannot list."""
+        query = self._query(status, task_name, queue, since, until, limit, cursor)
+        return await self._run_async(self._list_tasks_flow(query))
+
+    async def count_tasks(self) -> dict[str, dict[str, int]]:
+        """How many task records there are, by queue then status:
+        `{"default": {"new": 5, "error": 1}}` (statuses without records left out)."""
+        return await self._run_async(self._count_tasks_flow())
+
+    async def live_workers(self) -> list[dict[str, Any]]:
+        """The live workers of this app, each a dict: `worker_id`, `queue`, `pid`,
+        `concurrency`, `started` (epoch seconds) and `running`: the tasks it runs (and has
+        not acknowledged yet) as of its last heartbeat (every `lease_timeout / 3` s), each
+        `{"uuid", "task_name", "started"}`."""
+        return await self._run_async(self._workers_flow())
+
+    async def retry(self, uuid: UUID | str) -> Task | None:
+        """Run a finished task (success, error or cancel) again: a copy with a new uuid,
+        the same arguments, priority and queue, whose extra `retry_of` names the original;
+        the original's extra `retried_as` names the copy. Returns the copy (status
+        `new`), None when the uuid is unknown or expired; `ConfigError` when the task has
+        not finished."""
+        return await self._run_async(self._retry_flow(uuid))
+
+    async def cancel_tasks(
+        self,
+        *,
+        status: str | None = None,
+        task_name: str | None = None,
+        queue: str | None = None,
+        since: Any = None,
+        until: Any = None,
+        reason: str = "",
+    ) -> int:
+        """Cancel every new or running task matching the filters (as `list_tasks`;
+        `status` may be "new" or "process" only), each as `cancel()` does. Returns how
+        many were cancelled or asked to stop."""
+        query = self._query(status, task_name, queue, since, until, 1, None)
+        return await self._run_async(self._cancel_tasks_flow(query, reason))
+
+    async def purge_tasks(self, *, queue: str | None = None, status: str | None = None) -> int:
+        """Delete the task records of `queue` and/or `status` (None: any; both None: all
+        of them, as `flush_all` does for records) with their queue entries and leases.
+        Returns how many records were deleted."""
+        return await self._run_async(self._purge_tasks_flow(queue, status))
+
+    async def pause_queue(self, queue: str) -> None:
+        """Stop every worker of `queue`, in any process, from fetching (within about a
+        second; running tasks finish). Stays paused, across restarts, until
+        `resume_queue`."""
+        await self._run_async(self._pause_flow(queue, True))
+
+    async def resume_queue(self, queue: str) -> None:
+        """Let the workers of `queue` fetch again."""
+        await self._run_async(self._pause_flow(queue, False))
+
+    async def paused_queues(self) -> list[str]:
+        """The paused queues of this app, sorted."""
+        return await self._run_async(self._paused_flow())
 
     # --- running --------------------------------------------------------------------------
     def run_forever(

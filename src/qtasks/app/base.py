@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, overload
 
 from qtasks import _state
 from qtasks._compat_hook import compat_attribute
-from qtasks.app.client import ClientOperations
+from qtasks.app.inspection import InspectionOperations
 from qtasks.app.schedules import ScheduleDeclarations
 from qtasks.app.settings import AsyncGlobalConfig, GlobalConfig
 from qtasks.backends import Backend, TaskRecord, create_backend, resolve_url
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 COMPONENTS = ("worker", "broker", "storage", "global_config", "starter")
 
 
-class BaseQueueTasks(ClientOperations, ScheduleDeclarations):
+class BaseQueueTasks(InspectionOperations, ScheduleDeclarations):
     _method: ClassVar[str]
     _task_class: ClassVar[type[BaseTask[Any]]]
     _events_class: ClassVar[type[BaseEvents]]

@@ -87,12 +87,13 @@ class ClientOperations(FlowDriver):
         """The public view of a record; `uuid` is its uuid as an object when the caller has
         one (parsing the string again is a measurable part of an enqueue)."""
         extra = record.extra
-        retry = child = parent = None
+        retry = child = parent = progress = None
         if extra:  # most records carry none: skip the copy
             extra = dict(extra)
             retry = extra.pop("retry", None)
             child = extra.pop("retry_child_uuid", None)
             parent = extra.pop("retry_parent_uuid", None)
+            progress = extra.pop("progress", None)
         else:
             extra = {}
         created = datetime.fromtimestamp(record.created_at)
@@ -116,6 +117,9 @@ class ClientOperations(FlowDriver):
             child,
             parent,
             extra,
+            record.queue,
+            record.attempts,
+            progress,
         )
 
     @staticmethod

@@ -28,6 +28,13 @@ class Task:
     retry_parent_uuid: Any = None
     #: Any other stored field (e.g. `cancel_reason`), also readable as an attribute.
     extra: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
+    #: The queue it was routed to.
+    queue: str = "default"
+    #: How many times a worker has fetched it (deliveries not given back).
+    attempts: int = 0
+    #: What the task last reported with `self.ctx.set_progress()`: {"value": 0.0..1.0,
+    #: "message": str | None, "at": epoch seconds}; None when it reported nothing.
+    progress: dict[str, Any] | None = None
 
     def __getattr__(self, key: str) -> Any:
         extra = self.__dict__.get("extra")

@@ -46,7 +46,15 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from qtasks.backends.base import Backend, requeued
+from qtasks.backends.base import (
+    Backend,
+    InspectionByPart,
+    parts_async,
+    parts_sync,
+    purge_behind_broker_steps,
+    purge_both_steps,
+    requeued,
+)
 from qtasks.core.models import DEFAULT_QUEUE, Completion, DeadLetter, Delivery, TaskRecord
 from qtasks.core.ports import Backend as BackendPort
 from qtasks.core.ports import (
@@ -55,10 +63,12 @@ from qtasks.core.ports import (
     Capabilities,
     Coordination,
     DeadLetters,
+    Inspection,
     ResultStore,
     WorkerRegistry,
 )
 from qtasks.core.status import ERROR, NEW, PROCESS, SETTLED_STATUSES
+from qtasks.core.steps import Flow
 
 if TYPE_CHECKING:
     from qtasks.core.config import QueueConfig
@@ -68,7 +78,7 @@ if TYPE_CHECKING:
 _PAGE = 500
 
 
-class PairedBackend(Backend, DeadLetters, Coordination):
+class PairedBackend(InspectionByPart, Backend, DeadLetters, Coordination):
     """A `Backend` made of `broker` (queues, leases) and `store` (task records)."""
 
     def __init__(self, broker: Broker, store: ResultStore) -> None:
@@ -81,6 +91,8 @@ class PairedBackend(Backend, DeadLetters, Coordination):
         self._registry = registry
         self._canceller = broker if b.cancel_queued and isinstance(broker, CancelQueued) else None
         self._dead = broker if b.dead_letters and isinstance(broker, DeadLetters) else None
+        # Listing reads the store, which holds every record; so do the paused queues.
+        self._inspector = store if s.inspection and isinstance(store, Inspection) else None
         # Leases and documents live with the records where the store keeps them.
         self._coordinator = _coordinator(store) or _coordinator(broker)
         # Per instance: what a pair can do depends on its parts.
@@ -94,6 +106,7 @@ class PairedBackend(Backend, DeadLetters, Coordination):
             shared_settings=False,
             worker_registry=registry is not None,
             connection_leases=b.connection_leases,
+            inspection=self._inspector is not None,
             coordination=self._coordinator is not None,
         )
 
@@ -337,6 +350,28 @@ class PairedBackend(Backend, DeadLetters, Coordination):
 
     async def purge_dead_letters(self, uuids: Sequence[str] | None = None) -> int:
         return await self._letters().purge_dead_letters(uuids)
+
+    # --- inspection: the store's, and the broker's queue entries where it can purge them ---
+    def _inspection(self) -> Inspection:
+        if self._inspector is None:
+            self.capabilities.require("inspection", self)
+        assert self._inspector is not None
+        return self._inspector
+
+    async def purge_tasks(self, queue: str | None = None, status: str | None = None) -> int:
+        """The store's records and the broker's entries (see `_purge_steps`)."""
+        return await parts_async(self._purge_steps(queue, status))
+
+    def purge_tasks_sync(self, queue: str | None = None, status: str | None = None) -> int:
+        return parts_sync(self._purge_steps(queue, status))
+
+    def _purge_steps(self, queue: str | None, status: str | None) -> Flow[int]:
+        """Both parts where the broker purges by filter too; else the store's records,
+        its queued ones kept as `cancel` (`base.purge_behind_broker_steps`)."""
+        inspector, broker = self._inspection(), self.broker
+        if broker.capabilities.inspection and isinstance(broker, Inspection):
+            return purge_both_steps(inspector, broker, queue, status)
+        return purge_behind_broker_steps(inspector, self.store, queue, status)
 
     # --- administration -----------------------------------------------------------------
     async def purge(self) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from qtasks.core import codec
+from qtasks.core.inspection import TaskQuery
 from qtasks.core.models import TaskRecord
 
 COLUMNS = (
@@ -128,12 +129,47 @@ def task_params(record: TaskRecord) -> tuple[Any, ...]:
     )
 
 
+def listing(query: TaskQuery, now: float, mark: str = "?") -> tuple[str, list[Any]]:
+    """The WHERE ... ORDER BY ... LIMIT part (and its parameters, after `ns`) that
+    lists one page of `query` from a task table with columns `ns`, `status`,
+    `task_name`, `queue`, `created_at`, `uuid` and `expires_at`; `mark` is the driver's
+    parameter mark. One row more than the page is asked for, to know whether another
+    follows. Filters on the indexed columns come first, so the index of the most
+    selective one (status, task name, else creation time) is walked in order."""
+    where = ["ns=" + mark]
+    params: list[Any] = []
+    for column, value in (
+        ("status", query.status),
+        ("task_name", query.task_name),
+        ("queue", query.queue),
+    ):
+        if value is not None:
+            where.append(f"{column}={mark}")
+            params.append(value)
+    if query.since is not None:
+        where.append(f"created_at>={mark}")
+        params.append(query.since)
+    if query.until is not None:
+        where.append(f"created_at<{mark}")
+        params.append(query.until)
+    after = query.after
+    if after is not None:
+        where.append(f"(created_at, uuid) < ({mark}, {mark})")
+        params += after
+    where.append(f"(expires_at IS NULL OR expires_at>{mark})")
+    params.append(now)
+    sql = " AND ".join(where) + f" ORDER BY created_at DESC, uuid DESC LIMIT {mark}"
+    params.append(query.limit + 1)
+    return sql, params
+
+
 __all__ = [
     "COLUMNS",
     "NAMES",
     "decoded",
     "extra_json",
     "fault",
+    "listing",
     "raw",
     "record_from_json",
     "record_json",

@@ -7,7 +7,7 @@ import argparse
 from collections.abc import Sequence
 from typing import Protocol, cast
 
-from qtasks.cli import beat, db, purge, run, schedule, status
+from qtasks.cli import beat, db, dead, purge, queues, run, schedule, status, tasks, workers
 from qtasks.cli.common import warn
 
 GROUP = "qtasks.commands"
@@ -28,7 +28,18 @@ class Command(Protocol):
 # entry-point group as well, for tools that list what a package adds; the CLI still
 # takes them from here, so they exist when qtasks runs from a source tree without
 # installed metadata, and skips their entry points.
-BUILTIN_COMMANDS: tuple[Command, ...] = (run, beat, schedule, status, purge, db)
+BUILTIN_COMMANDS: tuple[Command, ...] = (
+    run,
+    beat,
+    schedule,
+    status,
+    *tasks.COMMANDS,
+    *queues.COMMANDS,
+    workers,
+    dead,
+    purge,
+    db,
+)
 
 
 def as_command(obj: object) -> Command:

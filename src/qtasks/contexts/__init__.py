@@ -1,14 +1,28 @@
-"""`self.ctx` of a task: who am I, my app's config and logger, cancel, sleep."""
+"""`self.ctx` of a task: who am I, my app's config and logger, cancel, sleep, report
+progress."""
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
+from contextvars import ContextVar
 from typing import Any
 
+from qtasks.core.models import TaskRecord
 from qtasks.engine.current import current_record
 from qtasks.exc import ConfigError, TaskCancelError, TaskPluginTriggerError
 from qtasks.logs import Logger
+
+#: Least seconds between two writes of one task's progress; reports in between are kept
+#: on the running record (the final record carries the last one) and written with the
+#: next report due.
+PROGRESS_INTERVAL = 0.5
+
+#: When the running task (of this context) last wrote its progress: (uuid, monotonic).
+_last_progress: ContextVar[tuple[str, float] | None] = ContextVar(
+    "qtasks_last_progress", default=None
+)
 
 
 class TaskLogger(Logger):
@@ -84,6 +98,27 @@ class BaseContext:
     def plugin_error(self, **kwargs: Any) -> None:
         raise TaskPluginTriggerError(**kwargs)
 
+    def _progress(self, value: float, message: str | None) -> dict[str, Any] | None:
+        """Record the report on the running record; the progress to write now, or None
+        when the last write was less than `PROGRESS_INTERVAL` ago."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"progress must be a number from 0 to 1, got {value!r}")
+        if not (math.isfinite(value) and 0 <= value <= 1):
+            raise ConfigError(f"progress must be a number from 0 to 1, got {value!r}")
+        if message is not None and not isinstance(message, str):
+            raise ConfigError(f"progress message must be a str, got {message!r}")
+        record: TaskRecord | None = current_record.get()
+        if record is None or (self.task_name is not None and record.task_name != self.task_name):
+            raise ConfigError("set_progress() reports the progress of a running task, from it")
+        progress = {"value": float(value), "message": message, "at": time.time()}
+        record.extra["progress"] = progress  # the final record carries the last report
+        now = time.monotonic()
+        last = _last_progress.get()
+        if last is not None and last[0] == record.uuid and now - last[1] < PROGRESS_INTERVAL:
+            return None
+        _last_progress.set((record.uuid, now))
+        return progress
+
     def _require_uuid(self) -> str:
         if not self.task_uuid:
             raise ConfigError("This context has no task uuid (it is not a running task)")
@@ -105,6 +140,17 @@ class SyncContext(BaseContext):
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
 
+    def set_progress(self, value: float, message: str | None = None) -> None:
+        """Report how far the running task got: `value` from 0 to 1 and an optional
+        `message` ("page 4/10"). Stored on its record as `progress` ({"value",
+        "message", "at"}: epoch seconds), seen by `app.get()`, `app.wait(on_progress=)`
+        and `qtasks task`. Writes are coalesced: at most one every `PROGRESS_INTERVAL`
+        seconds, the last report always reaching the final record. `ConfigError` for a
+        value outside 0..1 or outside a running task."""
+        progress = self._progress(value, message)
+        if progress is not None:
+            self.app._run_sync(self.app._progress_flow(self._require_uuid(), progress))
+
 
 class AsyncContext(BaseContext):
     async def get_task(self, uuid: Any) -> Any:
@@ -121,5 +167,17 @@ class AsyncContext(BaseContext):
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
 
+    async def set_progress(self, value: float, message: str | None = None) -> None:
+        """Report how far the running task got (see `SyncContext.set_progress`)."""
+        progress = self._progress(value, message)
+        if progress is not None:
+            await self.app._run_async(self.app._progress_flow(self._require_uuid(), progress))
 
-__all__ = ["AsyncContext", "BaseContext", "SyncContext", "TaskLogger", "current_record"]
+__all__ = [
+    "PROGRESS_INTERVAL",
+    "AsyncContext",
+    "BaseContext",
+    "SyncContext",
+    "TaskLogger",
+    "current_record",
+]

@@ -16,6 +16,8 @@
   DeadLetters    dead_letters · requeue_dead_letters · purge_dead_letters
   SharedSettings settings_set · settings_get · settings_get_all · settings_get_match
   WorkerRegistry register_worker · unregister_worker · live_workers
+  Inspection     list_tasks · count_tasks · purge_tasks · pause_queue · resume_queue ·
+                 paused_queues (operating the app: `qtasks.core.inspection`)
   TransactionalEnqueue  enqueue_in (through a database connection the caller holds)
   SchemaMigrations      schema_version_sync · migrate_sync · schema_script (SQL databases)
   Coordination   acquire_lease · release_lease · lease_holder · put_document ·
@@ -59,6 +61,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from qtasks.core.inspection import Inspection
 from qtasks.core.models import DEFAULT_QUEUE, Completion, DeadLetter, Delivery, TaskRecord
 from qtasks.core.urls import redact
 from qtasks.exc import CapabilityError
@@ -91,6 +94,8 @@ class Capabilities:
     worker_registry: bool = False
     #: Implements `TransactionalEnqueue`.
     transactional_enqueue: bool = False
+    #: Implements `Inspection` (listing, counts, purge by queue or status, pausing).
+    inspection: bool = False
     #: Leases are held by the consumer's connection instead of timed (RabbitMQ): a
     #: delivery stays leased while its holder's channel is open, whatever `lease` said,
     #: and comes back to the queue at once when that channel closes. There is no expired
@@ -442,6 +447,7 @@ __all__ = [
     "Capabilities",
     "Coordination",
     "DeadLetters",
+    "Inspection",
     "SchemaMigrations",
     "ResultStore",
     "SharedSettings",

@@ -106,6 +106,16 @@ class LeaseKeeper:
                 self.log.error("Renewing the leases of %s task(s) failed: %r", len(deliveries), exc)
         if self.registration is not None:
             worker_id, info = self.registration
+            # What it runs now (fetched, not acknowledged yet), for `app.live_workers()`.
+            running = [
+                {
+                    "uuid": d.record.uuid,
+                    "task_name": d.record.task_name,
+                    "started": d.record.updated_at,
+                }
+                for d in deliveries
+            ]
+            info = dict(info, running=running)
             registry: Any = self.backend
             try:
                 self._run(

@@ -7,9 +7,9 @@ fetches one task at a time until a first delivery comes (as it does when it star
 a task that kills its worker takes down nobody else, nor adds to their delivery count.
 
 Every background job has an owner: the helpers (heartbeat, acker, upkeep, cancel
-watch) belong to one task group, the consumers and the running tasks to another, both
-awaited or cancelled in `run()`; none outlives it, and a cancellation at any point of
-`run()` leaves nothing running.
+watch, pause watch) belong to one task group, the consumers and the running tasks to
+another, both awaited or cancelled in `run()`; none outlives it, and a cancellation at
+any point of `run()` leaves nothing running.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from qtasks.core.models import DEFAULT_QUEUE, Completion, Delivery, TaskSpec
 from qtasks.engine import housekeeping, redelivery, worker_hooks
 from qtasks.engine.injection import WorkerResources
 from qtasks.engine.leases import LeaseKeeper
+from qtasks.engine.pausing import PauseWatch
 from qtasks.engine.task_run import crashed, run_delivery
 from qtasks.engine.threads import TaskThreads
 from qtasks.exc import SerializationError, WorkerRecycledError
@@ -86,6 +87,7 @@ class Worker:
         self.started_at = time.time()
         #: Why this worker stops to be replaced by a fresh process (see `_recycle`).
         self.recycle_reason: str | None = None
+        self._pause = PauseWatch(self.backend, queue, self.log)  # `app.pause_queue()`
 
     @property
     def name(self) -> str:
@@ -140,8 +142,11 @@ class Worker:
         async with asyncio.TaskGroup() as helpers:
             jobs = [
                 helpers.create_task(job())
-                for job in (self._heartbeat, self._acker, self._upkeep, self._watch_cancels)
-            ]
+                for job in (
+                    self._heartbeat, self._acker, self._upkeep, self._watch_cancels,
+                    self._pause.watch,
+                )
+            ]  # fmt: skip
             try:
                 await self._serve(ready)
             finally:
@@ -176,6 +181,9 @@ class Worker:
         while not self._stopping.is_set():
             if self._apart is not None:
                 await self._run_apart()
+                continue
+            if self._pause.paused:  # `app.pause_queue()`: no fetch until it is resumed
+                await self._pause.wait_resumed(self._stopping)
                 continue
             free = self.concurrency - self._busy
             if free <= 0:

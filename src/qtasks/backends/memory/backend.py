@@ -13,15 +13,17 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from qtasks.backends.base import Backend
+from qtasks.backends.memory import inspect
 from qtasks.backends.memory.store import store_for
 from qtasks.backends.signals import Pause, WaitSteps, waits, waits_sync
+from qtasks.core.inspection import TaskPage, TaskQuery
 from qtasks.core.models import DEFAULT_QUEUE, Completion, DeadLetter, Delivery, TaskRecord
-from qtasks.core.ports import Capabilities, Coordination, DeadLetters
+from qtasks.core.ports import Capabilities, Coordination, DeadLetters, Inspection
 from qtasks.core.status import SETTLED_STATUSES
 from qtasks.core.steps import run_async, run_sync
 
 
-class MemoryBackend(Backend, DeadLetters, Coordination):
+class MemoryBackend(Backend, DeadLetters, Inspection, Coordination):
     schemes: ClassVar[tuple[str, ...]] = ("memory",)
     capabilities: ClassVar[Capabilities] = Capabilities(
         priorities=True,
@@ -31,6 +33,7 @@ class MemoryBackend(Backend, DeadLetters, Coordination):
         cancel_queued=True,
         dead_letters=True,
         worker_registry=True,
+        inspection=True,
         coordination=True,
     )
 
@@ -136,6 +139,43 @@ class MemoryBackend(Backend, DeadLetters, Coordination):
 
     async def live_workers(self) -> list[dict[str, Any]]:
         return self._store.live_workers(self.namespace)
+
+    # --- inspection: the same code for sync and async callers ----------------------------
+    def list_tasks_sync(self, query: TaskQuery) -> TaskPage:
+        return inspect.list_tasks(self._store, self.namespace, query)
+
+    def count_tasks_sync(self) -> dict[str, dict[str, int]]:
+        return inspect.count_tasks(self._store, self.namespace)
+
+    def purge_tasks_sync(self, queue: str | None = None, status: str | None = None) -> int:
+        return inspect.purge_tasks(self._store, self.namespace, queue, status)
+
+    def pause_queue_sync(self, queue: str) -> None:
+        inspect.pause(self._store, self.namespace, queue, True)
+
+    def resume_queue_sync(self, queue: str) -> None:
+        inspect.pause(self._store, self.namespace, queue, False)
+
+    def paused_queues_sync(self) -> list[str]:
+        return inspect.paused_queues(self._store, self.namespace)
+
+    async def list_tasks(self, query: TaskQuery) -> TaskPage:
+        return self.list_tasks_sync(query)
+
+    async def count_tasks(self) -> dict[str, dict[str, int]]:
+        return self.count_tasks_sync()
+
+    async def purge_tasks(self, queue: str | None = None, status: str | None = None) -> int:
+        return self.purge_tasks_sync(queue, status)
+
+    async def pause_queue(self, queue: str) -> None:
+        self.pause_queue_sync(queue)
+
+    async def resume_queue(self, queue: str) -> None:
+        self.resume_queue_sync(queue)
+
+    async def paused_queues(self) -> list[str]:
+        return self.paused_queues_sync()
 
     # --- coordination (named leases, shared documents) ------------------------------------
     async def acquire_lease(self, name: str, holder: str, ttl: float) -> float | None:

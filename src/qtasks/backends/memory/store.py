@@ -75,6 +75,7 @@ class MemoryStore:
         self.expires: dict[_Key, float] = {}
         self.expiry: list[tuple[float, str, str]] = []
         self.workers: dict[_Key, tuple[float, dict[str, Any]]] = {}
+        self.paused: dict[str, set[str]] = {}  # namespace -> paused queues
         self.coordination = CoordinationTables()
         self.seq = itertools.count()
         self.queued = Signal()  # a task became fetchable
@@ -339,6 +340,7 @@ class MemoryStore:
                 for key in [k for k in table if k[0] == ns]:
                     del table[key]
             self.dead.pop(ns, None)
+            self.paused.pop(ns, None)
 
     def maintain(self, ns: str, dead_ttl: float | None = None) -> None:
         """Upkeep: drop every expired record and worker, requeue expired leases of `ns`,

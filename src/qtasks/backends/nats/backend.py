@@ -52,6 +52,7 @@ class NatsBackend(PairedBackend):
             cancel_queued=True,
             dead_letters=True,
             worker_registry=True,
+            inspection=True,
             coordination=True,
         )
 

@@ -31,11 +31,12 @@ from nats.aio.msg import Msg
 from nats.js.kv import KeyValue
 
 from qtasks.backends.base import PortalTwins
-from qtasks.backends.nats import codec
+from qtasks.backends.nats import codec, inspect
 from qtasks.backends.nats.coordination import KvCoordination
 from qtasks.backends.nats.driver import Link, Names, NatsDriver, keeps_cancellation
+from qtasks.core.inspection import TaskPage, TaskQuery
 from qtasks.core.models import TaskRecord
-from qtasks.core.ports import Capabilities, Coordination, ResultStore, WorkerRegistry
+from qtasks.core.ports import Capabilities, Coordination, Inspection, ResultStore, WorkerRegistry
 from qtasks.core.status import SETTLED_STATUSES
 
 if TYPE_CHECKING:
@@ -54,11 +55,13 @@ def key(uuid: str) -> str:
     return "b32." + base64.b32encode(uuid.encode()).decode().rstrip("=")
 
 
-class NatsResults(PortalTwins, KvCoordination, ResultStore, WorkerRegistry, Coordination):
+class NatsResults(
+    PortalTwins, KvCoordination, ResultStore, WorkerRegistry, Coordination, Inspection
+):
     """Task records in a JetStream key-value bucket (`nats://`, `tls://`)."""
 
     schemes = ("nats", "tls")
-    capabilities = Capabilities(push=True, worker_registry=True, coordination=True)
+    capabilities = Capabilities(push=True, worker_registry=True, coordination=True, inspection=True)
 
     def __init__(
         self,
@@ -198,6 +201,8 @@ class NatsResults(PortalTwins, KvCoordination, ResultStore, WorkerRegistry, Coor
             except nats.js.errors.NoKeysError:
                 return []
             for k in keys:
+                if k.startswith(inspect.PAUSED):
+                    continue
                 try:
                     entry = await kv.get(k)
                 except nats.js.errors.KeyNotFoundError:
@@ -208,6 +213,56 @@ class NatsResults(PortalTwins, KvCoordination, ResultStore, WorkerRegistry, Coor
                 else:  # expired: forgotten here, as the other backends drop them
                     await kv.purge(k)
         return out
+
+    # --- inspection (`inspect.py`: one pass over the bucket) -----------------------------
+    @keeps_cancellation
+    async def list_tasks(self, query: TaskQuery) -> TaskPage:
+        _, kv = await self._kv()
+        with self.driver.errors:
+            return await inspect.list_tasks(kv, query)
+
+    @keeps_cancellation
+    async def count_tasks(self) -> dict[str, dict[str, int]]:
+        _, kv = await self._kv()
+        with self.driver.errors:
+            return await inspect.count_tasks(kv)
+
+    @keeps_cancellation
+    async def purge_tasks(self, queue: str | None = None, status: str | None = None) -> int:
+        _, kv = await self._kv()
+        with self.driver.errors:
+            chosen = await inspect.chosen(kv, queue, status)
+            await asyncio.gather(*(kv.purge(key(r.uuid)) for r in chosen))
+        return len(chosen)
+
+    @keeps_cancellation
+    async def pause_queue(self, queue: str) -> None:
+        kv = await self._workers()
+        with self.driver.errors:
+            await kv.put(inspect.paused_key(queue), b"1")
+
+    @keeps_cancellation
+    async def resume_queue(self, queue: str) -> None:
+        kv = await self._workers()
+        with self.driver.errors:
+            await kv.purge(inspect.paused_key(queue))
+
+    @keeps_cancellation
+    async def queue_paused(self, queue: str) -> bool:
+        """One read of the queue's key (listing the keys would start a consumer)."""
+        kv = await self._workers()
+        with self.driver.errors:
+            try:
+                await kv.get(inspect.paused_key(queue))
+            except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
+                return False  # never paused, or resumed (its key purged)
+        return True
+
+    @keeps_cancellation
+    async def paused_queues(self) -> list[str]:
+        kv = await self._workers()
+        with self.driver.errors:
+            return await inspect.paused_queues(kv)
 
 
 __all__ = ["NatsResults", "key"]

@@ -20,17 +20,19 @@ from typing import Any, ClassVar, TypeVar
 import psycopg
 
 from qtasks.backends.base import Backend
-from qtasks.backends.postgres import coordination, ops
+from qtasks.backends.postgres import coordination, inspect, ops
 from qtasks.backends.postgres.driver import Db, Target, drive_async, drive_sync
 from qtasks.backends.postgres.listener import Waiters, give_waiters, take_waiters
 from qtasks.backends.postgres.schema import LATEST, channel, schema_sql
 from qtasks.backends.postgres.sql import statements
 from qtasks.backends.signals import LOAD, Pause, Signal, WaitSteps, waits, waits_sync
+from qtasks.core.inspection import TaskPage, TaskQuery
 from qtasks.core.models import DEFAULT_QUEUE, Completion, DeadLetter, Delivery, TaskRecord
 from qtasks.core.ports import (
     Capabilities,
     Coordination,
     DeadLetters,
+    Inspection,
     SchemaMigrations,
     TransactionalEnqueue,
 )
@@ -41,7 +43,9 @@ from qtasks.exc import ConfigError
 T = TypeVar("T")
 
 
-class PostgresBackend(Backend, DeadLetters, TransactionalEnqueue, SchemaMigrations, Coordination):
+class PostgresBackend(
+    Backend, DeadLetters, Inspection, TransactionalEnqueue, SchemaMigrations, Coordination
+):
     schemes: ClassVar[tuple[str, ...]] = ("postgresql", "postgres")
     capabilities: ClassVar[Capabilities] = Capabilities(
         priorities=True,
@@ -53,6 +57,7 @@ class PostgresBackend(Backend, DeadLetters, TransactionalEnqueue, SchemaMigratio
         worker_registry=True,
         coordination=True,
         transactional_enqueue=True,
+        inspection=True,
     )
 
     def __init__(self, url: str, **kwargs: Any) -> None:
@@ -271,6 +276,43 @@ class PostgresBackend(Backend, DeadLetters, TransactionalEnqueue, SchemaMigratio
         return self._db.run_sync(self._op(ops.purge_dead_letters, uuids))
 
     # --- administration -----------------------------------------------------------------
+    # --- inspection ---------------------------------------------------------------------
+    async def list_tasks(self, query: TaskQuery) -> TaskPage:
+        return await self._db.run(self._op(inspect.list_tasks, query))
+
+    def list_tasks_sync(self, query: TaskQuery) -> TaskPage:
+        return self._db.run_sync(self._op(inspect.list_tasks, query))
+
+    async def count_tasks(self) -> dict[str, dict[str, int]]:
+        return await self._db.run(self._op(inspect.count_tasks))
+
+    def count_tasks_sync(self) -> dict[str, dict[str, int]]:
+        return self._db.run_sync(self._op(inspect.count_tasks))
+
+    async def purge_tasks(self, queue: str | None = None, status: str | None = None) -> int:
+        return await self._db.run(self._op(inspect.purge_tasks, queue, status))
+
+    def purge_tasks_sync(self, queue: str | None = None, status: str | None = None) -> int:
+        return self._db.run_sync(self._op(inspect.purge_tasks, queue, status))
+
+    async def pause_queue(self, queue: str) -> None:
+        await self._db.run(self._op(inspect.pause, queue, True))
+
+    def pause_queue_sync(self, queue: str) -> None:
+        self._db.run_sync(self._op(inspect.pause, queue, True))
+
+    async def resume_queue(self, queue: str) -> None:
+        await self._db.run(self._op(inspect.pause, queue, False))
+
+    def resume_queue_sync(self, queue: str) -> None:
+        self._db.run_sync(self._op(inspect.pause, queue, False))
+
+    async def paused_queues(self) -> list[str]:
+        return await self._db.run(self._op(inspect.paused_queues))
+
+    def paused_queues_sync(self) -> list[str]:
+        return self._db.run_sync(self._op(inspect.paused_queues))
+
     async def purge(self) -> None:
         await self._db.run(self._op(ops.purge), tx=True)
 

@@ -100,6 +100,18 @@ CREATE TABLE IF NOT EXISTS {s}.documents (
 );
 """,
     ),
+    (
+        3,
+        """
+CREATE INDEX IF NOT EXISTS tasks_by_status ON {s}.tasks (status, ns, created_at, uuid);
+CREATE INDEX IF NOT EXISTS tasks_by_name ON {s}.tasks (task_name, ns, created_at, uuid);
+CREATE TABLE IF NOT EXISTS {s}.paused (
+    ns text NOT NULL,
+    queue text NOT NULL,
+    PRIMARY KEY (ns, queue)
+);
+""",
+    ),
 )
 
 LATEST = MIGRATIONS[-1][0]

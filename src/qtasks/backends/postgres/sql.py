@@ -49,6 +49,7 @@ class Statements:
     """Every statement, with the schema's name in it."""
 
     def __init__(self, s: str) -> None:
+        self.schema = s
         t = f"{s}.tasks"
         self.enqueue = (
             f"WITH ins AS (INSERT INTO {t} AS t (ns, {COLUMNS}, state, due)"
@@ -225,7 +226,8 @@ class Statements:
         )
         self.expire_workers = f"DELETE FROM {s}.workers WHERE expires_at < {NOW}"
         self.purge = [
-            f"DELETE FROM {s}.{table} WHERE ns=%s" for table in ("tasks", "dead_letters", "workers")
+            f"DELETE FROM {s}.{table} WHERE ns=%s"
+            for table in ("tasks", "dead_letters", "workers", "paused")
         ]
         # One count per partial index (index-only scans), not a pass over the queue.
         count = f"(SELECT count(*) FROM {t} WHERE ns=%(ns)s AND queue=%(queue)s AND "

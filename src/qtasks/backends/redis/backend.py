@@ -11,11 +11,12 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from qtasks.backends.base import Backend
-from qtasks.backends.redis import coordination, flows
+from qtasks.backends.redis import coordination, flows, inspect
 from qtasks.backends.redis.commands import Cmd
 from qtasks.backends.redis.driver import RedisDriver
+from qtasks.core.inspection import TaskPage, TaskQuery
 from qtasks.core.models import DEFAULT_QUEUE, Completion, DeadLetter, Delivery, TaskRecord
-from qtasks.core.ports import Capabilities, Coordination, DeadLetters, SharedSettings
+from qtasks.core.ports import Capabilities, Coordination, DeadLetters, Inspection, SharedSettings
 from qtasks.core.urls import redact
 from qtasks.exc import ConfigError
 
@@ -41,7 +42,7 @@ def check_url(url: str) -> None:
         )
 
 
-class RedisBackend(RedisDriver, Backend, SharedSettings, DeadLetters, Coordination):
+class RedisBackend(RedisDriver, Backend, SharedSettings, DeadLetters, Inspection, Coordination):
     """Every key of a namespace lives under `qtasks:{<namespace>}:`. Dead letters are kept
     as long as their records, `config.result_ttl`."""
 
@@ -55,6 +56,7 @@ class RedisBackend(RedisDriver, Backend, SharedSettings, DeadLetters, Coordinati
         dead_letters=True,
         shared_settings=True,
         worker_registry=True,
+        inspection=True,
         coordination=True,
     )
 
@@ -179,6 +181,10 @@ class RedisBackend(RedisDriver, Backend, SharedSettings, DeadLetters, Coordinati
     def enqueue_sync(self, records: Sequence[TaskRecord]) -> None:
         self._drive_sync(flows.enqueue(records))
 
+    def put_sync(self, records: Sequence[TaskRecord]) -> None:
+        if records:
+            self._drive_sync(flows.put(records, self.config.result_ttl))
+
     def get_sync(self, uuid: str) -> TaskRecord | None:
         result: TaskRecord | None = self._drive_sync(flows.get(self.prefix, uuid))
         return result
@@ -210,6 +216,51 @@ class RedisBackend(RedisDriver, Backend, SharedSettings, DeadLetters, Coordinati
 
     def close_sync(self) -> None:
         self._close_connections_sync()
+
+    # --- inspection (`inspect.py`) ------------------------------------------------------
+    async def list_tasks(self, query: TaskQuery) -> TaskPage:
+        result: TaskPage = await self._drive(inspect.list_tasks(self.prefix, query))
+        return result
+
+    def list_tasks_sync(self, query: TaskQuery) -> TaskPage:
+        result: TaskPage = self._drive_sync(inspect.list_tasks(self.prefix, query))
+        return result
+
+    async def count_tasks(self) -> dict[str, dict[str, int]]:
+        result: dict[str, dict[str, int]] = await self._drive(inspect.count_tasks())
+        return result
+
+    def count_tasks_sync(self) -> dict[str, dict[str, int]]:
+        result: dict[str, dict[str, int]] = self._drive_sync(inspect.count_tasks())
+        return result
+
+    async def purge_tasks(self, queue: str | None = None, status: str | None = None) -> int:
+        result: int = await self._drive(inspect.purge_tasks(self.prefix, queue, status))
+        return result
+
+    def purge_tasks_sync(self, queue: str | None = None, status: str | None = None) -> int:
+        result: int = self._drive_sync(inspect.purge_tasks(self.prefix, queue, status))
+        return result
+
+    async def pause_queue(self, queue: str) -> None:
+        await self._drive(inspect.pause(self.prefix, queue, True))
+
+    def pause_queue_sync(self, queue: str) -> None:
+        self._drive_sync(inspect.pause(self.prefix, queue, True))
+
+    async def resume_queue(self, queue: str) -> None:
+        await self._drive(inspect.pause(self.prefix, queue, False))
+
+    def resume_queue_sync(self, queue: str) -> None:
+        self._drive_sync(inspect.pause(self.prefix, queue, False))
+
+    async def paused_queues(self) -> list[str]:
+        result: list[str] = await self._drive(inspect.paused_queues(self.prefix))
+        return result
+
+    def paused_queues_sync(self) -> list[str]:
+        result: list[str] = self._drive_sync(inspect.paused_queues(self.prefix))
+        return result
 
     # --- shared settings (QTasks 1.7's global config) -------------------------------------
     async def settings_set(self, name: str, key: str, value: Any, ttl: float | None = None) -> None:

@@ -94,7 +94,7 @@ def new_value(r: TaskRecord, m: str) -> bytes:
 def enqueue_one_args(r: TaskRecord) -> tuple[Any, ...]:
     """ENQUEUE_ONE's arguments for a ready record (eta None)."""
     m = member(r)
-    return (r.uuid, r.queue, m, new_value(r, m))
+    return (r.uuid, r.queue, m, new_value(r, m), r.task_name, repr(r.created_at))
 
 
 def enqueue_args(records: Sequence[TaskRecord]) -> list[Any]:
@@ -102,7 +102,7 @@ def enqueue_args(records: Sequence[TaskRecord]) -> list[Any]:
     for r in records:
         m = member(r)
         eta = "" if r.eta is None else r.eta
-        out += (r.uuid, r.queue, m, eta, new_value(r, m))
+        out += (r.uuid, r.queue, m, eta, new_value(r, m), r.task_name, repr(r.created_at))
     return out
 
 

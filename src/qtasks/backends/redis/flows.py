@@ -104,6 +104,7 @@ def put(records: Sequence[TaskRecord], ttl: float) -> Flow:
     args: list[Any] = [int(ttl * 1000), len(records)]
     for r in records:  # all encoded first: bad input stores nothing
         args += (r.uuid, codec.final_value(r), "1" if r.status in SETTLED_STATUSES else "")
+        args += (r.task_name, repr(r.created_at))
     yield (lua.PUT, *args)
 
 
@@ -201,6 +202,7 @@ def complete(completions: Sequence[Completion], ttl: float) -> Flow:
                 codec.final_value(c.record),
                 c.dead_letter or "",
                 len(c.followups),
+                repr(c.record.created_at),  # its score in the listing index
             )
         calls.append(args + codec.enqueue_args([f for c in chunk for f in c.followups]))
     for args in calls:  # all encoded first: bad input stores nothing

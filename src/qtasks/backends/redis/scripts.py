@@ -29,27 +29,30 @@ def _script(name: str, *helpers: str) -> Script:
 
 
 # Task writes: one round trip each, atomic.
-ENQUEUE_ONE = _script("enqueue_one")
-ENQUEUE = _script("enqueue", "now", "push", "wake", "enqueue")
-FETCH = _script("fetch", "now", "head", "wake", "dead", "recover")
-COMPLETE = _script("complete", "now", "head", "push", "wake", "done", "dead", "enqueue")
-PUT = _script("put", "head", "done")
+ENQUEUE_ONE = _script("enqueue_one", "ix")
+ENQUEUE = _script("enqueue", "now", "push", "wake", "ix", "enqueue")
+FETCH = _script("fetch", "now", "head", "wake", "ix", "dead", "recover")
+COMPLETE = _script("complete", "now", "head", "push", "wake", "done", "ix", "dead", "enqueue")
+PUT = _script("put", "head", "done", "ix")
 ACK = _script("ack", "head", "push")
 EXTEND = _script("extend", "now", "head", "push", "leased")
 RELEASE = _script("release", "head", "push", "wake", "leased")
-MAINTAIN = _script("maintain", "now", "head", "wake", "dead", "recover")
-CANCEL = _script("cancel", "head", "done")
+MAINTAIN = _script("maintain", "now", "head", "wake", "ix", "dead", "recover", "sweep")
+CANCEL = _script("cancel", "head", "done", "ix")
 CANCEL_REQUESTS = _script("cancel_requests", "head")
 WATCH = _script("watch", "head", "done")
 STATS = _script("stats")
 # Dead letters: ZSET dl (uuid scored by when), STRING dl:{uuid} (see _dead.lua).
-BURY = _script("bury", "now", "head", "dead")
+BURY = _script("bury", "now", "head", "ix", "dead")
 DL_READ = _script("dl_read", "now")
-DL_REQUEUE = _script("dl_requeue", "now", "wake")
+DL_REQUEUE = _script("dl_requeue", "now", "wake", "ix")
 DL_PURGE = _script("dl_purge")
 # Workers: ZSET workers (score = expiry), HASH winfo (id -> info JSON).
 WORKER = _script("worker", "now")
 LIVE_WORKERS = _script("live_workers", "now")
+# Inspection (see _ix.lua): listing is read by inspect.py; SET paused of queues.
+PURGE_TASKS = _script("purge_tasks", "head")
+COUNT_TASKS = _script("count_tasks")
 # Shared settings (QTasks 1.7's global config): HASH gc:{name}, SET gcn of names.
 SETTINGS_SET = _script("settings_set")
 SETTINGS_ALL = _script("settings_all")
@@ -61,5 +64,5 @@ __all__ = [
     "ACK", "BURY", "CANCEL", "CANCEL_REQUESTS", "COMPLETE", "DL_PURGE", "DL_READ", "DL_REQUEUE",
     "ENQUEUE", "ENQUEUE_ONE", "EXTEND", "FETCH", "LEASE_ACQUIRE", "LEASE_RELEASE",
     "LIVE_WORKERS", "MAINTAIN", "PUT", "RELEASE",
-    "SETTINGS_ALL", "SETTINGS_SET", "STATS", "WATCH", "WORKER",
+    "SETTINGS_ALL", "SETTINGS_SET", "STATS", "WATCH", "WORKER", "PURGE_TASKS", "COUNT_TASKS",
 ]  # fmt: skip

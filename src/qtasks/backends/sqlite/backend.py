@@ -22,10 +22,11 @@ from typing import Any, ClassVar, TypeVar
 
 from qtasks.backends.base import Backend
 from qtasks.backends.signals import LOAD, Pause, Signal, WaitSteps, waits, waits_sync
-from qtasks.backends.sqlite import coordination, ops, workers
+from qtasks.backends.sqlite import coordination, inspect, ops, workers
 from qtasks.backends.sqlite.driver import Db, data_version, path_from_url
+from qtasks.core.inspection import TaskPage, TaskQuery
 from qtasks.core.models import DEFAULT_QUEUE, Completion, DeadLetter, Delivery, TaskRecord
-from qtasks.core.ports import Capabilities, Coordination, DeadLetters
+from qtasks.core.ports import Capabilities, Coordination, DeadLetters, Inspection
 from qtasks.core.status import SETTLED_STATUSES
 from qtasks.core.steps import run_async, run_sync
 
@@ -48,7 +49,7 @@ _MIN_PROBE, _MAX_PROBE = 0.001, 0.01
 _REQUERY, _MAX_REQUERY = 0.05, 0.25
 
 
-class SqliteBackend(Backend, DeadLetters, Coordination):
+class SqliteBackend(Backend, DeadLetters, Inspection, Coordination):
     schemes: ClassVar[tuple[str, ...]] = ("sqlite",)
     capabilities: ClassVar[Capabilities] = Capabilities(
         priorities=True,
@@ -58,6 +59,7 @@ class SqliteBackend(Backend, DeadLetters, Coordination):
         cancel_queued=True,
         dead_letters=True,
         worker_registry=True,
+        inspection=True,
         coordination=True,
     )
 
@@ -274,6 +276,43 @@ class SqliteBackend(Backend, DeadLetters, Coordination):
 
     def purge_dead_letters_sync(self, uuids: Sequence[str] | None = None) -> int:
         return self._db.run(ops.op_purge_dead_letters, self.namespace, uuids)
+
+    # --- inspection ---------------------------------------------------------------------
+    async def list_tasks(self, query: TaskQuery) -> TaskPage:
+        return await self._run(inspect.op_list_tasks, self.namespace, query)
+
+    def list_tasks_sync(self, query: TaskQuery) -> TaskPage:
+        return self._db.run(inspect.op_list_tasks, self.namespace, query)
+
+    async def count_tasks(self) -> dict[str, dict[str, int]]:
+        return await self._run(inspect.op_count_tasks, self.namespace)
+
+    def count_tasks_sync(self) -> dict[str, dict[str, int]]:
+        return self._db.run(inspect.op_count_tasks, self.namespace)
+
+    async def purge_tasks(self, queue: str | None = None, status: str | None = None) -> int:
+        return await self._run(inspect.op_purge_tasks, self.namespace, queue, status)
+
+    def purge_tasks_sync(self, queue: str | None = None, status: str | None = None) -> int:
+        return self._db.run(inspect.op_purge_tasks, self.namespace, queue, status)
+
+    async def pause_queue(self, queue: str) -> None:
+        await self._run(inspect.op_pause, self.namespace, queue, True)
+
+    def pause_queue_sync(self, queue: str) -> None:
+        self._db.run(inspect.op_pause, self.namespace, queue, True)
+
+    async def resume_queue(self, queue: str) -> None:
+        await self._run(inspect.op_pause, self.namespace, queue, False)
+
+    def resume_queue_sync(self, queue: str) -> None:
+        self._db.run(inspect.op_pause, self.namespace, queue, False)
+
+    async def paused_queues(self) -> list[str]:
+        return await self._run(inspect.op_paused_queues, self.namespace)
+
+    def paused_queues_sync(self) -> list[str]:
+        return self._db.run(inspect.op_paused_queues, self.namespace)
 
     # --- administration -----------------------------------------------------------------
     async def purge(self) -> None:

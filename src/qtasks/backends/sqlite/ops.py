@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from qtasks.backends import rows
-from qtasks.backends.sqlite import coordination, dead_letters
+from qtasks.backends.sqlite import coordination, dead_letters, inspect
 from qtasks.backends.sqlite.driver import reclaim_space, write
 from qtasks.core import codec as serialization
 from qtasks.core.models import Completion, Delivery, TaskRecord
@@ -71,6 +71,7 @@ CREATE TABLE IF NOT EXISTS qtasks_workers (
 ) WITHOUT ROWID;
 """
     + dead_letters.SCHEMA
+    + inspect.SCHEMA
     + coordination.SCHEMA
 )
 
@@ -424,7 +425,8 @@ def op_maintain(
 
 def op_purge(conn: sqlite3.Connection, ns: str) -> None:
     def body(c: sqlite3.Connection) -> None:
-        for table in ("qtasks_queue", "qtasks_tasks", "qtasks_workers", "qtasks_dead"):
+        tables = ("qtasks_queue", "qtasks_tasks", "qtasks_workers", "qtasks_dead", "qtasks_paused")
+        for table in tables:
             c.execute(f"DELETE FROM {table} WHERE ns=?", (ns,))
 
     write(conn, body)

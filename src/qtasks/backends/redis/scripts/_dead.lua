@@ -37,5 +37,6 @@ local function spoil(id, queue, raw, reason, now, ttl, updated)
     .. cjson.encode(name) .. ',' .. string.format('%d', priority) .. ',[],{},' .. at
     .. ',null,' .. cjson.encode(tb) .. ',{"dead_letter":' .. cjson.encode(reason) .. '},null]'
   redis.call('SET', P .. 't:' .. id, v, 'PX', ttl)
+  ix_move(queue, {id}, 'new', 'error')
   bury(id, queue, reason, now, ttl, raw)
 end

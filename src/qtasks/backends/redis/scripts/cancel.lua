@@ -16,6 +16,7 @@ end
 if h[1] ~= 'new' or h[5] == '' then return false end
 if redis.call('ZREM', P .. 'q:' .. h[4], h[5]) + redis.call('ZREM', P .. 'z:' .. h[4], h[5]) == 0
 then return false end
+ix_move(h[4], {id}, 'new', 'cancel')
 local waited = h[8]
 h[1], h[3], h[5], h[6], h[7], h[8] = 'cancel', ARGV[4], '', '', ARGV[2], nil
 local v = cjson.encode(h) .. rest

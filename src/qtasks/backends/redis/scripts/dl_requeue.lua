@@ -9,6 +9,7 @@ for j = 1, n do
   local k = P .. 't:' .. id
   if redis.call('EXISTS', P .. 'dl:' .. id) == 1 and redis.call('GET', k) == ARGV[b + 1] then
     redis.call('SET', k, ARGV[b + 5])
+    ix_move(queue, {id}, status_of(ARGV[b + 1]) or 'error', 'new')
     if eta then now = now or now_s() end
     if eta and eta > now then
       redis.call('ZADD', P .. 'z:' .. queue, eta, m)
