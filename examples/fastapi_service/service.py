@@ -4,7 +4,7 @@
 
 Routes: POST /reports enqueues a report and returns its uuid (or, with ?wait=seconds,
 the finished report); GET /reports/{uuid} reads it; GET /reports/{uuid}/events streams
-its status changes as server-sent events until it finishes; /qtasks/... is the HTTP
+its status and progress as server-sent events until it finishes; /qtasks/... is the HTTP
 API of qtasks itself (enqueue any task by name, get, wait; /qtasks/openapi.json).
 """
 
@@ -29,9 +29,11 @@ app = QueueTasks(
 FINAL = {"success", "error", "cancel"}
 
 
-@app.task(name="reports.build")
-async def build_report(user: str, pages: int = 3) -> dict[str, object]:
-    await asyncio.sleep(0.05 * pages)  # stands for real work
+@app.task(name="reports.build", echo=True)
+async def build_report(self, user: str, pages: int = 3) -> dict[str, object]:
+    for page in range(1, pages + 1):
+        await asyncio.sleep(0.05)  # stands for real work
+        await self.ctx.set_progress(page / pages, f"page {page}/{pages}")
     return {"user": user, "pages": pages, "title": f"Report for {user}"}
 
 
@@ -62,9 +64,11 @@ async def report_events(tasks: QTasksApp, uuid: str) -> StreamingResponse:
         while True:
             task = await tasks.get(uuid)
             status = "unknown" if task is None else task.status
-            if status != last:
-                last = status
-                yield f"data: {json.dumps({'status': status})}\n\n"
+            progress = None if task is None else task.progress
+            event = {"status": status, "progress": progress and progress["value"]}
+            if event != last:  # a new status or a new progress report
+                last = event
+                yield f"data: {json.dumps(event)}\n\n"
             if task is None or status in FINAL:
                 return
             await asyncio.sleep(0.05)

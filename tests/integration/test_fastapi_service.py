@@ -4,6 +4,7 @@ test), and once under a real uvicorn server in its own process."""
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 import os
 import socket
@@ -52,8 +53,11 @@ async def test_service_through_the_asgi_transport() -> None:
             assert queued["status"] in {"new", "process"}
             async with client.stream("GET", f"/reports/{queued['uuid']}/events") as stream:
                 text = "".join([chunk async for chunk in stream.aiter_text()])
-            statuses = [e["status"] for e in events_of(text)]
-            assert statuses[-1] == "success" and len(statuses) == len(set(statuses))
+            events = events_of(text)
+            assert events[-1] == {"status": "success", "progress": 1.0}
+            assert all(a != b for a, b in itertools.pairwise(events))  # changes only
+            progress = [e["progress"] for e in events if e["progress"] is not None]
+            assert progress == sorted(progress)  # reports only grow
             read = (await client.get(f"/reports/{queued['uuid']}")).json()
             assert read["report"]["pages"] == 10
             missing = await client.get("/reports/00000000-0000-0000-0000-000000000000")
@@ -104,8 +108,8 @@ def test_service_under_uvicorn(tmp_path: Path) -> None:
         assert done.json()["report"]["title"] == "Report for uv"
         queued = httpx.post(f"{base}/reports", params={"user": "uv", "pages": 6}).json()
         with httpx.stream("GET", f"{base}/reports/{queued['uuid']}/events", timeout=15) as r:
-            statuses = [e["status"] for e in events_of(r.read().decode())]
-        assert statuses[-1] == "success"
+            events = events_of(r.read().decode())
+        assert events[-1] == {"status": "success", "progress": 1.0}
     finally:
         server.terminate()
         code = server.wait(timeout=30)

@@ -173,6 +173,7 @@ class AsyncContext(BaseContext):
         if progress is not None:
             await self.app._run_async(self.app._progress_flow(self._require_uuid(), progress))
 
+
 __all__ = [
     "PROGRESS_INTERVAL",
     "AsyncContext",

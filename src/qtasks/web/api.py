@@ -152,6 +152,7 @@ def _task(task: Any) -> dict[str, Any]:
         "kwargs": task.kwargs,
         "returning": task.returning,
         "traceback": task.traceback,
+        "progress": getattr(task, "progress", None),
         "created_at": task.created_at.timestamp(),
         "updated_at": task.updated_at.timestamp(),
     }

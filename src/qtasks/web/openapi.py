@@ -19,6 +19,10 @@ _TASK = {
         "kwargs": {"type": "object"},
         "returning": {"description": "the task's result (JSON), once status is success"},
         "traceback": {"type": ["string", "null"]},
+        "progress": {
+            "type": ["object", "null"],
+            "description": "the last report of set_progress: value (0 to 1), message, at",
+        },
         "created_at": {"type": "number", "description": "epoch seconds"},
         "updated_at": {"type": "number", "description": "epoch seconds"},
     },
