@@ -32,6 +32,7 @@ EXTRA_MODULES = {
     "timers": "apscheduler",
     "prometheus": "prometheus_client",
     "otel": "opentelemetry.sdk",
+    "cli": "rich",
 }
 CHECKOUT_PLACEHOLDER = "/path/to/qtasks"
 

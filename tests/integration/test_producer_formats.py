@@ -58,7 +58,10 @@ def test_redis_recipe_writes_a_task_a_worker_runs() -> None:
     app = QueueTasks(name=name, broker_url=REDIS_URL)
     try:
         written = run_recipe("redis", name, REDIS_URL=REDIS_URL)
+        listed = [str(t.uuid) for t in app.list_tasks(status="new")]
+        assert listed == [written]  # the listing indexes know it before it runs
         serve_and_wait(app, written)
+        assert [str(t.uuid) for t in app.list_tasks(status="success")] == [written]
     finally:
         app.flush_all()
 
@@ -78,5 +81,6 @@ def test_postgres_recipe_writes_a_task_a_worker_runs() -> None:
             written = run_recipe("postgres", name, DATABASE_URL=PG_URL)
             task = app.wait(written, timeout=20)
         assert task is not None and (task.status, task.returning) == ("success", 5)
+        assert [str(t.uuid) for t in app.list_tasks(status="success")] == [written]
     finally:
         app.flush_all()
