@@ -96,6 +96,7 @@ _AMQP = "qtasks.compat.amqp_components"
 _PLUGINS = "qtasks.compat.plugins"
 _STATS = "qtasks.compat.stats"
 _TIMERS = "qtasks.compat.timers"
+_GRPC = "qtasks.plugins.grpc.server"
 
 #: An original module that now only names objects living elsewhere -> {name: "module" or
 #: "module:attribute"}. The finder builds the module on first import and reads each name
@@ -234,6 +235,24 @@ ALIASES: dict[str, dict[str, str]] = {
     "qtasks.utils.registry": {"shared_task": "qtasks.utils"},
     "qtasks.utils.builds": {"_build_task": f"{_C}.builds"},
     "qtasks.contrib.django.autodiscover": {"autodiscover_tasks": "qtasks.contrib.django"},
+    "qtasks.plugins.grpc.async_grpc": {"AsyncgRPCPlugin": "qtasks.plugins.grpc"},
+    "qtasks.plugins.grpc.sync_grpc": {"SyncgRPCPlugin": "qtasks.plugins.grpc"},
+    "qtasks.plugins.grpc.services": {
+        "AsyncQTasksGRPCServer": _GRPC,
+        "AsyncQTasksServiceServicer": _GRPC,
+        "SyncQTasksGRPCServer": _GRPC,
+        "SyncQTasksServiceServicer": _GRPC,
+    },
+    "qtasks.plugins.grpc.services.async_server": {
+        "AsyncQTasksGRPCServer": _GRPC,
+        "AsyncQTasksServiceServicer": _GRPC,
+    },
+    "qtasks.plugins.grpc.services.async_services": {"AsyncQTasksServiceServicer": _GRPC},
+    "qtasks.plugins.grpc.services.sync_server": {
+        "SyncQTasksGRPCServer": _GRPC,
+        "SyncQTasksServiceServicer": _GRPC,
+    },
+    "qtasks.plugins.grpc.services.sync_services": {"SyncQTasksServiceServicer": _GRPC},
     "qtasks.contrib.redis": {
         "AsyncRedisCommandQueue": f"{_C}.redis_queue",
         "SyncRedisCommandQueue": f"{_C}.redis_queue",

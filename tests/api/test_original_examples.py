@@ -9,8 +9,8 @@ mirror these tests are skipped, and `test_original_call_patterns.py` keeps the s
 call patterns running everywhere.
 
 `examples/timers` run as two timer processes at once on one `./qtasks.db`, with a worker
-beside them: each fire time is one task, whichever timer fired it. Not run here:
-`examples/grpc` (qtasks offers no gRPC plugin yet; see docs/compatibility.md).
+beside them: each fire time is one task, whichever timer fired it. The `examples/grpc`
+programs listen on their fixed port 50051.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import dataclasses
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tarfile
@@ -59,6 +60,7 @@ class Example:
     client_prints: tuple[str, ...] = ()
     worker_prints: tuple[str, int] | None = None  # (line, how many times) before stopping
     own_main: bool = False  # start the worker with `python <server>.py` instead of the CLI
+    port: int | None = None  # a port the worker must accept connections on first
 
     @property
     def id(self) -> str:
@@ -133,6 +135,22 @@ EXAMPLES = [
         # the example's plugin only prints what it receives, so the task stays an error
         client_prints=("status='error'", "TaskPluginTriggerError"),
         worker_prints=("'task_func'", 1),
+    ),
+    Example(
+        "grpc",
+        "based_async_app_grpc",
+        "test_async_task_wait_grpc.py",
+        client_prints=("AddTask → True", "GetTask → success", "Result: 5"),
+        port=50051,
+    ),
+    Example(
+        "grpc",
+        "based_sync_app_grpc",
+        "test_sync_task_wait_grpc.py",
+        client_prints=("AddTask → True", "GetTask → success", "Result: null"),
+        worker_prints=("123", 1),
+        own_main=True,
+        port=50051,
     ),
     Example(
         "concurrent",
@@ -219,6 +237,17 @@ def workers() -> Iterator[list[Worker]]:
         worker.kill()
 
 
+def _wait_for_port(port: int, worker: Worker) -> None:
+    deadline = time.monotonic() + LIMIT
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        assert worker.proc.poll() is None, f"the worker exited:\n{worker.log()[-3000:]}"
+        time.sleep(0.05)
+    raise AssertionError(f"nothing listens on port {port}:\n{worker.log()[-3000:]}")
+
+
 @requires_mirror
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize(
@@ -235,6 +264,8 @@ def test_example_program_runs(example: Example, folder: Path, workers: list[Work
     worker = Worker(command, folder)
     workers.append(worker)
     worker.wait_for("Starting app")
+    if example.port is not None:
+        _wait_for_port(example.port, worker)
 
     client = subprocess.run(
         [sys.executable, example.client],

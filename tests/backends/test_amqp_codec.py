@@ -82,5 +82,5 @@ def test_without_aio_pika_the_error_names_the_extra(monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setitem(sys.modules, "aio_pika", None)  # import aio_pika: ImportError
     for url in ("amqp://localhost", "amqps://localhost"):
-        with pytest.raises(MissingDriverError, match=r'pip install "qtasks\[amqp\]"'):
+        with pytest.raises(MissingDriverError, match=r'pip install "\.\[amqp\]"'):
             backend_class(url)

@@ -215,7 +215,7 @@ def test_schemes_names_and_tokens() -> None:
 
 def test_a_missing_driver_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "nats", None)
-    with pytest.raises(MissingDriverError, match=r'pip install "qtasks\[nats\]"'):
+    with pytest.raises(MissingDriverError, match=r'pip install "\.\[nats\]"'):
         backend_class("nats://127.0.0.1:4222")
 
 

@@ -219,6 +219,6 @@ def test_the_exporters_name_the_extra_when_prometheus_client_is_missing(
     from qtasks.exc import ConfigError
 
     monkeypatch.setitem(sys.modules, "prometheus_client", None)
-    with pytest.raises(ConfigError, match=r"qtasks\[prometheus\]"):
+    with pytest.raises(ConfigError, match=r"pip install \"\.\[prometheus\]\""):
         registry(TaskMetrics())
     assert os.environ.get("QTASKS_METRICS_PORT") is None

@@ -612,7 +612,7 @@ def test_the_cli_flag_sets_the_workers_isolation(
 
     app = make_app()
     seen: dict[str, Any] = {}
-    monkeypatch.setattr(run_command, "load_app", lambda args: app)
+    monkeypatch.setattr(run_command, "load_apps", lambda args: [app])
     # Task threads another test left blocked would make `run` leave the process at once.
     monkeypatch.setattr(run_command, "_exit_if_threads_linger", lambda code: None)
     monkeypatch.setattr(

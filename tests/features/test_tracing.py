@@ -167,5 +167,5 @@ def test_tracing_names_the_extra_when_opentelemetry_is_missing(
     import qtasks.tracing as tracing
 
     monkeypatch.setattr(tracing, "trace", None)
-    with pytest.raises(ConfigError, match=r"qtasks\[otel\]"):
+    with pytest.raises(ConfigError, match=r"pip install \"\.\[otel\]\""):
         TaskTracing()

@@ -101,5 +101,6 @@ def test_missing_driver_names_the_extra(
 ) -> None:
     # None in sys.modules makes any import of the driver raise ImportError.
     monkeypatch.setitem(sys.modules, driver, None)
-    with pytest.raises(MissingDriverError, match=rf'pip install "qtasks\[{extra}\]"'):
+    hint = rf'"{extra}" extra \(.*pip install "\.\[{extra}\]"'
+    with pytest.raises(MissingDriverError, match=hint):
         backend_class(url)

@@ -1,12 +1,15 @@
 """Backends chosen by URL scheme, imported lazily, paired with a result store on demand.
 
+Extras are installed from a checkout of qtasks (`pip install ".[redis]"`): the `qtasks`
+on the package index is another project.
+
 ```
   memory://[name]        qtasks.backends.memory   in-process (tests, embedding)
   sqlite:///path         qtasks.backends.sqlite   a file (the default)
-  redis://, rediss://    qtasks.backends.redis    pip install "qtasks[redis]"
-  postgresql://          qtasks.backends.postgres pip install "qtasks[postgres]"
+  redis://, rediss://    qtasks.backends.redis    pip install ".[redis]"
+  postgresql://          qtasks.backends.postgres pip install ".[postgres]"
   amqp://, amqps://      qtasks.backends.amqp     RabbitMQ, a broker only (give storage_url);
-                                                  pip install "qtasks[amqp]"
+                                                  pip install ".[amqp]"
 ```
 
 A third-party backend registers its class (a `qtasks.core.ports.Backend`, or a
@@ -66,7 +69,8 @@ def backend_class(url: str) -> type[Any]:
                 importlib.import_module(driver)
             except ImportError as exc:
                 raise MissingDriverError(
-                    f'The {scheme}:// backend needs its driver: pip install "qtasks[{extra}]"'
+                    f"The {scheme}:// backend needs its driver: install qtasks with the "
+                    f'"{extra}" extra (in a checkout of qtasks: pip install ".[{extra}]")'
                 ) from exc
         cls: type[Any] = getattr(importlib.import_module(module_name), cls_name)
         return cls

@@ -41,8 +41,9 @@ def add_global_options(parser: argparse.ArgumentParser, *, top: bool = False) ->
         "-app",
         dest="app",
         default=default,
+        action=_AppOption,
         metavar="MODULE:APP",
-        help="the app to use, e.g. myproject.tasks:app",
+        help="the app to use, e.g. myproject.tasks:app (`run` takes several: -A a:app -A b:app)",
     )
     parser.add_argument(
         "--log-level",
@@ -52,6 +53,21 @@ def add_global_options(parser: argparse.ArgumentParser, *, top: bool = False) ->
         choices=LEVELS,
         help="log level of the app's logger",
     )
+
+
+class _AppOption(argparse.Action):
+    """`-A`: `args.app` is the last value given (what one-app commands read), `args.apps`
+    every value, in order."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        namespace.app = values
+        namespace.apps = [*(getattr(namespace, "apps", None) or []), values]
 
 
 def get_app(app_arg: str) -> Any:
@@ -81,17 +97,34 @@ def get_app(app_arg: str) -> Any:
 def load_app(args: argparse.Namespace) -> Any:
     """The app named by `-A`, with `--log-level` applied to its server logs.
 
-    Raises `UsageError` when no app was given or it cannot be loaded.
+    Raises `UsageError` when no app was given, several were, or it cannot be loaded.
     """
-    if not args.app:
+    apps = load_apps(args)
+    if len(apps) > 1:
+        raise UsageError(f"{args.command} takes one app; -A was given {len(apps)} times")
+    return apps[0]
+
+
+def load_apps(args: argparse.Namespace) -> list[Any]:
+    """Every app named by `-A` (at least one), in order, with `--log-level` applied.
+
+    Raises `UsageError` when no app was given, one cannot be loaded, or two are the
+    same object or have the same name (they would share their queues)."""
+    names = getattr(args, "apps", None) or ([args.app] if args.app else [])
+    if not names:
         raise UsageError("an app is required: qtasks -A module:app " + args.command)
-    try:
-        app = get_app(args.app)
-    except AppLoadError as exc:
-        raise UsageError(f"cannot load the app: {exc}") from exc
-    if args.log_level:
-        app.config.logs_default_level_server = getattr(logging, args.log_level)
-    return app
+    apps: list[Any] = []
+    for name in names:
+        try:
+            app = get_app(name)
+        except AppLoadError as exc:
+            raise UsageError(f"cannot load the app: {exc}") from exc
+        if any(other is app or other.name == app.name for other in apps):
+            raise UsageError(f"{name} names the app {app.name!r} a second time")
+        if args.log_level:
+            app.config.logs_default_level_server = getattr(logging, args.log_level)
+        apps.append(app)
+    return apps
 
 
 def env_int(name: str, default: int) -> int:
@@ -122,5 +155,6 @@ __all__ = [
     "env_int",
     "get_app",
     "load_app",
+    "load_apps",
     "warn",
 ]

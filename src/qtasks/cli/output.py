@@ -126,7 +126,7 @@ def terminal() -> bool:
 def _rich() -> Any:
     try:
         import rich.console
-    except ImportError:  # optional: `pip install "qtasks[cli]"`
+    except ImportError:  # optional: the "cli" extra (`pip install ".[cli]"` in a checkout)
         return None
     return rich
 

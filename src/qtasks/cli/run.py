@@ -1,4 +1,7 @@
-"""`qtasks run`: run a worker, or several forked worker processes, until SIGINT/SIGTERM."""
+"""`qtasks run`: run a worker, or several forked worker processes, until SIGINT/SIGTERM.
+
+With several `-A`, each process runs a worker of every app named, each on a thread and
+event loop of its own (they share nothing but the process)."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import threading
 import time
 from typing import Any
 
-from qtasks.cli.common import env_int, load_app
+from qtasks.cli.common import env_int, load_apps
 from qtasks.exc import ConfigError, WorkerRecycledError
 
 name = "run"
@@ -53,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         if os.environ.get("QTASKS_METRICS_PORT", "").strip()
         else None,
         help="serve Prometheus metrics on this port, all processes summed; 0 picks a free "
-        'port (default: env QTASKS_METRICS_PORT, else none; needs "qtasks[prometheus]")',
+        'port (default: env QTASKS_METRICS_PORT, else none; needs the "prometheus" extra)',
     )
     parser.add_argument(
         "--metrics-addr",
@@ -71,22 +74,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the app's worker in this process, or fork `--processes` of them."""
-    app = load_app(args)
-    if args.isolation is not None:
-        app.config.task_isolation = args.isolation
-    if args.no_scheduler:
-        app.config.scheduler = False
+    apps = load_apps(args)
+    for app in apps:
+        if args.isolation is not None:
+            app.config.task_isolation = args.isolation
+        if args.no_scheduler:
+            app.config.scheduler = False
     if args.concurrency is not None and args.concurrency < 1:
         raise SystemExit("--concurrency must be >= 1")
     queues = [q.strip() for q in args.queues.split(",") if q.strip()] if args.queues else None
     options = {"queues": queues, "concurrency": args.concurrency}
-    metrics = _start_metrics(app, args)
+    if args.metrics_port is not None and len(apps) > 1:
+        raise SystemExit("--metrics-port serves one app: give one -A with it")
+    metrics = _start_metrics(apps[0], args)
     try:
         if args.processes <= 1:
-            code = _run_worker(app, args.num_workers, options)
+            code = _run_worker(apps, args.num_workers, options)
             _exit_if_threads_linger(code)
             return code
-        return _run_processes(app, args.processes, args.num_workers, options)
+        return _run_processes(apps, args.processes, args.num_workers, options)
     finally:
         if metrics is not None:
             metrics.close()
@@ -107,18 +113,63 @@ def _start_metrics(app: Any, args: argparse.Namespace) -> Any:
     return metrics
 
 
-def _run_worker(app: Any, num_workers: int | None, options: dict[str, Any]) -> int:
-    """Run until stopped: 0, or `WorkerRecycledError.exit_code` (75) when the worker
+def _run_worker(apps: list[Any], num_workers: int | None, options: dict[str, Any]) -> int:
+    """Run until stopped: 0, or `WorkerRecycledError.exit_code` (75) when a worker
     stopped itself to be replaced by a fresh process (it logged why)."""
     try:
-        app.run_forever(num_workers, **options)
+        if len(apps) == 1:
+            apps[0].run_forever(num_workers, **options)
+        else:
+            _run_side_by_side(apps, num_workers, options)
     except WorkerRecycledError as exc:
         return exc.exit_code
     return 0
 
 
-def _run_child(app: Any, num_workers: int | None, options: dict[str, Any]) -> None:
-    code = _run_worker(app, num_workers, options)
+def _run_side_by_side(apps: list[Any], num_workers: int | None, options: dict[str, Any]) -> None:
+    """Each app's worker on a background thread of its own until SIGINT/SIGTERM, or
+    until one of them stops by itself; then every one is stopped (running tasks finish
+    within their app's shutdown_grace)."""
+    import asyncio
+    import inspect
+
+    stop = threading.Event()
+    seen: list[int] = []
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        if signum == signal.SIGINT and signal.SIGINT in seen:
+            os._exit(130)  # a second Ctrl+C: do not wait for running tasks
+        seen.append(signum)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    started: list[Any] = []
+    try:
+        for app in apps:
+            app.start_in_background(num_workers, **options)
+            started.append(app)
+        # A background worker runs on the thread named after its app; one that ends
+        # by itself (recycled, crashed) stops the others, and stop() reports why.
+        threads = [t for t in threading.enumerate() if t.name in {f"qtasks-{a.name}" for a in apps}]
+        while not stop.wait(0.5) and all(t.is_alive() for t in threads):
+            pass
+    finally:
+        failures: list[BaseException] = []
+        for app in reversed(started):
+            try:
+                result = app.stop()
+                if inspect.iscoroutine(result):
+                    asyncio.run(result)
+            except BaseException as exc:
+                failures.append(exc)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if failures:
+            raise failures[0]
+
+
+def _run_child(apps: list[Any], num_workers: int | None, options: dict[str, Any]) -> None:
+    code = _run_worker(apps, num_workers, options)
     _exit_if_threads_linger(code)
     if code:
         sys.exit(code)
@@ -138,7 +189,9 @@ def _exit_if_threads_linger(code: int) -> None:
         os._exit(code)
 
 
-def _run_processes(app: Any, count: int, num_workers: int | None, options: dict[str, Any]) -> int:
+def _run_processes(
+    apps: list[Any], count: int, num_workers: int | None, options: dict[str, Any]
+) -> int:
     """Fork `count` workers; forward SIGINT/SIGTERM to them and wait. A worker process
     that ends with a failure while nobody asked it to stop (recycled itself, exit code
     75; or crashed: a task killed it, a signal, an error) is replaced by a fresh one,
@@ -150,9 +203,10 @@ def _run_processes(app: Any, count: int, num_workers: int | None, options: dict[
 
     ctx = multiprocessing.get_context("fork")
     started: dict[int, float] = {}
+    app = apps[0]  # its logger reports on the processes
 
     def spawn() -> Any:
-        child = ctx.Process(target=_run_child, args=(app, num_workers, options), daemon=False)
+        child = ctx.Process(target=_run_child, args=(apps, num_workers, options), daemon=False)
         child.start()
         started[child.pid or 0] = time.monotonic()
         return child

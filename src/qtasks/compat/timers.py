@@ -1,5 +1,5 @@
 """`qtasks.timers` (QTasks 1.7): `AsyncTimer`, `SyncTimer` and their base `BaseTimer`,
-over APScheduler triggers (`pip install 'qtasks[timers]'`).
+over APScheduler triggers (`pip install '.[timers]' in a checkout of qtasks`).
 
 `timer.add_task(*args, task_name=..., priority=None, timeout=None, trigger=..., **kwargs)`
 declares a schedule whose slots are the trigger's fire times; `timer.run_forever()` runs
@@ -34,7 +34,9 @@ def _apscheduler(kind: str) -> Any:
 
         return BackgroundScheduler
     except ImportError:
-        raise ConfigError("Timers need APScheduler: pip install 'qtasks[timers]'") from None
+        raise ConfigError(
+            "Timers need APScheduler: pip install '.[timers]' in a checkout of qtasks"
+        ) from None
 
 
 class BaseTimer:

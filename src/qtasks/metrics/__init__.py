@@ -1,4 +1,4 @@
-"""Prometheus metrics for qtasks (`pip install "qtasks[prometheus]"`).
+"""Prometheus metrics for qtasks (`pip install ".[prometheus]"`).
 
 ```
 app.add_plugin(TaskMetrics())                  # or install(app): count in this process

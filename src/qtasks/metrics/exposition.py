@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
     from prometheus_client.registry import CollectorRegistry
 
-INSTALL_HINT = 'the metrics need prometheus-client: pip install "qtasks[prometheus]"'
+INSTALL_HINT = 'the metrics need prometheus-client: pip install ".[prometheus]"'
 
 _COUNTER_HELP = {
     "enqueued": "Tasks enqueued by this process",

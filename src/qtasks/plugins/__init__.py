@@ -1,5 +1,8 @@
 """Plugins: `BasePlugin` and the built-in ones.
 
+`AsyncgRPCPlugin` and `SyncgRPCPlugin` (`qtasks.plugins.grpc`) serve the app to
+producers in any language over gRPC.
+
 The argument injectors (Pydantic models, `Depends`, `AsyncState`/`SyncState`) are built
 into every worker. Their QTasks 1.7 plugin names (`AsyncDependsPlugin`,
 `SyncStatePlugin`, ...) still import from here; they live in `qtasks.compat`.
@@ -21,5 +24,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """QTasks 1.7 names kept in `qtasks.compat` (table: `qtasks._compat_paths`)."""
+    """`AsyncgRPCPlugin` / `SyncgRPCPlugin` (imported on first use: they need the `grpc`
+    extra), and QTasks 1.7 names kept in `qtasks.compat` (table: `qtasks._compat_paths`)."""
+    if name in ("AsyncgRPCPlugin", "SyncgRPCPlugin"):
+        from qtasks.plugins import grpc
+
+        return getattr(grpc, name)
     return compat_attribute(__name__, name)

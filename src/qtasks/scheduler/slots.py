@@ -183,7 +183,9 @@ def _croniter() -> Any:
     try:
         from croniter import croniter
     except ImportError:
-        raise ConfigError("Cron schedules need croniter: pip install 'qtasks[cron]'") from None
+        raise ConfigError(
+            "Cron schedules need croniter: pip install '.[cron]' in a checkout of qtasks"
+        ) from None
     return croniter
 
 

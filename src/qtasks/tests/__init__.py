@@ -1,5 +1,7 @@
 """Testing helpers for users' own test suites: `SyncTestCase`, `AsyncTestCase`,
-`TestConfig` (QTasks 1.7: `qtasks.schemas.test.TestConfig`).
+`TestConfig` (QTasks 1.7: `qtasks.schemas.test.TestConfig`), and `in_memory(app)` /
+`eager(app)` (an app on a fresh in-memory backend for one test, without or with its
+worker; as pytest fixtures in `qtasks.tests.pytest_plugin`).
 
 `settings(TestConfig(...))` keeps the components a test wants real; a disabled
 broker/storage becomes an in-memory backend (so tasks still run, no server), a
@@ -15,6 +17,7 @@ from uuid import UUID
 
 from qtasks.app.task import Task
 from qtasks.backends.memory import MemoryBackend
+from qtasks.tests.isolation import eager, in_memory
 
 
 @dataclasses.dataclass
@@ -174,4 +177,11 @@ class AsyncTestCase(BaseTestCase):
         await self.app.stop()
 
 
-__all__ = ["AsyncTestCase", "BaseTestCase", "SyncTestCase", "TestConfig"]
+__all__ = [
+    "AsyncTestCase",
+    "BaseTestCase",
+    "SyncTestCase",
+    "TestConfig",
+    "eager",
+    "in_memory",
+]

@@ -1,4 +1,4 @@
-"""OpenTelemetry tracing for qtasks (`pip install "qtasks[otel]"`).
+"""OpenTelemetry tracing for qtasks (`pip install ".[otel]"`).
 
 `TaskTracing` is a plugin over the typed hooks: a PRODUCER span `send <queue>` around
 each enqueue, and a CONSUMER span `process <queue>` around each execution, the child of
@@ -27,7 +27,7 @@ from qtasks.core.hooks import Hooks
 from qtasks.core.status import ERROR, RETRY
 from qtasks.exc import ConfigError
 
-INSTALL_HINT = 'tracing needs opentelemetry-api: pip install "qtasks[otel]"'
+INSTALL_HINT = 'tracing needs opentelemetry-api: pip install ".[otel]"'
 #: The record's extra field holding the producer's trace context.
 CONTEXT_FIELD = "trace_context"
 #: Spans of enqueues that never reported back (their enqueue failed) kept at most.

@@ -1,6 +1,6 @@
 """`postgresql://user@host:5432/db` (also `postgres://`): a PostgreSQL database as queue
 and result store, with enqueue inside the caller's own transaction.
-`pip install "qtasks[postgres]"` (psycopg 3).
+`pip install ".[postgres]"` (psycopg 3).
 
 ```
   backend.py    PostgresBackend: the port contracts, sync and async callers, waits

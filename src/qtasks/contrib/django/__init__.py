@@ -1,44 +1,46 @@
-"""Django integration: `autodiscover_tasks(app, ["tasks"])` imports each installed app's
-`tasks` module so that its `@app.task` / `@shared_task` functions are registered."""
+"""Django integration.
+
+- Add `"qtasks.contrib.django"` to `INSTALLED_APPS`: once Django's app registry is ready,
+  every installed app's `tasks` module is imported (`autodiscover_tasks`), so the worker
+  knows their tasks, and database connections are closed around each task.
+- `QTASKS = {"name": ..., "broker_url": ..., ...}` (or `QTASKS_BROKER_URL`) in settings
+  describes the project's app; `get_app()` (also `from qtasks.contrib.django import app`)
+  builds it once.
+- `python manage.py qtasks worker [options]` runs a worker of that app (every other
+  `qtasks` command works the same way).
+- `add_task_on_commit(...)` / `enqueue_on_commit(...)` enqueue once the current database
+  transaction commits; on PostgreSQL with a PostgreSQL backend, inside it.
+"""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import logging
-from collections.abc import Iterable
+try:
+    import django  # noqa: F401
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "qtasks.contrib.django needs Django: install qtasks with the django extra"
+    ) from exc
+
 from typing import Any
 
-try:
-    from django.conf import settings
-except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError("qtasks.contrib.django needs Django: pip install django") from exc
+from qtasks.contrib.django.connections import guard_connections
+from qtasks.contrib.django.discovery import autodiscover_tasks
+from qtasks.contrib.django.project import app_from_settings, get_app, reset_app
+from qtasks.contrib.django.transaction import add_task_on_commit, enqueue_on_commit
 
-log = logging.getLogger("qtasks.contrib.django.autodiscover")
-
-
-def autodiscover_tasks(app: Any = None, modules: Iterable[str] | None = None) -> list[str]:
-    """Import `<installed app>.<module>` for every installed app that has one.
-
-    `app` is accepted for symmetry with the call site; tasks register through whatever
-    decorator their module uses (`@app.task` on a shared app object or `@shared_task`).
-    Returns the modules imported.
-    """
-    imported = []
-    for app_name in settings.INSTALLED_APPS:
-        for module in modules or ["tasks"]:
-            name = f"{app_name}.{module}"
-            try:
-                if importlib.util.find_spec(name) is None:
-                    continue
-            except (ImportError, ValueError):
-                continue
-            try:
-                importlib.import_module(name)
-                imported.append(name)
-            except Exception:
-                log.exception("Importing %s failed", name)
-    return imported
+__all__ = [
+    "add_task_on_commit",
+    "app_from_settings",
+    "autodiscover_tasks",
+    "enqueue_on_commit",
+    "get_app",
+    "guard_connections",
+    "reset_app",
+]
 
 
-__all__ = ["autodiscover_tasks"]
+def __getattr__(name: str) -> Any:
+    """`app`: the project's app of the `QTASKS` setting, built on first use."""
+    if name == "app":
+        return get_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
