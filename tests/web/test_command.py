@@ -74,4 +74,4 @@ def test_without_the_web_extra(
 ) -> None:
     monkeypatch.setitem(sys.modules, "uvicorn", None)  # import uvicorn raises ImportError
     assert main(["-A", "webcmd:app", "web"]) == 3
-    assert 'pip install "qtasks[web]"' in capsys.readouterr().err
+    assert 'pip install ".[web]"' in capsys.readouterr().err

@@ -5,7 +5,8 @@
                                  [--refresh 5] [--sample-interval 5]
 
 It binds 127.0.0.1 by default and refuses any other address without `--token` or
-`--basic-auth` (exit code 2). Needs the web extra (in a checkout of qtasks: `pip install ".[web]"`) (exit code 3 without).
+`--basic-auth` (exit code 2). Needs the web extra (in a checkout of qtasks:
+`pip install ".[web]"`; exit code 3 without).
 """
 
 from __future__ import annotations
@@ -70,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
         from qtasks.web.dashboard import dashboard
     except ImportError as exc:
         warn(
-            f'the dashboard needs the web extra (in a checkout of qtasks: pip install ".[web]"): {exc}'
+            "the dashboard needs the web extra "
+            f'(in a checkout of qtasks: pip install ".[web]"): {exc}'
         )
         return MISSING_EXTRA
     app = load_app(args)

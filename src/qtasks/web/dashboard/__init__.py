@@ -5,7 +5,8 @@
     asgi = dashboard(app)                      # serve it: uvicorn, hypercorn, ...
     host.mount("/ops", dashboard(app, token="s3cret"))   # or inside a Starlette/FastAPI host
 
-`qtasks -A module:app web` serves it with uvicorn. Needs the web extra (in a checkout of qtasks: `pip install ".[web]"`).
+`qtasks -A module:app web` serves it with uvicorn. Needs the web extra (in a checkout of
+qtasks: `pip install ".[web]"`).
 """
 
 from __future__ import annotations
