@@ -33,6 +33,7 @@ EXTRA_MODULES = {
     "prometheus": "prometheus_client",
     "otel": "opentelemetry.sdk",
     "cli": "rich",
+    "web": "jinja2",
 }
 CHECKOUT_PLACEHOLDER = "/path/to/qtasks"
 
