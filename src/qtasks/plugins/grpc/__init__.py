@@ -31,10 +31,10 @@ from qtasks.plugins.grpc.server import (
 )
 
 
-class AsyncgRPCPlugin(BasePlugin):
-    """The gRPC server on the worker's event loop; for an async app (a sync app's
-    blocking calls would stall the loop: use `SyncgRPCPlugin`). `server.bound_port`
-    is the port it listens on once started."""
+class _GrpcPlugin(BasePlugin):
+    """What both plugins share: the server of `server_class`, made with the 1.7 arguments."""
+
+    server_class: Any
 
     def __init__(
         self,
@@ -45,11 +45,19 @@ class AsyncgRPCPlugin(BasePlugin):
         max_concurrent_rpcs: int | None = None,
         grpc_options: list[tuple[str, Any]] | None = None,
     ) -> None:
-        super().__init__("AsyncgRPCPlugin")
+        super().__init__(type(self).__name__)
         self.app = app
-        self.server = AsyncQTasksGRPCServer(
+        self.server = self.server_class(
             app, host, port, max_concurrent_rpcs=max_concurrent_rpcs, grpc_options=grpc_options
         )
+
+
+class AsyncgRPCPlugin(_GrpcPlugin):
+    """The gRPC server on the worker's event loop; for an async app (a sync app's
+    blocking calls would stall the loop: use `SyncgRPCPlugin`). `server.bound_port`
+    is the port it listens on once started."""
+
+    server_class = AsyncQTasksGRPCServer
 
     async def start(self, *args: Any, **kwargs: Any) -> None:
         await self.server.start()
@@ -58,24 +66,11 @@ class AsyncgRPCPlugin(BasePlugin):
         await self.server.stop()
 
 
-class SyncgRPCPlugin(BasePlugin):
+class SyncgRPCPlugin(_GrpcPlugin):
     """The gRPC server on a thread pool of its own; for a sync app. `server.bound_port`
     is the port it listens on once started."""
 
-    def __init__(
-        self,
-        app: Any,
-        host: str = "0.0.0.0",
-        port: int = 50051,
-        *,
-        max_concurrent_rpcs: int | None = None,
-        grpc_options: list[tuple[str, Any]] | None = None,
-    ) -> None:
-        super().__init__("SyncgRPCPlugin")
-        self.app = app
-        self.server = SyncQTasksGRPCServer(
-            app, host, port, max_concurrent_rpcs=max_concurrent_rpcs, grpc_options=grpc_options
-        )
+    server_class = SyncQTasksGRPCServer
 
     def start(self, *args: Any, **kwargs: Any) -> None:
         self.server.start()
