@@ -12,7 +12,7 @@ from taskiq_nats import PullBasedJetStreamBroker
 from taskiq_redis import RedisAsyncResultBackend
 
 from bench.peers import common
-from bench.peers.adapters.taskiq import describe, run_enqueue, run_roundtrip
+from bench.peers.adapters.taskiq import describe, register, run_enqueue, run_roundtrip
 
 VENV = "taskiq_nats"
 BROKERS = ("nats",)
@@ -24,20 +24,7 @@ broker: Any = PullBasedJetStreamBroker(
     durable=f"{common.PREFIX}_taskiq",
 ).with_result_backend(RedisAsyncResultBackend(redis_url=common.REDIS_URL))
 
-
-@broker.task(task_name="noop")
-async def noop(i: int) -> int:
-    return await common.anoop(i)
-
-
-@broker.task(task_name="sleep")
-async def sleep(i: int) -> int:
-    return await common.asleep(i)
-
-
-@broker.task(task_name="ping")
-async def ping(i: int) -> int:
-    return i
+TASKS = register(broker)
 
 
 def about() -> dict:
@@ -51,8 +38,8 @@ def worker() -> list[str]:
 
 
 async def enqueue(n: int, kind: str) -> float:
-    return await run_enqueue(broker, {"noop": noop, "sleep": sleep}, n, kind)
+    return await run_enqueue(broker, TASKS, n, kind)
 
 
 async def roundtrip(k: int, budget_s: float, warmup: int) -> dict:
-    return await run_roundtrip(broker, ping, k, budget_s, warmup)
+    return await run_roundtrip(broker, TASKS["ping"], k, budget_s, warmup)
