@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
+
+from .processes import wait_for_log
 
 
 def test_autodiscover_registers_tasks_of_installed_apps(
@@ -114,11 +115,7 @@ def test_worker_of_an_app_module_that_discovers_before_django_is_set_up(
             stderr=subprocess.STDOUT,
         )
     try:
-        deadline = time.monotonic() + 30
-        while "Starting app" not in log.read_text():
-            assert worker.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
+        wait_for_log(log, "Starting app", worker)
         producer = QueueTasks(name="mysite", broker_url=url)
         done = producer.add_task("newsletter.model_of", "x", timeout=20)
     finally:

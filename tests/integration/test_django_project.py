@@ -9,12 +9,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from .processes import wait_for_log
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = ROOT / "examples" / "django_shop"
@@ -57,11 +58,7 @@ class Worker:
         self.proc = subprocess.Popen(
             command, cwd=PROJECT, env=env, stdout=self.out, stderr=subprocess.STDOUT
         )
-        deadline = time.monotonic() + 30
-        while "Starting app" not in log.read_text():
-            assert self.proc.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
+        wait_for_log(log, "Starting app", self.proc)
 
     def stop(self) -> str:
         self.proc.terminate()

@@ -6,10 +6,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from .processes import wait_for_log
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / "examples" / "flask_site"
@@ -37,11 +38,7 @@ def test_flask_qtasks_worker_runs_tasks_in_the_app_context(tmp_path: Path) -> No
             stderr=subprocess.STDOUT,
         )
     try:
-        deadline = time.monotonic() + 30
-        while "Starting app" not in log.read_text():
-            assert worker.poll() is None, log.read_text()
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        wait_for_log(log, "Starting app", worker)
         client = (
             "import json, site_app\n"
             "web = site_app.create_app()\n"

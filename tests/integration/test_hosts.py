@@ -22,6 +22,8 @@ import pytest
 
 from qtasks import QueueTasks
 
+from .processes import wait_for_log
+
 ROOT = Path(__file__).resolve().parents[2]
 HOSTS = ROOT / "examples" / "hosts"
 REDIS_URL = os.environ.get("QTASKS_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
@@ -45,14 +47,6 @@ def host_env(url: str, name: str) -> dict[str, str]:
         PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
     )
     return env
-
-
-def wait_for_log(log: Path, text: str, proc: subprocess.Popen[bytes], count: int = 1) -> None:
-    deadline = time.monotonic() + 30
-    while log.read_text().count(text) < count:
-        assert proc.poll() is None, log.read_text()
-        assert time.monotonic() < deadline, log.read_text()
-        time.sleep(0.1)
 
 
 def start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
