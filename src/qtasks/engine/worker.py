@@ -229,12 +229,13 @@ class Worker:
                 self._one_by_one = bool(redelivered)
 
     async def _gather_slots(self) -> int:
-        """Wait up to COALESCE_WAIT for half the slots to be free; the free slots then.
+        """Wait up to COALESCE_WAIT for every slot to be free; the free slots then.
         A deep queue is drained in whole batches, one fetch per batch instead of one per
         task that happened to finish first; a shallow one is never waited for."""
-        deadline = asyncio.get_running_loop().time() + COALESCE_WAIT
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + COALESCE_WAIT
         while self._busy and self._running:
-            left = deadline - asyncio.get_running_loop().time()
+            left = deadline - loop.time()
             if left <= 0 or self._stopping.is_set():
                 break
             self._slot_freed.clear()

@@ -296,10 +296,9 @@ class Driver:
             except BaseException as exc:
                 with contextlib.suppress(Exception):  # what a failed attempt opened
                     await connection.close()
+                retry = isinstance(exc, BackendUnavailableError) and attempt < _RETRIES
                 # A certificate the client refuses will not change by retrying.
-                if not isinstance(exc, BackendUnavailableError) or attempt == _RETRIES:
-                    raise
-                if _certificate_refused(exc):
+                if not retry or _certificate_refused(exc):
                     raise
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)
