@@ -207,3 +207,59 @@ print(json.dumps([deferred, Order.objects.get(pk=order.pk).receipt]))
     finally:
         with psycopg.connect(PG_URL, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+DASHBOARD = """
+import asyncio, json, re
+from urllib.parse import urlencode
+from django.contrib.auth.models import User
+from django.test import AsyncClient, Client
+from qtasks.contrib.django import get_app
+
+app = get_app()
+task = app.add_task("orders.count")  # no worker runs: it stays queued
+out = {}
+anonymous = Client().get("/ops/")
+out["anonymous"] = [anonymous.status_code, anonymous["Location"]]
+User.objects.create_user("clerk", password="pw")
+User.objects.create_user("boss", password="pw", is_staff=True)
+clerk = Client(); clerk.login(username="clerk", password="pw")
+out["clerk"] = clerk.get("/ops/").status_code
+boss = Client(); boss.login(username="boss", password="pw")
+page = boss.get("/ops/tasks?status=new")
+out["tasks_page"] = [page.status_code, str(task.uuid) in page.content.decode(),
+                     'href="/ops/tasks/' in page.content.decode()]
+confirm = boss.get(f"/ops/confirm/cancel?uuid={task.uuid}").content.decode()
+token = re.search(r'name="csrf" value="([^"]+)"', confirm).group(1)
+form = "application/x-www-form-urlencoded"  # as a browser posts the dashboard's form
+done = boss.post("/ops/do/cancel", urlencode({"csrf": token, "uuid": str(task.uuid)}),
+                 content_type=form, headers={"Origin": "http://testserver"})
+out["cancel"] = [done.status_code, done["Location"].startswith("/ops/"),
+                 app.get(task.uuid).status]
+forged = boss.post("/ops/do/cancel", urlencode({"csrf": "x" * 40, "uuid": str(task.uuid)}),
+                   content_type=form, headers={"Origin": "http://testserver"})
+out["forged"] = forged.status_code
+
+async def under_asgi():
+    client = AsyncClient()
+    await client.aforce_login(await User.objects.aget(username="boss"))
+    page = await client.get("/ops/")
+    return [page.status_code, "Overview" in page.content.decode()]
+
+out["asgi"] = asyncio.run(under_asgi())
+print(json.dumps(out))
+"""
+
+
+def test_dashboard_in_the_projects_urlconf(sqlite_env: dict[str, str]) -> None:
+    """`path("ops/", include(dashboard_urls()))`: staff members only (Django's login),
+    links and forms under the prefix, the dashboard's own CSRF check, sync and async."""
+    out = shell(sqlite_env, DASHBOARD)
+    assert out == {
+        "anonymous": [302, "/accounts/login/?next=/ops/"],
+        "clerk": 403,
+        "tasks_page": [200, True, True],
+        "cancel": [303, True, "cancel"],
+        "forged": 403,
+        "asgi": [200, True],
+    }

@@ -48,7 +48,11 @@ OUTER_CLIENTS = (
 #: Outer clients another outer client may use: `qtasks run --metrics-port` serves the
 #: metrics package's exporter; a framework's own command line offers the `qtasks`
 #: command (`manage.py qtasks`, `flask qtasks`).
-CLIENT_TO_CLIENT = {("qtasks.cli", "qtasks.metrics"), ("qtasks.contrib", "qtasks.cli")}
+CLIENT_TO_CLIENT = {
+    ("qtasks.cli", "qtasks.metrics"),
+    ("qtasks.contrib", "qtasks.cli"),
+    ("qtasks.contrib", "qtasks.web"),  # the dashboard in a Django URLconf
+}
 #: Outer clients the CLI may start, by the command that starts them (`qtasks web`).
 CLI_LAUNCHES = {"qtasks.cli.web": "qtasks.web"}
 #: Third-party modules the pure core may use besides the standard library.

@@ -3,6 +3,7 @@ extra is exit code 3 (uvicorn itself is replaced here; the browser test serves f
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -75,3 +76,67 @@ def test_without_the_web_extra(
     monkeypatch.setitem(sys.modules, "uvicorn", None)  # import uvicorn raises ImportError
     assert main(["-A", "webcmd:app", "web"]) == 3
     assert 'pip install ".[web]"' in capsys.readouterr().err
+
+
+def test_metrics_are_served_with_the_dashboard(served: list[dict[str, Any]]) -> None:
+    from starlette.testclient import TestClient
+
+    assert main(["-A", "webcmd:app", "web"]) == 0
+    dash = served[0]["asgi"]
+    app = sys.modules["webcmd"].app
+    app.purge_tasks()
+    task = app.add_task("nobody_runs_this", 1)
+    try:
+        with TestClient(dash) as client:
+            body = client.get("/metrics").text
+        # the backend's counts, as every process sees them, and this process's counters
+        assert 'qtasks_task_records{queue="default",status="new"} 1.0' in body
+        assert 'qtasks_tasks_enqueued_total{queue="default",task="nobody_runs_this"} 1.0' in body
+    finally:
+        app.cancel(task.uuid)
+
+
+def test_metrics_sum_the_worker_snapshots_of_a_directory(
+    served: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    from starlette.testclient import TestClient
+
+    from qtasks.metrics import TaskMetrics
+
+    for pid_counts in (2, 3):  # two worker processes' snapshots
+        worker = TaskMetrics(tmp_path)
+        worker.tallies.count("succeeded", ("resize", "default"), pid_counts)
+        data = worker.tallies.snapshot()
+        (tmp_path / f"qtasks-metrics-{pid_counts}000000.json").write_text(json.dumps(data))
+    assert main(["-A", "webcmd:app", "web", "--metrics-dir", str(tmp_path)]) == 0
+    with TestClient(served[0]["asgi"]) as client:
+        body = client.get("/metrics").text
+    assert 'qtasks_tasks_succeeded_total{queue="default",task="resize"} 5.0' in body
+
+
+def test_no_metrics_and_metrics_without_prometheus(
+    served: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from starlette.testclient import TestClient
+
+    assert main(["-A", "webcmd:app", "web", "--no-metrics"]) == 0
+    monkeypatch.setitem(sys.modules, "prometheus_client", None)
+    assert main(["-A", "webcmd:app", "web"]) == 0
+    assert 'no /metrics: it needs prometheus-client (pip install ".[prometheus]")' in (
+        capsys.readouterr().err
+    )
+    for call in served:
+        with TestClient(call["asgi"]) as client:
+            assert client.get("/metrics").status_code == 404
+
+
+def test_metrics_sit_behind_the_token(served: list[dict[str, Any]]) -> None:
+    from starlette.testclient import TestClient
+
+    assert main(["-A", "webcmd:app", "web", "--token", "s3cret"]) == 0
+    with TestClient(served[0]["asgi"]) as client:
+        assert client.get("/metrics").status_code == 401
+        scraped = client.get("/metrics", headers={"Authorization": "Bearer s3cret"})
+        assert scraped.status_code == 200 and "qtasks_task_records" in scraped.text

@@ -15,9 +15,15 @@ ROOT_URLCONF = "shop_site.urls"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 INSTALLED_APPS = [
+    "django.contrib.auth",  # staff members see the dashboard at /ops/
     "django.contrib.contenttypes",
+    "django.contrib.sessions",
     "qtasks.contrib.django",  # task discovery, `manage.py qtasks`, connections per task
     "orders",
+]
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
 ]
 
 DATABASES = {

@@ -22,8 +22,6 @@ from qtasks.exc import ArgumentTypeError, ConfigError
 
 #: Records read per page while cancelling a filtered set.
 _CANCEL_PAGE = 500
-#: Seconds between two reads of a running task's progress by `wait(on_progress=...)`.
-PROGRESS_POLL = 0.5
 
 
 @dataclasses.dataclass
@@ -151,7 +149,8 @@ class InspectionOperations(ClientOperations):
         self, uuid: UUID | str, timeout: float, on_progress: Callable[[Task], Any]
     ) -> Flow[Task | None]:
         """`wait()` that also calls `on_progress(task)` each time the running task's
-        progress changes (read every `PROGRESS_POLL` seconds), following retries."""
+        progress changes, woken by the backend when the record is written (the
+        `wait_progress` of the store), following retries."""
         deadline = time.monotonic() + timeout
         current: str | None = self._uuid_str(uuid)
         seen: Any = None
@@ -159,21 +158,19 @@ class InspectionOperations(ClientOperations):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
-            record = yield Call("wait_final", (current, min(remaining, PROGRESS_POLL)))
-            if record is not None and record.status in SETTLED_STATUSES:
+            record = yield Call("wait_progress", (current, seen, remaining))
+            if record is None:
+                return None  # unknown, or the time is up
+            if record.status in SETTLED_STATUSES:
                 nxt = self._next_in_chain(record)
                 if nxt is None:
                     return (yield from self._read_flow(record))
                 current = nxt
                 continue
-            record = yield Call("get", (current,))
-            if record is None:
-                return None
-            progress = record.extra.get("progress")
-            if progress is not None and progress != seen:
-                seen = progress
+            seen = record.extra.get("progress")
+            if seen is not None:  # None: a retry attempt that has not reported yet
                 on_progress(self._to_task(record))
         return None
 
 
-__all__ = ["PROGRESS_POLL", "InspectionOperations", "TaskList"]
+__all__ = ["InspectionOperations", "TaskList"]

@@ -83,7 +83,7 @@ class QueueTasks(BaseQueueTasks, SyncScheduleMethods):
     ) -> Task | None:
         """Wait for a task (following retries) to finish; None after `timeout`. With
         `on_progress`, call it with the Task each time the running task reports new
-        progress (`self.ctx.set_progress`; `task.progress`), read every half second; it
+        progress (`self.ctx.set_progress`; `task.progress`), woken by the record's write; it
         is a plain function, called in the waiting thread."""
         if on_progress is not None:
             return self._run_sync(self._watch_flow(uuid, timeout, on_progress))

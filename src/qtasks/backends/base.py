@@ -49,6 +49,10 @@ class PortalTwins:
         result: TaskRecord | None = self._call(self.wait_final, uuid, timeout)  # type: ignore[attr-defined]
         return result
 
+    def wait_progress_sync(self, uuid: str, seen: Any, timeout: float) -> TaskRecord | None:
+        result: TaskRecord | None = self._call(self.wait_progress, uuid, seen, timeout)  # type: ignore[attr-defined]
+        return result
+
     def cancel_sync(self, uuid: str, reason: str) -> TaskRecord | None:
         result: TaskRecord | None = self._call(self.cancel, uuid, reason)  # type: ignore[attr-defined]
         return result

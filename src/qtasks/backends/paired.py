@@ -147,6 +147,9 @@ class PairedBackend(InspectionByPart, Backend, DeadLetters, Coordination):
     async def wait_final(self, uuid: str, timeout: float) -> TaskRecord | None:
         return await self.store.wait_final(uuid, timeout)
 
+    async def wait_progress(self, uuid: str, seen: Any, timeout: float) -> TaskRecord | None:
+        return await self.store.wait_progress(uuid, seen, timeout)
+
     async def cancel(self, uuid: str, reason: str) -> TaskRecord | None:
         if self._canceller is None:
             self.capabilities.require("cancel_queued", self)
@@ -404,6 +407,9 @@ class PairedBackend(InspectionByPart, Backend, DeadLetters, Coordination):
 
     def wait_final_sync(self, uuid: str, timeout: float) -> TaskRecord | None:
         return self.store.wait_final_sync(uuid, timeout)
+
+    def wait_progress_sync(self, uuid: str, seen: Any, timeout: float) -> TaskRecord | None:
+        return self.store.wait_progress_sync(uuid, seen, timeout)
 
     def purge_sync(self) -> None:
         self.broker.purge_sync()

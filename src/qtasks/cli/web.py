@@ -3,18 +3,23 @@
     qtasks -A shop.tasks:app web [--host 127.0.0.1] [--port 8000] [--read-only]
                                  [--token T | --basic-auth user:pass]
                                  [--refresh 5] [--sample-interval 5]
+                                 [--metrics-dir DIR | --no-metrics]
 
 It binds 127.0.0.1 by default and refuses any other address without `--token` or
 `--basic-auth` (exit code 2). Needs the web extra (in a checkout of qtasks:
-`pip install ".[web]"`; exit code 3 without).
+`pip install ".[web]"`; exit code 3 without). With prometheus-client installed it also
+serves `/metrics`, behind the same access checks.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
+from typing import Any
 
 from qtasks.cli.common import UsageError, load_app, warn
+from qtasks.exc import ConfigError
 
 name = "web"
 summary = "serve the web dashboard (needs qtasks[web])"
@@ -51,6 +56,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=5.0,
         help="seconds between two samples of the counts for the chart (default 5)",
     )
+    metrics = parser.add_mutually_exclusive_group()
+    metrics.add_argument(
+        "--metrics-dir",
+        default=os.environ.get("QTASKS_METRICS_DIR") or None,
+        help="serve at /metrics the sum of the worker snapshots in this directory "
+        "(the workers' QTASKS_METRICS_DIR); default $QTASKS_METRICS_DIR, else the "
+        "counters of this process",
+    )
+    metrics.add_argument("--no-metrics", action="store_true", help="do not serve /metrics")
+
+
+def metrics_endpoint(app: Any, dash: Any, directory: str | None) -> Any:
+    """The `/metrics` ASGI app of `qtasks web`: the worker snapshots summed from
+    `directory` (else this process's counters), plus `qtasks_task_records` from the
+    dashboard's cached counts. None without prometheus-client."""
+    from qtasks.metrics import asgi_app, install
+
+    source: Any = Path(directory) if directory else install(app)
+    try:
+        return asgi_app(source, counts=dash.sampler.latest)
+    except ConfigError:
+        return None
 
 
 def check_bind(host: str, token: str | None, basic_auth: str | None) -> None:
@@ -87,5 +114,11 @@ def run(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
+    if not args.no_metrics:
+        endpoint = metrics_endpoint(app, asgi, args.metrics_dir)
+        if endpoint is not None:
+            asgi.mount("/metrics", endpoint, name="metrics")
+        else:
+            warn('no /metrics: it needs prometheus-client (pip install ".[prometheus]")')
     uvicorn.run(asgi, host=args.host, port=args.port, log_level="info", lifespan="on")
     return 0

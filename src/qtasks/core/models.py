@@ -10,7 +10,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any, Literal
 
-from qtasks.core.status import FINAL_STATUSES
+from qtasks.core.status import FINAL_STATUSES, SETTLED_STATUSES
 
 DEFAULT_QUEUE = "default"
 
@@ -119,6 +119,20 @@ class DeadLetter:
     raw: str | None = None
 
 
+def settled(record: TaskRecord | None) -> bool:
+    """Whether a waiter for a task's end stops at `record`: None (unknown) or settled."""
+    return record is None or record.status in SETTLED_STATUSES
+
+
+def progress_moved(record: TaskRecord | None, seen: Any) -> bool:
+    """Whether a waiter for a task's progress stops at `record`: None (unknown), settled,
+    or reporting a progress (`extra["progress"]`, the dict `set_progress` stores) other
+    than `seen`, the one that waiter last saw (None before any)."""
+    if record is None or record.status in SETTLED_STATUSES:
+        return True
+    return bool(record.extra.get("progress") != seen)
+
+
 __all__ = [
     "DEFAULT_QUEUE",
     "Completion",
@@ -127,4 +141,6 @@ __all__ = [
     "TaskPrioritySchema",
     "TaskRecord",
     "TaskSpec",
+    "progress_moved",
+    "settled",
 ]

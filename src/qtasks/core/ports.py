@@ -3,7 +3,7 @@
 ```
   Broker         enqueue · fetch (lease) · ack · extend · release · [nack, recover_expired,
                  purge, stats, close]
-  ResultStore    put · get · wait_final · [expire, purge, close]
+  ResultStore    put · get · wait_final · [wait_progress, expire, purge, close]
   Backend        Broker + ResultStore that also completes atomically: `complete()` writes
                  the final record, removes the lease and enqueues follow-ups in one step
                  (memory, SQLite, Redis). A broker that is only a broker is paired with a
@@ -57,18 +57,29 @@ cost it the leases of its tasks.
 from __future__ import annotations
 
 import dataclasses
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from qtasks.core.inspection import Inspection
-from qtasks.core.models import DEFAULT_QUEUE, Completion, DeadLetter, Delivery, TaskRecord
+from qtasks.core.models import (
+    DEFAULT_QUEUE,
+    Completion,
+    DeadLetter,
+    Delivery,
+    TaskRecord,
+    progress_moved,
+)
 from qtasks.core.urls import redact
 from qtasks.exc import CapabilityError
 
 if TYPE_CHECKING:
     from qtasks.core.config import QueueConfig
     from qtasks.core.log import Log
+
+#: Seconds between two reads of a record by the default `ResultStore.wait_progress`.
+PROGRESS_READ_EVERY = 0.5
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -227,6 +238,23 @@ class ResultStore(_Component):
     async def wait_final(self, uuid: str, timeout: float) -> TaskRecord | None:
         """Wait until the record is final (or `retry`); None when unknown or timed out."""
 
+    async def wait_progress(self, uuid: str, seen: Any, timeout: float) -> TaskRecord | None:
+        """Wait until the record is settled or reports a progress other than `seen` (its
+        `extra["progress"]` as the caller last saw it, None before any): the record
+        then; None when unknown or after `timeout` seconds. This default reads it every
+        `PROGRESS_READ_EVERY` s; the built-in stores are woken by the write instead."""
+        deadline = time.monotonic() + timeout
+        while True:
+            record = await self.get(uuid)
+            if progress_moved(record, seen):
+                return record
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            ended = await self.wait_final(uuid, min(PROGRESS_READ_EVERY, remaining))
+            if ended is not None:
+                return ended
+
     async def expire(self) -> None:
         """Drop records whose time to live is over (where the store does not itself)."""
 
@@ -239,6 +267,20 @@ class ResultStore(_Component):
 
     def wait_final_sync(self, uuid: str, timeout: float) -> TaskRecord | None:
         raise NotImplementedError
+
+    def wait_progress_sync(self, uuid: str, seen: Any, timeout: float) -> TaskRecord | None:
+        """`wait_progress` for sync callers; this default reads with `get_sync`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            record = self.get_sync(uuid)
+            if progress_moved(record, seen):
+                return record
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            ended = self.wait_final_sync(uuid, min(PROGRESS_READ_EVERY, remaining))
+            if ended is not None:
+                return ended
 
     def purge_sync(self) -> None:
         raise NotImplementedError
@@ -441,6 +483,7 @@ class Coordination(ABC):
 
 
 __all__ = [
+    "PROGRESS_READ_EVERY",
     "Backend",
     "Broker",
     "CancelQueued",

@@ -10,14 +10,16 @@ qtasks_tasks_failed_total       qtasks_tasks_retried_total      qtasks_tasks_can
 qtasks_tasks_dead_total         qtasks_task_run_seconds (histogram)
 qtasks_task_queue_wait_seconds (histogram)                      qtasks_queue_depth
 qtasks_queue_leased             qtasks_worker_busy_slots        qtasks_worker_slots
+qtasks_task_records (labels queue, status: what the backend holds, when counted)
 ```
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +44,10 @@ _COUNTER_HELP = {
 }
 
 Source = TaskMetrics | str | os.PathLike[str]
+#: An async function giving `{queue: {status: count}}`, as `app.count_tasks()` does.
+Counts = Callable[[], Awaitable[dict[str, dict[str, int]]]]
+
+_log = logging.getLogger("qtasks.metrics")
 
 
 def _prometheus() -> Any:
@@ -131,6 +137,33 @@ class TaskCollector:
             yield gauge
 
 
+class RecordsCollector:
+    """The gauge `qtasks_task_records{queue, status}`: the task records the backend
+    holds, from the last counts given to `update` (finished ones count until their
+    records expire). What every worker and producer see alike, unlike the per-process
+    counters."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, dict[str, int]] = {}
+
+    def update(self, counts: dict[str, dict[str, int]]) -> None:
+        self.counts = counts
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        gauge = _prometheus().metrics_core.GaugeMetricFamily(
+            "qtasks_task_records",
+            "Task records the backend holds, by queue and status",
+            labels=["queue", "status"],
+        )
+        for queue, by_status in sorted(self.counts.items()):
+            for status, count in sorted(by_status.items()):
+                gauge.add_metric([queue, status], count)
+        yield gauge
+
+
 def _buckets(histogram: list[float], bounds: tuple[float, ...]) -> list[tuple[str, float]]:
     """Cumulative (le, count) pairs of a histogram list (see `qtasks.metrics.state`)."""
     out, running = [], 0.0
@@ -140,33 +173,55 @@ def _buckets(histogram: list[float], bounds: tuple[float, ...]) -> list[tuple[st
     return out
 
 
-def registry(source: Source) -> CollectorRegistry:
-    """A registry holding only the qtasks metrics of `source`."""
+def registry(source: Source, *extra: Any) -> CollectorRegistry:
+    """A registry holding only the qtasks metrics of `source` (and the `extra`
+    collectors)."""
     reg: CollectorRegistry = _prometheus().CollectorRegistry(auto_describe=False)
     reg.register(TaskCollector(source))
+    for collector in extra:
+        reg.register(collector)
     return reg
 
 
-def asgi_app(source: Source, *, app: Any = None, queues: tuple[str, ...] = ("default",)) -> Any:
+def asgi_app(
+    source: Source,
+    *,
+    app: Any = None,
+    queues: tuple[str, ...] = ("default",),
+    counts: Counts | None = None,
+) -> Any:
     """An ASGI app answering any GET with the metrics of `source`: mount it at `/metrics`
     in Starlette/FastAPI or a dashboard. With `app` (an async qtasks app in this event
     loop) and a `TaskMetrics` source, each scrape first reads the depth of `queues` from
-    the app's backend. Raises `ConfigError` without prometheus-client."""
-    inner = _prometheus().make_asgi_app(registry(source))
-    if app is None or not isinstance(source, TaskMetrics):
+    the app's backend. With `counts` (an async function giving `{queue: {status: n}}`,
+    `app.count_tasks` or the dashboard's cached counts), each scrape also serves them as
+    `qtasks_task_records`. Raises `ConfigError` without prometheus-client."""
+    records = RecordsCollector() if counts is not None else None
+    inner = _prometheus().make_asgi_app(registry(source, *([records] if records else [])))
+    depth_of = source if app is not None and isinstance(source, TaskMetrics) else None
+    if depth_of is None and records is None:
         return inner
-    plugin = source
 
     async def scrape(scope: Any, receive: Any, send: Any) -> None:
         if scope.get("type") == "http":
-            for queue in queues:
+            if depth_of is not None:
+                await _read_depths(app, depth_of, queues)
+            if records is not None and counts is not None:
                 try:
-                    await plugin.read_depth(app.backend, queue)
-                except Exception as exc:  # the counters are still worth serving
-                    app.log.warning("Metrics: reading the depth of %r failed: %r", queue, exc)
+                    records.update(await counts())
+                except Exception as exc:  # served with the last counts read
+                    _log.warning("Metrics: counting the task records failed: %r", exc)
         await inner(scope, receive, send)
 
     return scrape
+
+
+async def _read_depths(app: Any, plugin: TaskMetrics, queues: tuple[str, ...]) -> None:
+    for queue in queues:
+        try:
+            await plugin.read_depth(app.backend, queue)
+        except Exception as exc:  # the counters are still worth serving
+            app.log.warning("Metrics: reading the depth of %r failed: %r", queue, exc)
 
 
 def wsgi_app(source: Source) -> Any:
@@ -186,6 +241,7 @@ def start_http_server(source: Source, port: int, addr: str = "127.0.0.1") -> Any
 
 __all__ = [
     "INSTALL_HINT",
+    "RecordsCollector",
     "TaskCollector",
     "asgi_app",
     "read_directory",

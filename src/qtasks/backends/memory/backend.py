@@ -9,7 +9,8 @@ flow of `Pause` steps driven by `core.steps` on the store's `Signal`s.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, ClassVar
 
 from qtasks.backends.base import Backend
@@ -17,9 +18,16 @@ from qtasks.backends.memory import inspect
 from qtasks.backends.memory.store import store_for
 from qtasks.backends.signals import Pause, WaitSteps, waits, waits_sync
 from qtasks.core.inspection import TaskPage, TaskQuery
-from qtasks.core.models import DEFAULT_QUEUE, Completion, DeadLetter, Delivery, TaskRecord
+from qtasks.core.models import (
+    DEFAULT_QUEUE,
+    Completion,
+    DeadLetter,
+    Delivery,
+    TaskRecord,
+    progress_moved,
+    settled,
+)
 from qtasks.core.ports import Capabilities, Coordination, DeadLetters, Inspection
-from qtasks.core.status import SETTLED_STATUSES
 from qtasks.core.steps import run_async, run_sync
 
 
@@ -42,12 +50,15 @@ class MemoryBackend(Backend, DeadLetters, Inspection, Coordination):
         self._store = store_for(url)
 
     # --- waits, written once for sync and async callers -----------------------------------
-    def _final_steps(self, uuid: str, timeout: float) -> WaitSteps[TaskRecord | None]:
+    def _final_steps(
+        self, uuid: str, timeout: float, over: Callable[[TaskRecord | None], bool] = settled
+    ) -> WaitSteps[TaskRecord | None]:
+        """Wait until `over(record)` (every write notifies `finished`)."""
         deadline = time.monotonic() + timeout
         while True:
             seen = self._store.finished.version
             record = self._store.get(self.namespace, uuid)
-            if record is None or record.status in SETTLED_STATUSES:
+            if over(record):
                 return record
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -82,6 +93,10 @@ class MemoryBackend(Backend, DeadLetters, Inspection, Coordination):
 
     async def wait_final(self, uuid: str, timeout: float) -> TaskRecord | None:
         return await run_async(self._final_steps(uuid, timeout), waits(self._store.finished))
+
+    async def wait_progress(self, uuid: str, seen: Any, timeout: float) -> TaskRecord | None:
+        steps = self._final_steps(uuid, timeout, partial(progress_moved, seen=seen))
+        return await run_async(steps, waits(self._store.finished))
 
     async def cancel(self, uuid: str, reason: str) -> TaskRecord | None:
         return self._store.cancel(self.namespace, uuid, reason, self.config.result_ttl)
@@ -210,6 +225,11 @@ class MemoryBackend(Backend, DeadLetters, Inspection, Coordination):
         result: TaskRecord | None = run_sync(
             self._final_steps(uuid, timeout), waits_sync(self._store.finished)
         )
+        return result
+
+    def wait_progress_sync(self, uuid: str, seen: Any, timeout: float) -> TaskRecord | None:
+        steps = self._final_steps(uuid, timeout, partial(progress_moved, seen=seen))
+        result: TaskRecord | None = run_sync(steps, waits_sync(self._store.finished))
         return result
 
     def cancel_sync(self, uuid: str, reason: str) -> TaskRecord | None:

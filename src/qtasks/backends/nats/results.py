@@ -21,7 +21,8 @@ import asyncio
 import base64
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import nats.errors
@@ -35,9 +36,8 @@ from qtasks.backends.nats import codec, inspect
 from qtasks.backends.nats.coordination import KvCoordination
 from qtasks.backends.nats.driver import Link, Names, NatsDriver, keeps_cancellation
 from qtasks.core.inspection import TaskPage, TaskQuery
-from qtasks.core.models import TaskRecord
+from qtasks.core.models import TaskRecord, progress_moved, settled
 from qtasks.core.ports import Capabilities, Coordination, Inspection, ResultStore, WorkerRegistry
-from qtasks.core.status import SETTLED_STATUSES
 
 if TYPE_CHECKING:
     from qtasks.core.config import QueueConfig
@@ -121,21 +121,31 @@ class NatsResults(
 
     @keeps_cancellation
     async def wait_final(self, uuid: str, timeout: float) -> TaskRecord | None:
+        return await self._wait(uuid, timeout, settled)
+
+    @keeps_cancellation
+    async def wait_progress(self, uuid: str, seen: Any, timeout: float) -> TaskRecord | None:
+        return await self._wait(uuid, timeout, partial(progress_moved, seen=seen))
+
+    async def _wait(
+        self, uuid: str, timeout: float, over: Callable[[TaskRecord | None], bool]
+    ) -> TaskRecord | None:
+        """Wait until `over(record)`, woken by the puts of its key."""
         link, _ = await self._kv()
         changed = asyncio.Event()
-        pushed: list[TaskRecord] = []  # a settled record the put carried
+        pushed: list[TaskRecord] = []  # a record the put carried where it ends the wait
 
         async def on_put(msg: Msg) -> None:
-            # A put's message is the stored value: a settled record ends the wait without
-            # reading it back; a running task's writes (`process`, progress) are skipped.
+            # A put's message is the stored value: a record that ends the wait does so
+            # without reading it back; the other writes of a running task are skipped.
             try:
                 record = codec.record(msg.data) if msg.data else None
             except (ValueError, TypeError):
                 record = None
-            if record is None or record.status in SETTLED_STATUSES:
+            if over(record):
                 if record is not None:
                     pushed.append(record)
-                changed.set()  # settled, deleted or unreadable: decide below
+                changed.set()  # over, deleted or unreadable: decide below
 
         deadline = time.monotonic() + timeout
         with self.driver.errors:
@@ -144,7 +154,7 @@ class NatsResults(
             while True:
                 changed.clear()
                 record = pushed[-1] if pushed else await self.get(uuid)
-                if record is None or record.status in SETTLED_STATUSES:
+                if over(record):
                     return record
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:

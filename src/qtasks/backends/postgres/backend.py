@@ -27,7 +27,15 @@ from qtasks.backends.postgres.schema import LATEST, channel, schema_sql
 from qtasks.backends.postgres.sql import statements
 from qtasks.backends.signals import LOAD, Pause, Signal, WaitSteps, waits, waits_sync
 from qtasks.core.inspection import TaskPage, TaskQuery
-from qtasks.core.models import DEFAULT_QUEUE, Completion, DeadLetter, Delivery, TaskRecord
+from qtasks.core.models import (
+    DEFAULT_QUEUE,
+    Completion,
+    DeadLetter,
+    Delivery,
+    TaskRecord,
+    progress_moved,
+    settled,
+)
 from qtasks.core.ports import (
     Capabilities,
     Coordination,
@@ -94,14 +102,16 @@ class PostgresBackend(
             give_waiters(self.target.conninfo, self._channels)
         self._waiters = None
 
-    def _final_steps(self, signal: Signal, timeout: float) -> WaitSteps[TaskRecord | None]:
-        """wait_final: LOAD reads the record; a Pause ends when its completion is
-        notified (or the deadline passes)."""
+    def _final_steps(
+        self, signal: Signal, timeout: float, over: Callable[[TaskRecord | None], bool] = settled
+    ) -> WaitSteps[TaskRecord | None]:
+        """wait_final, wait_progress: LOAD reads the record until `over(record)`; a Pause
+        ends when a write of it is notified (or the deadline passes)."""
         deadline = time.monotonic() + timeout
         while True:
             seen = signal.version
             record: TaskRecord | None = yield LOAD
-            if record is None or record.status in SETTLED_STATUSES:
+            if over(record):
                 return record
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -169,6 +179,16 @@ class PostgresBackend(
     def wait_final_sync(self, uuid: str, timeout: float) -> TaskRecord | None:
         with self._wakeups().for_uuid(uuid) as signal:
             steps = self._final_steps(signal, timeout)
+            return run_sync(steps, waits_sync(signal, partial(self.get_sync, uuid)))
+
+    async def wait_progress(self, uuid: str, seen: Any, timeout: float) -> TaskRecord | None:
+        with self._wakeups().for_uuid(uuid) as signal:
+            steps = self._final_steps(signal, timeout, partial(progress_moved, seen=seen))
+            return await run_async(steps, waits(signal, partial(self.get, uuid)))
+
+    def wait_progress_sync(self, uuid: str, seen: Any, timeout: float) -> TaskRecord | None:
+        with self._wakeups().for_uuid(uuid) as signal:
+            steps = self._final_steps(signal, timeout, partial(progress_moved, seen=seen))
             return run_sync(steps, waits_sync(signal, partial(self.get_sync, uuid)))
 
     async def cancel(self, uuid: str, reason: str) -> TaskRecord | None:

@@ -86,6 +86,11 @@ class RedisBackend(RedisDriver, Backend, SharedSettings, DeadLetters, Inspection
         result: TaskRecord | None = await self._drive(flows.wait_final(self.prefix, uuid, timeout))
         return result
 
+    async def wait_progress(self, uuid: str, seen: Any, timeout: float) -> TaskRecord | None:
+        flow = flows.wait_progress(self.prefix, uuid, seen, timeout)
+        result: TaskRecord | None = await self._drive(flow)
+        return result
+
     async def cancel(self, uuid: str, reason: str) -> TaskRecord | None:
         result: TaskRecord | None = await self._drive(
             flows.cancel(uuid, reason, self.config.result_ttl)
@@ -191,6 +196,11 @@ class RedisBackend(RedisDriver, Backend, SharedSettings, DeadLetters, Inspection
 
     def wait_final_sync(self, uuid: str, timeout: float) -> TaskRecord | None:
         result: TaskRecord | None = self._drive_sync(flows.wait_final(self.prefix, uuid, timeout))
+        return result
+
+    def wait_progress_sync(self, uuid: str, seen: Any, timeout: float) -> TaskRecord | None:
+        flow = flows.wait_progress(self.prefix, uuid, seen, timeout)
+        result: TaskRecord | None = self._drive_sync(flow)
         return result
 
     def cancel_sync(self, uuid: str, reason: str) -> TaskRecord | None:

@@ -21,7 +21,7 @@ from qtasks.backends.redis import codec
 from qtasks.backends.redis import scripts as lua
 from qtasks.backends.redis.commands import BLOCK_CHUNK, Cmd, Flow, Pipe, Source, once
 from qtasks.core import codec as serialization
-from qtasks.core.models import Completion, DeadLetter, Delivery, TaskRecord
+from qtasks.core.models import Completion, DeadLetter, Delivery, TaskRecord, progress_moved
 from qtasks.core.status import SETTLED_STATUSES
 from qtasks.exc import ArgumentTypeError, ConfigError
 
@@ -89,6 +89,24 @@ def wait_final(prefix: str, uuid: str, timeout: float) -> Flow:
             record = codec.record(uuid, pushed)
             if record.status in SETTLED_STATUSES:
                 return record
+
+
+def wait_progress(prefix: str, uuid: str, seen: Any, timeout: float) -> Flow:
+    """Read the record and the id of the last entry of its stream ev:{uuid} in one step
+    (marking the task as waited for progress), return it once `progress_moved`, else
+    block on the stream from that id: each write of the running task adds an entry."""
+    deadline = time.monotonic() + timeout
+    stream = prefix + "ev:" + uuid
+    while True:
+        raw, last = yield (lua.WATCH, uuid, "p")
+        record = codec.parse(uuid, raw or None)
+        if progress_moved(record, seen):
+            return record
+        remaining = deadline - time.monotonic()
+        if remaining < 0.001:  # Redis reads a 0 block as "forever"
+            return None
+        block_ms = max(1, int(min(remaining, BLOCK_CHUNK) * 1000))
+        yield ("XREAD", "BLOCK", block_ms, "STREAMS", stream, last)
 
 
 def cancel(uuid: str, reason: str, ttl: float) -> Flow:
@@ -379,5 +397,5 @@ __all__ = [
     "extend", "fetch", "get", "live_workers", "maintain", "purge", "purge_dead_letters", "put",
     "register_worker", "release", "requeue_dead_letters",
     "settings_get", "settings_get_all", "settings_get_match", "settings_set", "stats", "undo",
-    "unregister_worker", "wait_final",
+    "unregister_worker", "wait_final", "wait_progress",
 ]  # fmt: skip

@@ -25,9 +25,16 @@ from qtasks.backends.signals import LOAD, Pause, Signal, WaitSteps, waits, waits
 from qtasks.backends.sqlite import coordination, inspect, ops, workers
 from qtasks.backends.sqlite.driver import Db, data_version, path_from_url
 from qtasks.core.inspection import TaskPage, TaskQuery
-from qtasks.core.models import DEFAULT_QUEUE, Completion, DeadLetter, Delivery, TaskRecord
+from qtasks.core.models import (
+    DEFAULT_QUEUE,
+    Completion,
+    DeadLetter,
+    Delivery,
+    TaskRecord,
+    progress_moved,
+    settled,
+)
 from qtasks.core.ports import Capabilities, Coordination, DeadLetters, Inspection
-from qtasks.core.status import SETTLED_STATUSES
 from qtasks.core.steps import run_async, run_sync
 
 T = TypeVar("T")
@@ -124,13 +131,16 @@ class SqliteBackend(Backend, DeadLetters, Inspection, Coordination):
                 return
             step = min(step * 1.25, _MAX_PROBE)
 
-    def _final_steps(self, uuid: str, timeout: float) -> WaitSteps[TaskRecord | None]:
-        """wait_final: LOAD reads the record."""
+    def _final_steps(
+        self, uuid: str, timeout: float, over: Callable[[TaskRecord | None], bool] = settled
+    ) -> WaitSteps[TaskRecord | None]:
+        """wait_final, wait_progress: LOAD reads the record until `over(record)`; a put
+        in this process notifies, another process's commit moves the data version."""
         deadline = time.monotonic() + timeout
         while True:
             seen, base = self._finished.version, self._data_version()
             record: TaskRecord | None = yield LOAD
-            if record is None or record.status in SETTLED_STATUSES:
+            if over(record):
                 return record
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -179,6 +189,14 @@ class SqliteBackend(Backend, DeadLetters, Inspection, Coordination):
 
     def wait_final_sync(self, uuid: str, timeout: float) -> TaskRecord | None:
         steps = self._final_steps(uuid, timeout)
+        return run_sync(steps, waits_sync(self._finished, partial(self.get_sync, uuid)))
+
+    async def wait_progress(self, uuid: str, seen: Any, timeout: float) -> TaskRecord | None:
+        steps = self._final_steps(uuid, timeout, partial(progress_moved, seen=seen))
+        return await run_async(steps, waits(self._finished, partial(self.get, uuid)))
+
+    def wait_progress_sync(self, uuid: str, seen: Any, timeout: float) -> TaskRecord | None:
+        steps = self._final_steps(uuid, timeout, partial(progress_moved, seen=seen))
         return run_sync(steps, waits_sync(self._finished, partial(self.get_sync, uuid)))
 
     async def cancel(self, uuid: str, reason: str) -> TaskRecord | None:

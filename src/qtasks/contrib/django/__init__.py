@@ -10,6 +10,8 @@
   `qtasks` command works the same way).
 - `add_task_on_commit(...)` / `enqueue_on_commit(...)` enqueue once the current database
   transaction commits; on PostgreSQL with a PostgreSQL backend, inside it.
+- `path("ops/", include(qtasks.contrib.django.dashboard.dashboard_urls()))` serves the web
+  dashboard to staff members (needs the web extra).
 """
 
 from __future__ import annotations

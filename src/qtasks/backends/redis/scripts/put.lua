@@ -3,6 +3,7 @@
 -- expires after the ttl and is pushed to its waiters; any other keeps the queue
 -- bookkeeping (member, lease token, waited) of the record it replaces, so a queued or
 -- leased task stays queued or leased. The listing indexes follow its status and queue.
+-- A running task's write (its progress) wakes the waiters for progress (see watch.lua).
 
 local ttl, n, ks = ARGV[1], tonumber(ARGV[2]), {}
 for j = 1, n do ks[j] = P .. 't:' .. ARGV[(j - 1) * 5 + 3] end
@@ -28,5 +29,10 @@ for j = 1, n do
       value = cjson.encode(nh) .. rest
     end
     redis.call('SET', ks[j], value)
+    if h and h[8] == 2 then  -- a waiter for progress: wake it (see watch.lua)
+      local ev = P .. 'ev:' .. ARGV[b]
+      redis.call('XADD', ev, 'MAXLEN', '8', '*', 'w', '1')
+      redis.call('PEXPIRE', ev, 60000)
+    end
   end
 end
