@@ -52,6 +52,7 @@ CLIENT_TO_CLIENT = {
     ("qtasks.cli", "qtasks.metrics"),
     ("qtasks.contrib", "qtasks.cli"),
     ("qtasks.contrib", "qtasks.web"),  # the dashboard in a Django URLconf
+    ("qtasks.web", "qtasks.metrics"),  # the dashboard's /metrics
 }
 #: Outer clients the CLI may start, by the command that starts them (`qtasks web`).
 CLI_LAUNCHES = {"qtasks.cli.web": "qtasks.web"}

@@ -140,3 +140,22 @@ def test_metrics_sit_behind_the_token(served: list[dict[str, Any]]) -> None:
         assert client.get("/metrics").status_code == 401
         scraped = client.get("/metrics", headers={"Authorization": "Bearer s3cret"})
         assert scraped.status_code == 200 and "qtasks_task_records" in scraped.text
+
+
+def test_a_mounted_dashboard_serves_metrics_when_asked() -> None:
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+    from starlette.testclient import TestClient
+
+    from qtasks import QueueTasks
+    from qtasks.web.dashboard import dashboard
+
+    app = QueueTasks(name="mounted-metrics", broker_url="memory://mounted-metrics")
+    host = Starlette(routes=[Mount("/ops", app=dashboard(app, metrics=True))])
+    plain = Starlette(routes=[Mount("/ops", app=dashboard(app))])
+    app.add_task("queued_only", 1)
+    with TestClient(host) as client, TestClient(plain) as other:
+        body = client.get("/ops/metrics").text
+        assert 'qtasks_task_records{queue="default",status="new"} 1.0' in body
+        assert other.get("/ops/metrics").status_code == 404  # not asked for
+    app.purge_tasks()

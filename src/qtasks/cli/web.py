@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
-from typing import Any
 
 from qtasks.cli.common import UsageError, load_app, warn
 from qtasks.exc import ConfigError
@@ -67,19 +65,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     metrics.add_argument("--no-metrics", action="store_true", help="do not serve /metrics")
 
 
-def metrics_endpoint(app: Any, dash: Any, directory: str | None) -> Any:
-    """The `/metrics` ASGI app of `qtasks web`: the worker snapshots summed from
-    `directory` (else this process's counters), plus `qtasks_task_records` from the
-    dashboard's cached counts. None without prometheus-client."""
-    from qtasks.metrics import asgi_app, install
-
-    source: Any = Path(directory) if directory else install(app)
-    try:
-        return asgi_app(source, counts=dash.sampler.latest)
-    except ConfigError:
-        return None
-
-
 def check_bind(host: str, token: str | None, basic_auth: str | None) -> None:
     """Raise `UsageError` when `host` is reachable from other machines and no credential
     protects the dashboard."""
@@ -115,10 +100,9 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     if not args.no_metrics:
-        endpoint = metrics_endpoint(app, asgi, args.metrics_dir)
-        if endpoint is not None:
-            asgi.mount("/metrics", endpoint, name="metrics")
-        else:
+        try:
+            asgi.serve_metrics(args.metrics_dir)
+        except ConfigError:
             warn('no /metrics: it needs prometheus-client (pip install ".[prometheus]")')
     uvicorn.run(asgi, host=args.host, port=args.port, log_level="info", lifespan="on")
     return 0

@@ -12,7 +12,9 @@ qtasks: `pip install ".[web]"`).
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -45,6 +47,7 @@ class Dashboard:
         refresh: float = 5.0,
         sample_interval: float = 5.0,
         mounts: Mapping[str, ASGIApp] | None = None,
+        metrics: bool | str | os.PathLike[str] = False,
     ) -> None:
         if refresh <= 0:
             raise ValueError(f"refresh must be > 0 seconds, got {refresh!r}")
@@ -74,11 +77,26 @@ class Dashboard:
         for path, sub in (mounts or {}).items():
             self.mount(path, sub)
         self._asgi: ASGIApp = AccessMiddleware(self._starlette, self.access)
+        if metrics is not False:
+            self.serve_metrics(None if metrics is True else metrics)
 
     def mount(self, path: str, app: ASGIApp, name: str | None = None) -> None:
         """Serve the ASGI `app` under `path` ("/metrics"), behind the dashboard's access
         checks (authentication, read-only)."""
         self._starlette.router.routes.insert(0, Mount(path, app=app, name=name))
+
+    def serve_metrics(self, directory: str | os.PathLike[str] | None = None) -> None:
+        """Serve `/metrics` in Prometheus' text format, behind the access checks: the
+        gauge `qtasks_task_records{queue, status}` from the dashboard's sampled counts,
+        and the task counters of `qtasks.metrics`, summed over the worker snapshots in
+        `directory` (their `QTASKS_METRICS_DIR`) or, without one, those of this process
+        (the app's `TaskMetrics` plugin, added if it has none). Raises `ConfigError`
+        without prometheus-client."""
+        from qtasks.metrics import asgi_app, install
+
+        app = self.client.app
+        source: Any = Path(directory) if directory is not None else install(app)
+        self.mount("/metrics", asgi_app(source, counts=self.sampler.latest), name="metrics")
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, _: Starlette) -> AsyncIterator[None]:
@@ -102,6 +120,7 @@ def dashboard(
     refresh: float = 5.0,
     sample_interval: float = 5.0,
     mounts: Mapping[str, ASGIApp] | None = None,
+    metrics: bool | str | os.PathLike[str] = False,
 ) -> Dashboard:
     """The dashboard of `app` (a `qtasks.QueueTasks` or `qtasks.asyncio.QueueTasks`) as
     an ASGI app.
@@ -112,8 +131,12 @@ def dashboard(
     - `refresh`: seconds between live updates of a page; `sample_interval`: seconds
       between two samples of the counts for the overview's chart.
     - `mounts`: extra ASGI apps by path, as `Dashboard.mount`.
+    - `metrics`: True to serve `/metrics` with this process's counters, or the path of
+      the directory the workers write their metrics snapshots to (see
+      `Dashboard.serve_metrics`).
 
-    Raises `TypeError` when `app` is not a qtasks app, `ValueError` for bad settings."""
+    Raises `TypeError` when `app` is not a qtasks app, `ValueError` for bad settings,
+    `ConfigError` for `metrics` without prometheus-client."""
     return Dashboard(
         app,
         read_only=read_only,
@@ -123,6 +146,7 @@ def dashboard(
         refresh=refresh,
         sample_interval=sample_interval,
         mounts=mounts,
+        metrics=metrics,
     )
 
 
