@@ -14,6 +14,7 @@ import asyncio
 import json
 import os
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import StreamingResponse
@@ -59,18 +60,37 @@ async def read_report(tasks: QTasksApp, uuid: str):
 
 @api.get("/reports/{uuid}/events")
 async def report_events(tasks: QTasksApp, uuid: str) -> StreamingResponse:
+    first = await tasks.get(uuid)
+    if first is None:
+        raise HTTPException(404, "no such report")
+
+    def event(task: Any) -> dict[str, Any]:
+        progress = task.progress
+        return {"status": task.status, "progress": progress and progress["value"]}
+
     async def events() -> AsyncIterator[str]:
+        # wait() calls on_progress as each report is written (the backend wakes it, no
+        # polling here), then returns the finished task.
+        updates: asyncio.Queue[Any] = asyncio.Queue()
+        updates.put_nowait(first)
+        waiting = asyncio.ensure_future(
+            tasks.wait(uuid, timeout=300, on_progress=updates.put_nowait)
+        )
+        waiting.add_done_callback(lambda _: updates.put_nowait(None))
         last = None
-        while True:
-            task = await tasks.get(uuid)
-            status = "unknown" if task is None else task.status
-            progress = None if task is None else task.progress
-            event = {"status": status, "progress": progress and progress["value"]}
-            if event != last:  # a new status or a new progress report
-                last = event
-                yield f"data: {json.dumps(event)}\n\n"
-            if task is None or status in FINAL:
-                return
-            await asyncio.sleep(0.05)
+        try:
+            while True:
+                task = await updates.get()
+                if task is None:  # wait() returned: the finished task, or None (time out)
+                    task = waiting.result()
+                    if task is None:
+                        return
+                if event(task) != last:  # a new status or a new progress report
+                    last = event(task)
+                    yield f"data: {json.dumps(last)}\n\n"
+                if task.status in FINAL:
+                    return
+        finally:
+            waiting.cancel()
 
     return StreamingResponse(events(), media_type="text/event-stream")
