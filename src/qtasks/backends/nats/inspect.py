@@ -12,6 +12,7 @@ import base64
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
+import nats.errors
 import nats.js.errors
 
 from qtasks.backends.nats import codec
@@ -24,19 +25,39 @@ if TYPE_CHECKING:
 PAUSED = "paused."
 
 
+#: Seconds a listing waits for the next value before it takes the pass as done (only
+#: reached when the bucket's last message was removed after the pass began).
+_QUIET = 5.0
+
+
 async def records(kv: KeyValue) -> AsyncIterator[tuple[str, TaskRecord]]:
-    """(key, record) of every live record of the bucket, in one pass."""
-    watcher = await kv.watchall(ignore_deletes=True)
+    """(key, record) of every live record of the bucket, in one pass.
+
+    The pass ends at the bucket's last message when it began (its stream sequence),
+    not at the library's "initial values delivered" marker: that marker is queued
+    before values the server already sent whenever they arrive while the watch is set
+    up, and a listing would then miss them all."""
+    state = (await kv.status()).stream_info.state
+    if not state.messages:
+        return
+    watcher = await kv.watchall()  # deletes too: the last message may be one
     try:
-        async for entry in watcher:
-            if entry is None:  # the initial values are all delivered
-                break
+        while True:
             try:
-                record = codec.record(entry.value or b"")
-            except (ValueError, TypeError):
-                continue  # a fetch dead-letters it
-            if record is not None:
-                yield entry.key, record
+                entry = await watcher.updates(timeout=_QUIET)  # type: ignore[no-untyped-call]
+            except nats.errors.TimeoutError:
+                return
+            if entry is None:
+                continue  # the marker (see above)
+            if entry.operation is None:  # a value, not a delete or purge
+                try:
+                    record = codec.record(entry.value or b"")
+                except (ValueError, TypeError):
+                    record = None  # a fetch dead-letters it
+                if record is not None:
+                    yield entry.key, record
+            if entry.revision >= state.last_seq:
+                return
     finally:
         await watcher.stop()  # type: ignore[no-untyped-call]
 
