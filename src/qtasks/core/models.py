@@ -128,7 +128,7 @@ def progress_moved(record: TaskRecord | None, seen: Any) -> bool:
     """Whether a waiter for a task's progress stops at `record`: None (unknown), settled,
     or reporting a progress (`extra["progress"]`, the dict `set_progress` stores) other
     than `seen`, the one that waiter last saw (None before any)."""
-    if record is None or record.status in SETTLED_STATUSES:
+    if record is None or settled(record):
         return True
     return bool(record.extra.get("progress") != seen)
 

@@ -71,6 +71,7 @@ from qtasks.core.models import (
     TaskRecord,
     progress_moved,
 )
+from qtasks.core.steps import Call, Flow, run_async, run_sync
 from qtasks.core.urls import redact
 from qtasks.exc import CapabilityError
 
@@ -80,6 +81,23 @@ if TYPE_CHECKING:
 
 #: Seconds between two reads of a record by the default `ResultStore.wait_progress`.
 PROGRESS_READ_EVERY = 0.5
+
+
+def _read_progress(uuid: str, seen: Any, timeout: float) -> Flow[TaskRecord | None]:
+    """The default `wait_progress` (both twins): read, then await the end a while."""
+    deadline = time.monotonic() + timeout
+    while True:
+        record: TaskRecord | None = yield Call("get", (uuid,))
+        if progress_moved(record, seen):
+            return record
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        ended: TaskRecord | None = yield Call(
+            "wait_final", (uuid, min(PROGRESS_READ_EVERY, remaining))
+        )
+        if ended is not None:
+            return ended
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -243,17 +261,8 @@ class ResultStore(_Component):
         `extra["progress"]` as the caller last saw it, None before any): the record
         then; None when unknown or after `timeout` seconds. This default reads it every
         `PROGRESS_READ_EVERY` s; the built-in stores are woken by the write instead."""
-        deadline = time.monotonic() + timeout
-        while True:
-            record = await self.get(uuid)
-            if progress_moved(record, seen):
-                return record
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            ended = await self.wait_final(uuid, min(PROGRESS_READ_EVERY, remaining))
-            if ended is not None:
-                return ended
+        flow = _read_progress(uuid, seen, timeout)
+        return await run_async(flow, lambda call: getattr(self, call.method)(*call.args))
 
     async def expire(self) -> None:
         """Drop records whose time to live is over (where the store does not itself)."""
@@ -269,18 +278,9 @@ class ResultStore(_Component):
         raise NotImplementedError
 
     def wait_progress_sync(self, uuid: str, seen: Any, timeout: float) -> TaskRecord | None:
-        """`wait_progress` for sync callers; this default reads with `get_sync`."""
-        deadline = time.monotonic() + timeout
-        while True:
-            record = self.get_sync(uuid)
-            if progress_moved(record, seen):
-                return record
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            ended = self.wait_final_sync(uuid, min(PROGRESS_READ_EVERY, remaining))
-            if ended is not None:
-                return ended
+        """`wait_progress` for sync callers (the same default, on the `_sync` twins)."""
+        flow = _read_progress(uuid, seen, timeout)
+        return run_sync(flow, lambda call: getattr(self, f"{call.method}_sync")(*call.args))
 
     def purge_sync(self) -> None:
         raise NotImplementedError

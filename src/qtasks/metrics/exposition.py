@@ -139,15 +139,20 @@ class TaskCollector:
 
 class RecordsCollector:
     """The gauge `qtasks_task_records{queue, status}`: the task records the backend
-    holds, from the last counts given to `update` (finished ones count until their
-    records expire). What every worker and producer see alike, unlike the per-process
-    counters."""
+    holds, as `counts()` gave them at the last `refresh` (finished ones count until
+    their records expire). What every worker and producer see alike, unlike the
+    per-process counters."""
 
-    def __init__(self) -> None:
+    def __init__(self, counts: Counts) -> None:
+        self._read = counts
         self.counts: dict[str, dict[str, int]] = {}
 
-    def update(self, counts: dict[str, dict[str, int]]) -> None:
-        self.counts = counts
+    async def refresh(self) -> None:
+        """Read the counts again; on failure the last ones are served."""
+        try:
+            self.counts = await self._read()
+        except Exception as exc:
+            _log.warning("Metrics: counting the task records failed: %r", exc)
 
     def describe(self) -> list[Metric]:
         return []
@@ -196,21 +201,18 @@ def asgi_app(
     the app's backend. With `counts` (an async function giving `{queue: {status: n}}`,
     `app.count_tasks` or the dashboard's cached counts), each scrape also serves them as
     `qtasks_task_records`. Raises `ConfigError` without prometheus-client."""
-    records = RecordsCollector() if counts is not None else None
-    inner = _prometheus().make_asgi_app(registry(source, *([records] if records else [])))
+    records = [RecordsCollector(counts)] if counts is not None else []
+    inner = _prometheus().make_asgi_app(registry(source, *records))
     depth_of = source if app is not None and isinstance(source, TaskMetrics) else None
-    if depth_of is None and records is None:
+    if depth_of is None and not records:
         return inner
 
     async def scrape(scope: Any, receive: Any, send: Any) -> None:
         if scope.get("type") == "http":
             if depth_of is not None:
                 await _read_depths(app, depth_of, queues)
-            if records is not None and counts is not None:
-                try:
-                    records.update(await counts())
-                except Exception as exc:  # served with the last counts read
-                    _log.warning("Metrics: counting the task records failed: %r", exc)
+            for collector in records:
+                await collector.refresh()
         await inner(scope, receive, send)
 
     return scrape

@@ -194,7 +194,6 @@ def dashboard_urls(
     # What `csrf_exempt` marks, set directly: that decorator keeps async views async only
     # from Django 5.0 on.
     view.csrf_exempt = True  # type: ignore[attr-defined]
-    view.dashboard = handler.dash  # type: ignore[attr-defined]
     return [re_path(r"^(?P<subpath>.*)$", view, name="qtasks-dashboard")]
 
 

@@ -21,5 +21,5 @@ local waited = h[8]
 h[1], h[3], h[5], h[6], h[7], h[8] = 'cancel', ARGV[4], '', '', ARGV[2], nil
 local v = cjson.encode(h) .. rest
 redis.call('SET', k, v, 'PX', ARGV[3])
-if waited then done(id, v) end
+if waited then done(id, v, waited) end
 return v

@@ -28,7 +28,7 @@ for j = 1, n do
       now = now or now_s()
       bury(id, queue, reason, now, ttl)
     end
-    if h[8] then done(id, value) end
+    if h[8] then done(id, value, h[8]) end
     enqueue(follow, nf)
   elseif not raw then  -- unknown (expired, purged): nothing to complete
     redis.call('DEL', k)

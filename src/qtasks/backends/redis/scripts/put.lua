@@ -20,7 +20,7 @@ for j = 1, n do
   if moved then ix_new(ARGV[b], nh[4], ARGV[b + 3], ARGV[b + 4], nh[1], member) end
   if ARGV[b + 2] == '1' then
     redis.call('SET', ks[j], value, 'PX', ttl)
-    if h and h[8] then done(ARGV[b], value) end
+    if h and h[8] then done(ARGV[b], value, h[8]) end
   else
     if h then
       -- a cancel request (slot 7) made meanwhile stays: the worker acts on it
@@ -29,10 +29,6 @@ for j = 1, n do
       value = cjson.encode(nh) .. rest
     end
     redis.call('SET', ks[j], value)
-    if h and h[8] == 2 then  -- a waiter for progress: wake it (see watch.lua)
-      local ev = P .. 'ev:' .. ARGV[b]
-      redis.call('XADD', ev, 'MAXLEN', '8', '*', 'w', '1')
-      redis.call('PEXPIRE', ev, 60000)
-    end
+    if h and h[8] == 2 then progressed(ARGV[b], 60000) end  -- a waiter for progress
   end
 end

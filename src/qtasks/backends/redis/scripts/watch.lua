@@ -29,9 +29,8 @@ if h and (h[1] == 'new' or h[1] == 'process') then
   if progress then
     local ev = P .. 'ev:' .. ARGV[1]
     local last = redis.call('XREVRANGE', ev, '+', '-', 'COUNT', 1)[1]
-    local id = last and last[1] or redis.call('XADD', ev, 'MAXLEN', '8', '*', 'w', '1')
-    redis.call('PEXPIRE', ev, 60000)
-    return {raw, id}
+    if last then redis.call('PEXPIRE', ev, 60000) end
+    return {raw, last and last[1] or progressed(ARGV[1], 60000)}
   end
 elseif progress then
   return {raw, ''}
